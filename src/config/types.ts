@@ -1,0 +1,179 @@
+/**
+ * The configuration's shape (SPEC §6). Keys are snake_case, as in the YAML file.
+ * {@link VigilConfig} is what users write (everything optional);
+ * {@link ResolvedConfig} is the same after validation, with every default filled in.
+ *
+ * @module
+ */
+import type { Severity } from "../event/types.js";
+
+export type DeepPartial<T> = T extends readonly (infer U)[]
+  ? readonly DeepPartial<U>[]
+  : T extends object
+    ? { readonly [K in keyof T]?: DeepPartial<T[K]> }
+    : T;
+
+export type RotationWhen = "midnight" | "hourly" | "size" | "none";
+
+export interface FileRotationConfig {
+  readonly enabled: boolean;
+  readonly when: RotationWhen;
+  /** With `when: size` (and as a cap otherwise when set): rotate a file past this many bytes. */
+  readonly max_bytes: number;
+  /** How many rotated files to keep per pattern; 0 keeps all. */
+  readonly backup_count: number;
+  readonly compress: boolean;
+  /** Files whose newest event is older than this many days are gzipped. */
+  readonly compress_after_days: number;
+}
+
+export interface FileBackendConfig {
+  readonly type: "file";
+  /** A unique name for this backend; default its type (`file`, `file-2`, ...). */
+  readonly name: string;
+  /** Always `true` here: a disabled backend resolves to a {@link DisabledBackendConfig}. */
+  readonly enabled: true;
+  readonly directory: string;
+  readonly format: "json";
+  /** Placeholders: `{category}` (lower case), `{date}` (UTC YYYY-MM-DD), `{application}`, `{hour}`. */
+  readonly filename_pattern: string;
+  readonly rotation: FileRotationConfig;
+}
+
+export type SqlDialect = "sqlite" | "postgresql" | "mysql";
+
+export interface DatabaseConnectionConfig {
+  readonly dialect: SqlDialect;
+  readonly host?: string;
+  readonly port?: number;
+  readonly database?: string;
+  readonly username?: string;
+  readonly password?: string;
+  readonly url?: string;
+  /** SQLite database file (`:memory:` allowed). */
+  readonly filename?: string;
+}
+
+export interface DatabaseBackendConfig {
+  readonly type: "database";
+  readonly name: string;
+  /** Always `true` here: a disabled backend resolves to a {@link DisabledBackendConfig}. */
+  readonly enabled: true;
+  readonly connection: DatabaseConnectionConfig;
+  readonly table_name: string;
+}
+
+/**
+ * A backend written with `enabled: false`. Its settings were shape-checked, but they may
+ * name environment variables that are not set, so only its type and name are kept.
+ */
+export interface DisabledBackendConfig {
+  readonly type: "file" | "database";
+  readonly name: string;
+  readonly enabled: false;
+}
+
+/** A backend that runs. */
+export type EnabledBackendConfig = FileBackendConfig | DatabaseBackendConfig;
+
+/** One entry of `storage.backends`; narrow on `enabled` first, then on `type`. */
+export type BackendConfig = EnabledBackendConfig | DisabledBackendConfig;
+
+/** A built-in rule name or a regular expression source. */
+export type RedactPattern = "password" | "credit_card" | "ssn" | "email" | (string & {});
+
+export interface SanitizationConfig {
+  readonly enabled: boolean;
+  readonly redact_patterns: readonly RedactPattern[];
+  /** Extra key names whose values are replaced whole (case-insensitive). */
+  readonly redact_keys: readonly string[];
+  /** Replacement text; default `[REDACTED]`. */
+  readonly replacement: string;
+}
+
+export interface LimitsConfig {
+  /** Objects nested deeper than this are cut and marked. Default 32. */
+  readonly max_depth: number;
+  /** Strings longer than this (UTF-16 units) are cut and marked. Default 65536. */
+  readonly max_string_length: number;
+  /** Arrays and objects with more entries are cut and marked. Default 1000. */
+  readonly max_entries: number;
+}
+
+export type FilterConfig =
+  | { readonly type: "severity"; readonly levels: readonly Severity[] }
+  | { readonly type: "category"; readonly include?: readonly string[]; readonly exclude?: readonly string[] };
+
+export interface ResolvedConfig {
+  readonly core: {
+    readonly enabled: boolean;
+    readonly application_name: string;
+    readonly version?: string;
+    readonly environment?: string;
+  };
+  readonly storage: { readonly backends: readonly BackendConfig[] };
+  readonly processing: {
+    readonly sanitization: SanitizationConfig;
+    readonly filters: readonly FilterConfig[];
+    readonly limits: LimitsConfig;
+  };
+  readonly performance: {
+    readonly async: {
+      readonly enabled: boolean;
+      readonly worker_threads: number;
+      readonly queue_size: number;
+      readonly on_full: "block" | "drop";
+    };
+    readonly batching: {
+      readonly enabled: boolean;
+      readonly batch_size: number;
+      readonly batch_timeout_seconds: number;
+    };
+    readonly durability: "none" | "batch" | "event";
+  };
+  readonly compliance: {
+    readonly gdpr: {
+      readonly enabled: boolean;
+      readonly retention_days: number;
+      readonly auto_delete_after_retention: boolean;
+    };
+  };
+  readonly security: {
+    readonly encryption: {
+      readonly enabled: boolean;
+      /** The AES-256 key, normalized to 64 lower-case hex characters (written as hex or base64). */
+      readonly key?: string;
+      readonly key_id?: string;
+      /** Older keys, by id, still used to read; normalized like `key`. */
+      readonly previous_keys?: Readonly<Record<string, string>>;
+    };
+    readonly signing: {
+      readonly enabled: boolean;
+      readonly algorithm: "hmac-sha256" | "ed25519";
+      readonly secret_key?: string;
+      readonly private_key?: string;
+      readonly public_key?: string;
+      /** Sign a checkpoint every this many events. Default 1000. */
+      readonly checkpoint_every: number;
+      /** ...and at least every this many seconds. Default 60. */
+      readonly checkpoint_interval_seconds: number;
+    };
+  };
+}
+
+/** A backend as written: like the resolved one, with `enabled` either way. */
+export type BackendInput =
+  | (Omit<FileBackendConfig, "enabled"> & { readonly enabled: boolean })
+  | (Omit<DatabaseBackendConfig, "enabled"> & { readonly enabled: boolean });
+
+/** The settings as written, before defaults (the shape under the top-level `vigil` key). */
+export type ConfigInput = Omit<ResolvedConfig, "storage"> & {
+  readonly storage: { readonly backends: readonly BackendInput[] };
+};
+
+/**
+ * What users write: every key optional, with or without the top-level `vigil` key.
+ * Strings may hold `${VAR}` references (see `docs/configuration.md`); in code, prefer
+ * real values.
+ */
+export type VigilConfig = DeepPartial<ConfigInput> & { readonly vigil?: DeepPartial<ConfigInput> };

@@ -1,0 +1,550 @@
+/**
+ * The engine (SPEC §4): configuration → pipeline → storage backends.
+ *
+ * ```
+ * log(input) ─ build (id, time, scope) ─ filter ─┬─ queue ─ batch ─┐
+ *                                                └─ (sync mode) ───┴─ prepare (safe copy + redact)
+ *   ─ serialize ─ [integrity] ─ [encryption] ─ fan-out to every backend (each isolated)
+ * ```
+ *
+ * Nothing here throws into the audited application: every failure is counted in
+ * {@link AuditEngine.metrics} and reported through `engine.on("error")`.
+ *
+ * @module
+ */
+import { EventEmitter } from "node:events";
+import { hostname } from "node:os";
+import { currentScope } from "./capture/scope.js";
+import { loadConfig } from "./config/index.js";
+import type { ResolvedConfig, VigilConfig } from "./config/types.js";
+import { ErrorCodes, VigilError } from "./errors.js";
+import { buildEvent } from "./event/build.js";
+import { toJsonLine } from "./event/serialize.js";
+import type { Application, AuditEvent, LogInput, Mutable } from "./event/types.js";
+import { type Flushable, registerExitFlush, unregisterExitFlush } from "./pipeline/exit.js";
+import { compileFilters, type EventFilter } from "./pipeline/filter.js";
+import { compilePrepare, type Prepare } from "./pipeline/prepare.js";
+import { encodeCursor } from "./query/cursor.js";
+import { type SearchOptions, type SearchPage, toQuerySpec } from "./query/search.js";
+import type { BackendHealth, QuerySpec, StorageBackend, StoredRecord } from "./storage/backend.js";
+import { createBackends } from "./storage/index.js";
+
+export interface AuditEngineOptions {
+  /** The configuration object (with or without the top-level `vigil` key). */
+  readonly config?: VigilConfig;
+  /** A YAML configuration file; ignored when `config` is given. */
+  readonly configFile?: string;
+  /** Extra backends, used besides the configured ones (tests, custom storage). */
+  readonly backends?: readonly StorageBackend[];
+  /** Environment for `${VAR}` and `VIGIL_ENABLED`; default `process.env`. */
+  readonly env?: NodeJS.ProcessEnv;
+}
+
+/** Counters and gauges of one engine. */
+export interface EngineMetrics {
+  /** Events accepted by `log()` (after filters). */
+  readonly logged: number;
+  /** Events dropped by filters, in all and per category. */
+  readonly filtered: number;
+  readonly filtered_by_category: Readonly<Record<string, number>>;
+  /** Events written by at least one backend. */
+  readonly written: number;
+  /** Events dropped because the queue was full (`on_full: drop`). */
+  readonly dropped: number;
+  /** Events no backend could write. */
+  readonly failed: number;
+  /** Errors reported (failed writes, bad input, ...). */
+  readonly errors: number;
+  readonly queue_depth: number;
+  readonly batches: number;
+  /** Mean and last time from taking a batch off the queue to every backend having answered. */
+  readonly batch_latency_ms: { readonly mean: number; readonly last: number };
+  readonly backends: Readonly<Record<string, { readonly written: number; readonly failed: number; readonly healthy: boolean }>>;
+}
+
+interface Entry {
+  readonly event: Mutable<AuditEvent>;
+  readonly waiter?: { resolve(e: AuditEvent): void; reject(e: unknown): void };
+}
+
+interface EngineEvents {
+  error: [VigilError];
+  warning: [string];
+}
+
+/**
+ * Records audit events and answers questions about them.
+ *
+ * @example
+ * const engine = new AuditEngine({ configFile: "config/audit.yaml" });
+ * engine.log({ action: "APPLICATION_STARTUP", category: "SYSTEM", metadata: { version: "2.0.0" } });
+ * const failed = await engine.search({ query: "action.type:LOGIN AND result.status:FAILURE", timeRange: "last_24h" });
+ */
+export class AuditEngine extends EventEmitter<EngineEvents> implements Flushable {
+  /** The validated configuration, every default filled in. */
+  readonly config: ResolvedConfig;
+  readonly #enabled: boolean;
+  readonly #application: Application;
+  readonly #filter: EventFilter | undefined;
+  readonly #prepare: Prepare;
+  readonly #backends: readonly StorageBackend[];
+  readonly #async: boolean;
+  readonly #batchSize: number;
+  readonly #batchTimeoutMs: number;
+  readonly #queueSize: number;
+  readonly #dropWhenFull: boolean;
+  readonly #durability: ResolvedConfig["performance"]["durability"];
+
+  #pending: Entry[] = [];
+  #immediate: NodeJS.Immediate | undefined;
+  #timer: NodeJS.Timeout | undefined;
+  #draining: Promise<void> | undefined;
+  #inFlight = new Set<Promise<unknown>>();
+  #closed = false;
+  #lastEvent: Mutable<AuditEvent> | undefined;
+  #lastPrepared = true;
+  #pendingDrops = 0;
+  #warnedCategories = new Set<string>();
+  #reportedMessages = new Set<string>();
+
+  #m = {
+    logged: 0,
+    filtered: 0,
+    filteredByCategory: new Map<string, number>(),
+    written: 0,
+    dropped: 0,
+    failed: 0,
+    errors: 0,
+    batches: 0,
+    latencyTotal: 0,
+    latencyLast: 0,
+    backend: new Map<string, { written: number; failed: number }>(),
+  };
+
+  constructor(options: AuditEngineOptions = {}) {
+    super();
+    const env = options.env ?? process.env;
+    this.config = loadConfig(options.config ?? options.configFile, { env });
+    const { core, performance, processing } = this.config;
+    this.#enabled = core.enabled;
+    this.#application = Object.freeze({
+      name: core.application_name,
+      ...(core.version !== undefined ? { version: core.version } : {}),
+      ...(core.environment !== undefined ? { environment: core.environment } : {}),
+      host: hostname(),
+      pid: process.pid,
+    });
+    this.#filter = compileFilters(processing.filters);
+    this.#prepare = compilePrepare(this.config);
+    this.#async = performance.async.enabled;
+    this.#batchSize = performance.batching.enabled ? performance.batching.batch_size : 1;
+    this.#batchTimeoutMs = performance.batching.enabled ? performance.batching.batch_timeout_seconds * 1000 : 0;
+    this.#queueSize = performance.async.queue_size;
+    this.#dropWhenFull = performance.async.on_full === "drop";
+    this.#durability = performance.durability;
+    this.#backends = this.#enabled
+      ? [...createBackends(this.config, { onWarning: (m) => this.#warn(m) }), ...(options.backends ?? [])]
+      : [];
+    for (const b of this.#backends) {
+      this.#m.backend.set(b.name, { written: 0, failed: 0 });
+      b.open().catch((err: unknown) => this.#report(err, `${b.name}: open failed`));
+    }
+    if (this.#enabled) registerExitFlush(this);
+  }
+
+  /** Whether capture is on (`core.enabled` and `VIGIL_ENABLED`). */
+  get enabled(): boolean {
+    return this.#enabled && !this.#closed;
+  }
+
+  /**
+   * Record an event. Returns it (ids, time, defaults filled in), or undefined when the
+   * engine is disabled or a filter dropped it. Never throws: malformed input is
+   * reported through `on("error")` and recorded as well as it can be. In async mode the
+   * event's user-supplied values are copied, redacted and written in the next batch:
+   * do not mutate objects after passing them.
+   */
+  log(input: LogInput): AuditEvent | undefined {
+    if (!this.#enabled) return undefined;
+    try {
+      return this.#accept(input, undefined, false);
+    } catch (err) {
+      this.#report(err, "log() failed");
+      return undefined;
+    }
+  }
+
+  /**
+   * Record an event and resolve once it is on stable storage (fsync'd) in at least one
+   * backend. Rejects with `VIGIL_ERR_NOT_DURABLE` when no backend could persist it —
+   * the one place vigil lets an audit failure reach the caller, because the caller
+   * asked for the guarantee. Resolves undefined when disabled or filtered.
+   */
+  logDurable(input: LogInput): Promise<AuditEvent | undefined> {
+    if (!this.#enabled) return Promise.resolve(undefined);
+    return new Promise((resolve, reject) => {
+      try {
+        const event = this.#accept(input, { resolve, reject }, false);
+        if (event === undefined) resolve(undefined);
+      } catch (err) {
+        this.#report(err, "logDurable() failed");
+        reject(err);
+      }
+    });
+  }
+
+  /** @internal Used by the capture API: `failedByException` picks the ERROR severity default. */
+  _logCaptured(input: LogInput, failedByException: boolean): AuditEvent | undefined {
+    if (!this.#enabled) return undefined;
+    try {
+      return this.#accept(input, undefined, failedByException);
+    } catch (err) {
+      this.#report(err, "capture failed");
+      return undefined;
+    }
+  }
+
+  #accept(input: LogInput, waiter: Entry["waiter"], failedByException: boolean): AuditEvent | undefined {
+    if (this.#closed) {
+      this.#report(new VigilError(ErrorCodes.CLOSED, "log() after close(): the event was not recorded"));
+      return undefined;
+    }
+    const event = buildEvent(input, this.#application, currentScope(), (e) => this.#report(e), failedByException);
+    if (this.#filter) {
+      const verdict = this.#filter(event.severity, event.action.category);
+      if (verdict !== undefined) {
+        this.#filtered(event.action.category, verdict);
+        return undefined;
+      }
+    }
+    this.#m.logged++;
+    this.#lastEvent = event;
+    this.#lastPrepared = false;
+    const entry: Entry = waiter ? { event, waiter } : { event };
+    if (!this.#async || this.#durability === "event") {
+      this.#pending.push(entry);
+      this.#drainSync();
+      return event;
+    }
+    if (this.#pending.length >= this.#queueSize) {
+      if (this.#dropWhenFull && !waiter) {
+        this.#m.dropped++;
+        this.#pendingDrops++;
+        return undefined;
+      }
+      this.#drainSync(); // on_full: block — the caller's thread writes the queue now
+    }
+    this.#pending.push(entry);
+    if (waiter || this.#pending.length >= this.#batchSize) this.#scheduleNow();
+    else if (this.#timer === undefined) {
+      this.#timer = setTimeout(() => {
+        this.#timer = undefined;
+        this.#scheduleNow();
+      }, this.#batchTimeoutMs);
+      this.#timer.unref();
+    }
+    return event;
+  }
+
+  #filtered(category: string, verdict: string): void {
+    this.#m.filtered++;
+    this.#m.filteredByCategory.set(category, (this.#m.filteredByCategory.get(category) ?? 0) + 1);
+    if (!this.#warnedCategories.has(category)) {
+      this.#warnedCategories.add(category);
+      this.#warn(
+        `filters dropped an event of category ${category} (${verdict}); further drops of ${category} are only counted in metrics().filtered_by_category`,
+      );
+    }
+  }
+
+  #scheduleNow(): void {
+    if (this.#immediate !== undefined) return;
+    this.#immediate = setImmediate(() => {
+      this.#immediate = undefined;
+      this.#startDrain();
+    });
+  }
+
+  #startDrain(): Promise<void> {
+    if (this.#timer !== undefined) {
+      clearTimeout(this.#timer);
+      this.#timer = undefined;
+    }
+    this.#draining ??= (async () => {
+      try {
+        while (this.#pending.length > 0) await this.#writeBatch(this.#takeBatch(), false);
+      } finally {
+        this.#draining = undefined;
+      }
+    })();
+    return this.#draining;
+  }
+
+  #takeBatch(): Entry[] {
+    if (this.#pending.length <= this.#batchSize) {
+      const all = this.#pending;
+      this.#pending = [];
+      return all;
+    }
+    return this.#pending.splice(0, this.#batchSize);
+  }
+
+  /** Write every queued event now, on this thread, through backends that can write synchronously. */
+  #drainSync(): void {
+    while (this.#pending.length > 0) void this.#writeBatch(this.#takeBatch(), true);
+  }
+
+  #droppedEvent(): Mutable<AuditEvent> {
+    const count = this.#pendingDrops;
+    this.#pendingDrops = 0;
+    return buildEvent(
+      {
+        action: "EVENTS_DROPPED",
+        category: "AUDIT",
+        status: "FAILURE",
+        severity: "WARNING",
+        result: { count },
+        metadata: { reason: "queue full (performance.async.on_full: drop)", queue_size: this.#queueSize },
+      },
+      this.#application,
+      undefined,
+      (e) => this.#report(e),
+    );
+  }
+
+  /**
+   * Prepare, serialize and hand one batch to every backend. Everything up to each
+   * backend's `write` call happens synchronously, so batches reach every backend in
+   * queue order even when the exit path writes synchronously behind an async batch.
+   */
+  #writeBatch(entries: Entry[], synchronous: boolean): Promise<void> {
+    const started = performance.now();
+    if (this.#pendingDrops > 0) entries.unshift({ event: this.#droppedEvent() });
+    const records: StoredRecord[] = [];
+    for (const entry of entries) {
+      try {
+        this.#prepare(entry.event);
+        records.push({ event: entry.event, line: toJsonLine(entry.event) });
+      } catch (err) {
+        this.#m.failed++;
+        this.#report(err, "an event could not be prepared");
+        entry.waiter?.reject(err);
+      }
+    }
+    this.#lastPrepared = true;
+    const sync = this.#durability !== "none" || entries.some((e) => e.waiter !== undefined);
+    const outcomes = this.#backends.map((b) => {
+      if (synchronous) {
+        try {
+          if (b.writeSync(records, { sync })) return Promise.resolve();
+        } catch (err) {
+          return Promise.reject(err);
+        }
+      }
+      try {
+        return b.write(records, { sync });
+      } catch (err) {
+        return Promise.reject(err);
+      }
+    });
+    const done = Promise.allSettled(outcomes).then((results) => {
+      let anyOk = false;
+      results.forEach((r, i) => {
+        const b = this.#backends[i]!;
+        const m = this.#m.backend.get(b.name)!;
+        if (r.status === "fulfilled") {
+          anyOk = true;
+          m.written += records.length;
+        } else {
+          m.failed += records.length;
+          this.#report(r.reason, `${b.name}: a batch of ${records.length} events was not written`);
+        }
+      });
+      if (anyOk) this.#m.written += records.length;
+      else this.#m.failed += records.length;
+      this.#m.batches++;
+      const latency = performance.now() - started;
+      this.#m.latencyTotal += latency;
+      this.#m.latencyLast = latency;
+      for (const e of entries) {
+        if (!e.waiter) continue;
+        if (anyOk) e.waiter.resolve(e.event);
+        else
+          e.waiter.reject(
+            new VigilError(ErrorCodes.NOT_DURABLE, `no backend could store event ${e.event.id}`, {
+              cause: results.find((r) => r.status === "rejected")?.reason,
+            }),
+          );
+      }
+    });
+    this.#inFlight.add(done);
+    void done.finally(() => this.#inFlight.delete(done));
+    return done;
+  }
+
+  /** Every event logged so far is written (or has failed and been reported). */
+  async flush(): Promise<void> {
+    if (this.#pending.length > 0) await this.#startDrain();
+    else if (this.#draining) await this.#draining;
+    while (this.#inFlight.size > 0) await Promise.all([...this.#inFlight]);
+  }
+
+  /** @internal Exit path: write the queue synchronously where backends allow. */
+  flushSync(): void {
+    if (this.#timer !== undefined) clearTimeout(this.#timer);
+    this.#timer = undefined;
+    this.#drainSync();
+  }
+
+  /** @internal */
+  hasPending(): boolean {
+    return this.#pending.length > 0 || this.#inFlight.size > 0;
+  }
+
+  /** Flush, stop timers, release files and connections. Idempotent. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    await this.flush();
+    this.#closed = true;
+    if (this.#immediate !== undefined) clearImmediate(this.#immediate);
+    unregisterExitFlush(this);
+    await Promise.allSettled(
+      this.#backends.map((b) => b.close().catch((err: unknown) => this.#report(err, `${b.name}: close failed`))),
+    );
+  }
+
+  /** The last event recorded, in its stored (sanitized) form. */
+  getLastEvent(): AuditEvent | undefined {
+    const e = this.#lastEvent;
+    if (e && !this.#lastPrepared) {
+      // not yet through the batch: show it as it will be stored, without touching the queue
+      const copy = structuredCloneSafe(e);
+      if (copy) {
+        this.#prepare(copy);
+        return copy;
+      }
+    }
+    return e;
+  }
+
+  /** When the last event was recorded, or undefined. */
+  getLastEventTime(): Date | undefined {
+    return this.#lastEvent ? new Date(this.#lastEvent.timestamp) : undefined;
+  }
+
+  /** Health of each backend, e.g. `[{ type: "file", name: "file", healthy: true }]`. */
+  getActiveBackends(): BackendHealth[] {
+    return this.#backends.map((b) => b.health());
+  }
+
+  /** The engine's counters. */
+  metrics(): EngineMetrics {
+    const m = this.#m;
+    const backends: Record<string, { written: number; failed: number; healthy: boolean }> = {};
+    for (const b of this.#backends) {
+      const c = m.backend.get(b.name)!;
+      backends[b.name] = { written: c.written, failed: c.failed, healthy: b.health().healthy };
+    }
+    return {
+      logged: m.logged,
+      filtered: m.filtered,
+      filtered_by_category: Object.fromEntries(m.filteredByCategory),
+      written: m.written,
+      dropped: m.dropped,
+      failed: m.failed,
+      errors: m.errors,
+      queue_depth: this.#pending.length,
+      batches: m.batches,
+      batch_latency_ms: { mean: m.batches > 0 ? m.latencyTotal / m.batches : 0, last: m.latencyLast },
+      backends,
+    };
+  }
+
+  /** The backend that answers queries: the first configured one. */
+  #reader(): StorageBackend | undefined {
+    return this.#backends[0];
+  }
+
+  /**
+   * Events matching `options`, newest first by default. Flushes first, so what this
+   * process logged is found.
+   */
+  async search(options: SearchOptions = {}): Promise<AuditEvent[]> {
+    return (await this.searchPage(options)).events;
+  }
+
+  /** Like {@link search}, with the cursor for the next page. */
+  async searchPage(options: SearchOptions = {}): Promise<SearchPage> {
+    const spec = toQuerySpec(options);
+    await this.flush();
+    const events: AuditEvent[] = [];
+    const reader = this.#reader();
+    if (reader) for await (const e of reader.query(spec)) events.push(e);
+    return { events, cursor: nextCursor(spec, events) };
+  }
+
+  /** Every matching event, streamed (no limit unless given). */
+  async *stream(options: SearchOptions = {}): AsyncGenerator<AuditEvent> {
+    const spec = toQuerySpec({ ...options, limit: options.limit ?? Number.POSITIVE_INFINITY });
+    await this.flush();
+    const reader = this.#reader();
+    if (reader) yield* reader.query(spec);
+  }
+
+  /** How many events match (ignores limit and cursor). */
+  async count(options: SearchOptions = {}): Promise<number> {
+    const spec: QuerySpec = { ...toQuerySpec(options), limit: undefined, after: undefined };
+    await this.flush();
+    const reader = this.#reader();
+    return reader ? reader.count(spec) : 0;
+  }
+
+  /** The seed's `get_event_count(time_range="today")`. */
+  getEventCount(options: SearchOptions = {}): Promise<number> {
+    return this.count(options);
+  }
+
+  #warn(message: string): void {
+    if (this.listenerCount("warning") > 0) this.emit("warning", message);
+    else process.emitWarning(message, { code: "VIGIL_WARNING" });
+  }
+
+  #report(err: unknown, context?: string): void {
+    this.#m.errors++;
+    const error =
+      err instanceof VigilError
+        ? err
+        : new VigilError(ErrorCodes.STORAGE, `${context ?? "audit failure"}: ${(err as Error)?.message ?? String(err)}`, {
+            cause: err,
+          });
+    if (this.listenerCount("error") > 0) {
+      try {
+        this.emit("error", error);
+      } catch {
+        // a listener that throws must not reach the audited code either
+      }
+      return;
+    }
+    // Without a listener, say it once on stderr (never throw, never flood).
+    const key = `${error.code}:${error.message.slice(0, 120)}`;
+    if (this.#reportedMessages.size < 50 && !this.#reportedMessages.has(key)) {
+      this.#reportedMessages.add(key);
+      process.stderr.write(`vigil: ${error.message}\n`);
+    }
+  }
+}
+
+function structuredCloneSafe<T>(value: T): T | undefined {
+  try {
+    return structuredClone(value);
+  } catch {
+    return undefined;
+  }
+}
+
+/** A cursor after the last event of a full page; none when the page was the last. */
+function nextCursor(spec: QuerySpec, events: readonly AuditEvent[]): string | undefined {
+  if (spec.limit === undefined || events.length < spec.limit) return undefined;
+  const last = events[events.length - 1]!;
+  return encodeCursor({ timestamp: last.timestamp, id: last.id, order: spec.order });
+}

@@ -1,0 +1,144 @@
+/**
+ * Turning `log()` input into an event: id, timestamp, severity default,
+ * application, and the ambient scope. Only what is cheap happens here, on the
+ * caller's thread; making values safe and redacting them happens in the pipeline's
+ * `prepare` step, off the caller's path in async mode.
+ *
+ * @module
+ */
+import type { AuditScope } from "../capture/scope.js";
+import { ErrorCodes, VigilError } from "../errors.js";
+import type {
+  Action,
+  Application,
+  AuditEvent,
+  LogInput,
+  Mutable,
+  Resource,
+  Result,
+  ResultStatus,
+  Severity,
+} from "./types.js";
+import { RESULT_STATUSES, SEVERITIES } from "./types.js";
+import { uuidv7 } from "./uuid.js";
+
+const SEVERITY_SET = new Set<string>(SEVERITIES);
+const STATUS_SET = new Set<string>(RESULT_STATUSES);
+
+/** Problems with `log()` input: reported, never thrown; the event is still recorded. */
+export type InputProblem = (error: VigilError) => void;
+
+function problem(report: InputProblem, message: string): void {
+  report(new VigilError(ErrorCodes.INVALID_ARGUMENT, `log(): ${message}`));
+}
+
+function describe(value: unknown): string {
+  if (value === null) return "null";
+  if (typeof value === "string") return JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value);
+  return typeof value;
+}
+
+function toUpperName(value: unknown, what: string, fallback: string, report: InputProblem): string {
+  if (typeof value === "string" && value.trim() !== "") return value.trim().toUpperCase();
+  if (value !== undefined) problem(report, `${what} must be a non-empty string, found ${describe(value)}`);
+  else if (what === "input.action") problem(report, "input.action is required (the action type, e.g. \"LOGIN\")");
+  return fallback;
+}
+
+function timestampOf(value: LogInput["timestamp"], nowMs: number, report: InputProblem): string {
+  if (value === undefined) return new Date(nowMs).toISOString();
+  const ms = value instanceof Date ? value.getTime() : typeof value === "number" ? value : Date.parse(value);
+  if (typeof ms === "number" && Number.isFinite(ms) && Math.abs(ms) <= 8.64e15) return new Date(ms).toISOString();
+  problem(report, `input.timestamp must be a Date, an ISO 8601 string or epoch milliseconds, found ${describe(value)}; used the current time`);
+  return new Date(nowMs).toISOString();
+}
+
+/** The parts of the error object vigil records: its type (class name or code) and message. */
+export function describeError(error: unknown): { type: string; message?: string; code?: string } {
+  if (error instanceof Error) {
+    const code = (error as { code?: unknown }).code;
+    return {
+      type: error.name || error.constructor?.name || "Error",
+      message: error.message,
+      ...(typeof code === "string" || typeof code === "number" ? { code: String(code) } : {}),
+    };
+  }
+  if (error !== null && typeof error === "object") {
+    const o = error as { name?: unknown; message?: unknown };
+    return {
+      type: typeof o.name === "string" ? o.name : "Error",
+      ...(typeof o.message === "string" ? { message: o.message } : {}),
+    };
+  }
+  return { type: typeof error, message: String(error) };
+}
+
+/**
+ * Build the event for `input`. Never throws: malformed input is reported through
+ * `report` and replaced by a default, so the event is still recorded.
+ */
+export function buildEvent(
+  input: LogInput,
+  application: Application,
+  scope: AuditScope | undefined,
+  report: InputProblem,
+  failedByException = false,
+): Mutable<AuditEvent> {
+  if (input === null || typeof input !== "object") {
+    problem(report, `input must be an object like { action: "LOGIN" }, found ${describe(input)}`);
+    input = { action: "UNSPECIFIED" };
+  }
+  const nowMs = Date.now();
+  // set by AuditContext, which knows its event's id before the event exists
+  const internal = input as { readonly _id?: unknown; readonly _parentId?: unknown };
+  const timestamp = timestampOf(input.timestamp, nowMs, report);
+  const type = toUpperName(input.action, "input.action", "UNSPECIFIED", report);
+  const category = input.category === undefined ? "GENERAL" : toUpperName(input.category, "input.category", "GENERAL", report);
+
+  const action: Mutable<Action> = { type, category };
+  if (input.method !== undefined) action.method = String(input.method);
+  const resource = input.resource;
+  if (typeof resource === "string") action.resource = { path: resource } as Mutable<Resource>;
+  else if (resource !== undefined && resource !== null) action.resource = resource as Mutable<Resource>;
+
+  let status: ResultStatus | undefined = input.status ?? input.result?.status;
+  if (status !== undefined && !STATUS_SET.has(status)) {
+    problem(report, `input.status must be SUCCESS or FAILURE, found ${describe(status)}`);
+    status = undefined;
+  }
+  const result = { ...input.result } as Mutable<Result>;
+  if (input.error !== undefined) {
+    result.error = describeError(input.error);
+    status ??= "FAILURE";
+  }
+  result.status = status ?? (result.error ? "FAILURE" : "SUCCESS");
+
+  let severity = input.severity;
+  if (severity !== undefined && !SEVERITY_SET.has(severity)) {
+    problem(report, `input.severity must be one of ${SEVERITIES.join(", ")}, found ${describe(severity)}`);
+    severity = undefined;
+  }
+  severity ??= result.status === "SUCCESS" ? "INFO" : failedByException || input.error !== undefined ? "ERROR" : "WARNING";
+
+  const actor = input.actor ?? scope?.actor;
+  let correlation = input.correlation ?? scope?.correlation;
+  if (typeof internal._parentId === "string") correlation = { ...correlation, parent_id: internal._parentId };
+  const metadata =
+    scope?.metadata && input.metadata ? { ...scope.metadata, ...input.metadata } : (input.metadata ?? scope?.metadata);
+  // Keys in the documented order, so stored lines read the same way every time.
+  const event: Mutable<AuditEvent> = {
+    schema_version: 1,
+    id: typeof internal._id === "string" ? internal._id : uuidv7(nowMs),
+    timestamp,
+    severity,
+    security_event: input.securityEvent === true,
+    application,
+    ...(actor !== undefined ? { actor: actor as Mutable<AuditEvent>["actor"] } : {}),
+    action,
+    result,
+    ...(correlation !== undefined ? { correlation: correlation as Mutable<AuditEvent>["correlation"] } : {}),
+    ...(input.params !== undefined ? { params: input.params } : {}),
+    ...(metadata !== undefined ? { metadata: metadata as Record<string, unknown> } : {}),
+  };
+  return event;
+}

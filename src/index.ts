@@ -1,0 +1,47 @@
+/**
+ * vigil — application audit logging for Node.js. Records who did what, when, to
+ * which resource, with what result; keeps it private, durable and queryable.
+ *
+ * @example
+ * import { auditLog, getDefaultEngine } from "vigil-audit";
+ * getDefaultEngine().log({ action: "APPLICATION_STARTUP", category: "SYSTEM" });
+ *
+ * @module
+ */
+export { AuditContext, type AuditContextOptions, type AuditContextPatch } from "./capture/audit-context.js";
+export { type AuditDecorator, type AuditLogOptions, auditLog, audited } from "./capture/audit-log.js";
+export { type AuditScope, currentScope, enterAuditScope, withAuditScope } from "./capture/scope.js";
+export { discoverConfigPath, loadConfig } from "./config/index.js";
+export type { ResolvedConfig, VigilConfig } from "./config/types.js";
+export { configure, getDefaultEngine, setDefaultEngine } from "./default-engine.js";
+export { AuditEngine, type AuditEngineOptions, type EngineMetrics } from "./engine.js";
+export {
+  type ConfigProblem,
+  ConfigError,
+  type ErrorCode,
+  ErrorCodes,
+  QuerySyntaxError,
+  StorageError,
+  VigilError,
+} from "./errors.js";
+export type {
+  Action,
+  Actor,
+  Application,
+  AuditEvent,
+  Correlation,
+  Integrity,
+  LogInput,
+  Resource,
+  Result,
+  ResultError,
+  ResultStatus,
+  Severity,
+} from "./event/types.js";
+export { AuditQuery } from "./query/audit-query.js";
+export type { QueryNode } from "./query/ast.js";
+export { parse as parseQuery } from "./query/parse.js";
+export { serialize as serializeQuery } from "./query/serialize.js";
+export type { FilterValue, SearchOptions, SearchPage } from "./query/search.js";
+export type { BackendHealth, QuerySpec, StorageBackend, StoredRecord } from "./storage/backend.js";
+export { BaseBackend } from "./storage/backend.js";

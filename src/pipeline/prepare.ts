@@ -1,0 +1,97 @@
+/**
+ * The `prepare` stage: turns a built event into its stored form. User-supplied
+ * parts are copied into plain JSON-safe data (hostile values, size and depth limits),
+ * params, metadata, results and error messages are redacted, and the event is
+ * serialized once into the JSON line every backend shares. Runs in the batch, off
+ * the caller's path in async mode.
+ *
+ * @module
+ */
+import type { ResolvedConfig } from "../config/types.js";
+import type { AuditEvent, Mutable } from "../event/types.js";
+import { compileSanitizer, type Sanitizer } from "./sanitize/index.js";
+
+export type Prepare = (event: Mutable<AuditEvent>) => void;
+
+const NUMERIC_RESULT_FIELDS = ["duration_ms", "count", "http_status"] as const;
+
+/** Compile the prepare stage for a configuration, once, at engine setup. */
+export function compilePrepare(config: ResolvedConfig): Prepare {
+  const { sanitization, limits } = config.processing;
+  const redacting: Sanitizer = compileSanitizer(sanitization, limits);
+  // Identity fields (actor, resource, correlation) are made safe but never redacted:
+  // who did it is the point of an audit record.
+  const safe: Sanitizer = sanitization.enabled ? compileSanitizer({ ...sanitization, enabled: false }, limits) : redacting;
+
+  const plainObject = (s: Sanitizer, value: unknown, note: (t: boolean) => void): Record<string, unknown> | undefined => {
+    const out = s.value(value);
+    note(out.truncated);
+    if (out.value === undefined || out.value === null) return undefined;
+    if (typeof out.value === "object" && !Array.isArray(out.value)) return out.value as Record<string, unknown>;
+    return { value: out.value };
+  };
+
+  return (event) => {
+    let truncated = false;
+    const note = (t: boolean) => {
+      truncated ||= t;
+    };
+    if (event.actor !== undefined) {
+      const actor = plainObject(safe, event.actor, note);
+      if (actor) event.actor = actor;
+      else delete event.actor;
+    }
+    if (event.correlation !== undefined) {
+      const correlation = plainObject(safe, event.correlation, note);
+      if (correlation) event.correlation = correlation;
+      else delete event.correlation;
+    }
+    const action = event.action;
+    if (action.resource !== undefined) {
+      const resource = plainObject(safe, action.resource, note);
+      if (resource) action.resource = resource;
+      else delete action.resource;
+    }
+    if (event.params !== undefined) {
+      const out = redacting.value(event.params);
+      note(out.truncated);
+      if (out.value === undefined) delete event.params;
+      else event.params = out.value;
+    }
+    if (event.metadata !== undefined) {
+      const metadata = plainObject(redacting, event.metadata, note);
+      if (metadata) event.metadata = metadata;
+      else delete event.metadata;
+    }
+    const result = event.result as Mutable<AuditEvent["result"]> & Record<string, unknown>;
+    for (const key of NUMERIC_RESULT_FIELDS) {
+      const v = result[key];
+      if (v !== undefined && (typeof v !== "number" || !Number.isFinite(v))) delete result[key];
+    }
+    if (result.value !== undefined) {
+      const out = redacting.value(result.value);
+      note(out.truncated);
+      if (out.value === undefined) delete result.value;
+      else result.value = out.value;
+    }
+    if (result.error !== undefined) {
+      const e = result.error as { type?: unknown; message?: unknown; code?: unknown };
+      result.error = {
+        type: typeof e.type === "string" ? safe.text(e.type) : "Error",
+        ...(e.message !== undefined ? { message: redacting.text(String(e.message)) } : {}),
+        ...(e.code !== undefined ? { code: safe.text(String(e.code)) } : {}),
+      };
+    }
+    // Anything else a caller put in `result` is made safe too.
+    for (const key of Object.keys(result)) {
+      if (key === "status" || key === "error" || key === "value" || (NUMERIC_RESULT_FIELDS as readonly string[]).includes(key))
+        continue;
+      const out = redacting.value(result[key]);
+      note(out.truncated);
+      if (out.value === undefined) delete result[key];
+      else result[key] = out.value;
+    }
+    if (truncated) event.truncated = true;
+  };
+}
+

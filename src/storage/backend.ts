@@ -1,0 +1,121 @@
+/**
+ * The storage extension point (SPEC §8). Every backend — file, SQL, and whatever
+ * comes later — implements {@link StorageBackend}. {@link BaseBackend} supplies
+ * defaults for the optional capabilities so that adding one never breaks a backend.
+ *
+ * @module
+ */
+import type { AuditEvent } from "../event/types.js";
+import type { QueryNode } from "../query/ast.js";
+
+/**
+ * One event as the pipeline hands it to storage: the clean event object and its
+ * serialized JSON line (without newline), produced once and shared by all backends.
+ */
+export interface StoredRecord {
+  readonly event: AuditEvent;
+  /** `JSON` of the stored form (possibly an encrypted envelope), no trailing newline. */
+  readonly line: string;
+}
+
+/** A normalized search: what every backend must answer identically. */
+export interface QuerySpec {
+  /** Inclusive lower bound on `timestamp`. */
+  readonly from?: Date;
+  /** Exclusive upper bound on `timestamp`. */
+  readonly to?: Date;
+  /** The parsed query, with `category` and `filters` folded in; absent = match all. */
+  readonly where?: QueryNode;
+  /** `desc` (newest first, the default) or `asc`. Ties break on `id` in the same direction. */
+  readonly order: "asc" | "desc";
+  /** Resume after this position (exclusive), in the order above. */
+  readonly after?: { readonly timestamp: string; readonly id: string };
+  /** At most this many events; absent = no limit (streams). */
+  readonly limit?: number;
+}
+
+export interface BackendHealth {
+  readonly type: string;
+  readonly name: string;
+  readonly healthy: boolean;
+  /** The last error, when not healthy. */
+  readonly error?: string;
+}
+
+export interface RetentionResult {
+  /** Events (or, for files, whole files' events) deleted. */
+  readonly deletedEvents: number;
+  /** Files deleted (file backend). */
+  readonly deletedFiles?: readonly string[];
+}
+
+export interface StorageBackend {
+  readonly type: string;
+  readonly name: string;
+  /** Prepare (create directories, tables, connect). Called once before the first write. */
+  open(): Promise<void>;
+  /** Persist a batch, in order. Resolves once written (and synced when `sync` is true). */
+  write(batch: readonly StoredRecord[], options: { readonly sync: boolean }): Promise<void>;
+  /**
+   * Persist a batch synchronously, for the flush at process exit. Backends that
+   * cannot write synchronously return false and keep the batch for `write`.
+   */
+  writeSync(batch: readonly StoredRecord[], options: { readonly sync: boolean }): boolean;
+  /** Matching events, in `spec.order`. Must give the same answer as every other backend. */
+  query(spec: QuerySpec): AsyncIterable<AuditEvent>;
+  /** How many events match (ignores `limit` and `after`). */
+  count(spec: QuerySpec): Promise<number>;
+  /** Delete what is older than `cutoff`. */
+  applyRetention(cutoff: Date, options: { readonly dryRun: boolean }): Promise<RetentionResult>;
+  health(): BackendHealth;
+  /** Flush and release files, timers and connections. */
+  close(): Promise<void>;
+}
+
+/** Defaults for the optional parts of a backend. */
+export abstract class BaseBackend implements StorageBackend {
+  abstract readonly type: string;
+  readonly name: string;
+  #lastError: string | undefined;
+
+  constructor(name: string) {
+    this.name = name;
+  }
+
+  async open(): Promise<void> {}
+
+  abstract write(batch: readonly StoredRecord[], options: { readonly sync: boolean }): Promise<void>;
+
+  writeSync(_batch: readonly StoredRecord[], _options: { readonly sync: boolean }): boolean {
+    return false;
+  }
+
+  abstract query(spec: QuerySpec): AsyncIterable<AuditEvent>;
+
+  async count(spec: QuerySpec): Promise<number> {
+    let n = 0;
+    for await (const _ of this.query({ ...spec, limit: undefined, after: undefined })) n++;
+    return n;
+  }
+
+  async applyRetention(_cutoff: Date, _options: { readonly dryRun: boolean }): Promise<RetentionResult> {
+    return { deletedEvents: 0 };
+  }
+
+  /** Record the outcome of an operation for `health()`. */
+  protected markHealthy(): void {
+    this.#lastError = undefined;
+  }
+
+  protected markUnhealthy(error: unknown): void {
+    this.#lastError = error instanceof Error ? error.message : String(error);
+  }
+
+  health(): BackendHealth {
+    return this.#lastError === undefined
+      ? { type: this.type, name: this.name, healthy: true }
+      : { type: this.type, name: this.name, healthy: false, error: this.#lastError };
+  }
+
+  async close(): Promise<void> {}
+}

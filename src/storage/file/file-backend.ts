@@ -1,0 +1,366 @@
+/**
+ * The file backend (SPEC §8): JSON Lines, one event per line, one file per
+ * category and UTC day (from `filename_pattern`), rotation by time and size, gzip of
+ * old files, retention, and repair of a line torn by a crash.
+ *
+ * Writes are synchronous `write(2)` calls of whole batches on files opened with
+ * O_APPEND, so a batch is never interleaved with another writer's and the exit
+ * flush can write without the event loop. Files are chosen by the event's own
+ * timestamp: an event stamped 23:59:59.999 lands in that day's file even when it is
+ * written after midnight.
+ *
+ * @module
+ */
+import {
+  closeSync,
+  createReadStream,
+  createWriteStream,
+  existsSync,
+  fdatasyncSync,
+  fstatSync,
+  ftruncateSync,
+  mkdirSync,
+  openSync,
+  readSync,
+  renameSync,
+  writeSync,
+} from "node:fs";
+import { readdir, rename, stat, unlink, utimes } from "node:fs/promises";
+import { join, resolve } from "node:path";
+import { pipeline } from "node:stream/promises";
+import { createGzip } from "node:zlib";
+import type { FileBackendConfig } from "../../config/types.js";
+import { StorageError, ErrorCodes, VigilError } from "../../errors.js";
+import type { AuditEvent } from "../../event/types.js";
+import { BaseBackend, type QuerySpec, type RetentionResult, type StoredRecord } from "../backend.js";
+import { readLines } from "./lines.js";
+import { type CompiledPattern, compilePattern, type MatchedFile } from "./pattern.js";
+import { queryFiles } from "./query.js";
+
+const DAY_MS = 86_400_000;
+/** Open files kept at once; the least recently written is closed past this. */
+const MAX_OPEN_FILES = 32;
+
+export interface FileBackendOptions {
+  readonly config: FileBackendConfig;
+  readonly application: string;
+  /** Turns a stored line back into an event (decryption plugs in here). Default JSON.parse. */
+  readonly decode?: (line: string) => AuditEvent;
+  /** Reports non-fatal findings (a repaired torn line, a deleted backup). */
+  readonly onWarning?: (message: string) => void;
+}
+
+interface OpenFile {
+  readonly fd: number;
+  size: number;
+  lastUsed: number;
+}
+
+/** One file of the store, as listed by {@link FileBackend.listFiles}. */
+export interface StoreFile extends MatchedFile {
+  readonly name: string;
+  readonly path: string;
+}
+
+export class FileBackend extends BaseBackend {
+  readonly type = "file";
+  readonly directory: string;
+  readonly #config: FileBackendConfig;
+  readonly #pattern: CompiledPattern;
+  readonly #decode: (line: string) => AuditEvent;
+  readonly #warn: (message: string) => void;
+  readonly #open = new Map<string, OpenFile>();
+  #dirReady = false;
+  #maintenance: Promise<void> | undefined;
+
+  constructor(options: FileBackendOptions) {
+    super(options.config.name);
+    const { config } = options;
+    if (/[/\\]/.test(config.filename_pattern) || config.filename_pattern.includes("..")) {
+      throw new VigilError(
+        ErrorCodes.CONFIG,
+        `${config.name}: filename_pattern must be a file name without directories, found "${config.filename_pattern}"`,
+      );
+    }
+    this.#config = config;
+    this.directory = resolve(config.directory);
+    this.#pattern = compilePattern(config.filename_pattern, options.application);
+    this.#decode = options.decode ?? ((line) => JSON.parse(line) as AuditEvent);
+    this.#warn = options.onWarning ?? (() => {});
+  }
+
+  override async open(): Promise<void> {
+    this.#ensureDir();
+    await this.maintain();
+  }
+
+  #ensureDir(): void {
+    if (this.#dirReady) return;
+    mkdirSync(this.directory, { recursive: true });
+    this.#dirReady = true;
+  }
+
+  /** The file an event belongs in (before size rotation). */
+  fileNameFor(event: AuditEvent): string {
+    let name = this.#pattern.name({
+      category: event.action.category,
+      timestamp: event.timestamp,
+      application: "",
+    });
+    const { when } = this.#config.rotation;
+    if (this.#config.rotation.enabled) {
+      if (when === "midnight" && !this.#pattern.hasDate) name += `.${event.timestamp.slice(0, 10)}`;
+      else if (when === "hourly" && !(this.#pattern.hasDate && this.#pattern.hasHour))
+        name += `.${event.timestamp.slice(0, 13)}`;
+    }
+    return name;
+  }
+
+  override async write(batch: readonly StoredRecord[], options: { readonly sync: boolean }): Promise<void> {
+    this.writeSync(batch, options);
+  }
+
+  override writeSync(batch: readonly StoredRecord[], options: { readonly sync: boolean }): boolean {
+    if (batch.length === 0) return true;
+    try {
+      this.#ensureDir();
+      const byFile = new Map<string, string[]>();
+      for (const record of batch) {
+        const name = this.fileNameFor(record.event);
+        let lines = byFile.get(name);
+        if (!lines) byFile.set(name, (lines = []));
+        lines.push(record.line);
+      }
+      for (const [name, lines] of byFile) this.#append(name, `${lines.join("\n")}\n`, options.sync);
+      this.markHealthy();
+      return true;
+    } catch (err) {
+      this.markUnhealthy(err);
+      throw new StorageError(this.name, `cannot write to ${this.directory}: ${(err as Error).message}`, {
+        cause: err,
+      });
+    }
+  }
+
+  #append(name: string, text: string, sync: boolean): void {
+    const bytes = Buffer.byteLength(text);
+    let file = this.#fileFor(name);
+    const { rotation } = this.#config;
+    if (rotation.enabled && rotation.max_bytes > 0 && file.size > 0 && file.size + bytes > rotation.max_bytes) {
+      this.#rotateBySize(name);
+      file = this.#fileFor(name);
+    }
+    let off = 0;
+    const buf = Buffer.from(text);
+    while (off < buf.length) off += writeSync(file.fd, buf, off, buf.length - off);
+    file.size += bytes;
+    file.lastUsed = Date.now();
+    if (sync) fdatasyncSync(file.fd);
+  }
+
+  #fileFor(name: string): OpenFile {
+    const existing = this.#open.get(name);
+    if (existing) {
+      // keep insertion order = recency order for eviction
+      this.#open.delete(name);
+      this.#open.set(name, existing);
+      return existing;
+    }
+    if (this.#open.size >= MAX_OPEN_FILES) {
+      const [oldest, f] = this.#open.entries().next().value as [string, OpenFile];
+      closeSync(f.fd);
+      this.#open.delete(oldest);
+    }
+    const path = join(this.directory, name);
+    const fd = openSync(path, "a+", 0o640);
+    let size = fstatSync(fd).size;
+    if (size > 0) size = this.#repairTornTail(fd, path, size);
+    const file: OpenFile = { fd, size, lastUsed: Date.now() };
+    this.#open.set(name, file);
+    return file;
+  }
+
+  /**
+   * A crash can leave a last line without its newline. Move that fragment to a
+   * `.torn-<time>` file beside it (kept for forensics), cut it off, and report it.
+   */
+  #repairTornTail(fd: number, path: string, size: number): number {
+    const last = Buffer.alloc(1);
+    readSync(fd, last, 0, 1, size - 1);
+    if (last[0] === 0x0a) return size;
+    // find the last newline, reading backwards in chunks
+    const chunk = Buffer.alloc(64 * 1024);
+    let end = size;
+    let cut = 0;
+    while (end > 0) {
+      const start = Math.max(0, end - chunk.length);
+      const n = readSync(fd, chunk, 0, end - start, start);
+      const nl = chunk.subarray(0, n).lastIndexOf(0x0a);
+      if (nl >= 0) {
+        cut = start + nl + 1;
+        break;
+      }
+      end = start;
+    }
+    const fragment = Buffer.alloc(size - cut);
+    readSync(fd, fragment, 0, fragment.length, cut);
+    const tornPath = `${path}.torn-${Date.now()}`;
+    const tornFd = openSync(tornPath, "w", 0o640);
+    writeSync(tornFd, fragment);
+    closeSync(tornFd);
+    ftruncateSync(fd, cut);
+    this.#warn(
+      `${this.name}: repaired a torn last line in ${path}: ${fragment.length} bytes moved to ${tornPath}`,
+    );
+    return cut;
+  }
+
+  #rotateBySize(name: string): void {
+    const file = this.#open.get(name);
+    if (file) {
+      closeSync(file.fd);
+      this.#open.delete(name);
+    }
+    // the next free index among name.N and name.N.gz: rotated files keep their names
+    for (let i = 1; ; i++) {
+      const p = join(this.directory, `${name}.${i}`);
+      if (!existsSync(p) && !existsSync(`${p}.gz`)) {
+        renameSync(join(this.directory, name), p);
+        break;
+      }
+    }
+    this.#scheduleMaintenance();
+  }
+
+  #scheduleMaintenance(): void {
+    if (this.#maintenance) return;
+    this.#maintenance = this.maintain()
+      .catch((err: unknown) => this.#warn(`${this.name}: maintenance failed: ${(err as Error).message}`))
+      .finally(() => {
+        this.#maintenance = undefined;
+      });
+  }
+
+  /** The files of this store, newest day first within each family; `.tmp` and `.torn-*` excluded. */
+  async listFiles(): Promise<StoreFile[]> {
+    let names: string[];
+    try {
+      names = await readdir(this.directory);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === "ENOENT") return [];
+      throw err;
+    }
+    const files: StoreFile[] = [];
+    for (const name of names) {
+      const m = this.#pattern.match(name);
+      if (m) files.push({ ...m, name, path: join(this.directory, name) });
+    }
+    return files;
+  }
+
+  /**
+   * Housekeeping, run at open and after rotations: gzip files untouched for
+   * `compress_after_days`, and keep at most `backup_count` closed files per family.
+   */
+  async maintain(now: Date = new Date()): Promise<void> {
+    const { rotation } = this.#config;
+    if (!rotation.enabled) return;
+    const files = await this.listFiles();
+    if (rotation.compress) {
+      const cutoff = now.getTime() - rotation.compress_after_days * DAY_MS;
+      for (const f of files) {
+        if (f.gzip || this.#open.has(f.name)) continue;
+        const st = await stat(f.path).catch(() => undefined);
+        if (st && st.mtimeMs < cutoff) await this.#compress(f.path, st.mtime);
+      }
+    }
+    if (rotation.backup_count > 0) await this.#pruneBackups(rotation.backup_count);
+  }
+
+  async #compress(path: string, mtime: Date): Promise<void> {
+    const tmp = `${path}.gz.tmp`;
+    await pipeline(createReadStream(path), createGzip(), createWriteStream(tmp, { mode: 0o640 }));
+    const fd = openSync(tmp, "r");
+    try {
+      fdatasyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+    await utimes(tmp, mtime, mtime);
+    await rename(tmp, `${path}.gz`);
+    await unlink(path);
+  }
+
+  async #pruneBackups(keep: number): Promise<void> {
+    // A family is the file name with its date and rotation parts removed.
+    const files = await this.listFiles();
+    const families = new Map<string, StoreFile[]>();
+    for (const f of files) {
+      const key = familyKey(f.name);
+      let list = families.get(key);
+      if (!list) families.set(key, (list = []));
+      list.push(f);
+    }
+    for (const list of families.values()) {
+      const closed = list.filter((f) => !this.#open.has(f.name));
+      closed.sort(newestFirst);
+      for (const f of closed.slice(keep)) {
+        await unlink(f.path);
+        this.#warn(`${this.name}: deleted ${f.path} (backup_count ${keep})`);
+      }
+    }
+  }
+
+  override query(spec: QuerySpec): AsyncIterable<AuditEvent> {
+    return queryFiles(() => this.listFiles(), spec, this.#decode);
+  }
+
+  override async applyRetention(cutoff: Date, options: { readonly dryRun: boolean }): Promise<RetentionResult> {
+    const deleted: string[] = [];
+    let deletedEvents = 0;
+    for (const f of await this.listFiles()) {
+      if (this.#open.has(f.name)) continue;
+      // A file may go only when everything in it is older than the cutoff.
+      let newest: number;
+      if (f.day !== undefined) newest = f.day + DAY_MS - 1;
+      else newest = (await stat(f.path)).mtimeMs;
+      if (newest >= cutoff.getTime()) continue;
+      let n = 0;
+      for await (const _ of readLines(f.path, f.gzip)) n++;
+      deletedEvents += n;
+      deleted.push(f.path);
+      if (!options.dryRun) await unlink(f.path);
+    }
+    return { deletedEvents, deletedFiles: deleted };
+  }
+
+  override async close(): Promise<void> {
+    await this.#maintenance;
+    for (const f of this.#open.values()) {
+      try {
+        fdatasyncSync(f.fd);
+      } finally {
+        closeSync(f.fd);
+      }
+    }
+    this.#open.clear();
+  }
+
+  /** Synchronously fdatasync every open file (exit path). */
+  syncAll(): void {
+    for (const f of this.#open.values()) fdatasyncSync(f.fd);
+  }
+}
+
+function familyKey(name: string): string {
+  return name
+    .replace(/\.gz$/, "")
+    .replace(/\.\d{1,9}$/, "")
+    .replace(/\d{4}-\d{2}-\d{2}(T\d{2})?/g, "*");
+}
+
+/** Newest first: by day, then the active file (index 0), then higher rotation indexes. */
+function newestFirst(a: StoreFile, b: StoreFile): number {
+  const rank = (f: StoreFile) => (f.index === 0 ? Number.MAX_SAFE_INTEGER : f.index);
+  return (b.day ?? 0) - (a.day ?? 0) || rank(b) - rank(a) || b.name.localeCompare(a.name);
+}
