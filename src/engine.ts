@@ -24,6 +24,7 @@ import type { Application, AuditEvent, LogInput, Mutable } from "./event/types.j
 import { type Flushable, registerExitFlush, unregisterExitFlush } from "./pipeline/exit.js";
 import { compileFilters, type EventFilter } from "./pipeline/filter.js";
 import { compilePrepare, type Prepare } from "./pipeline/prepare.js";
+import type { BatchStage } from "./pipeline/stage.js";
 import { encodeCursor } from "./query/cursor.js";
 import { type SearchOptions, type SearchPage, toQuerySpec } from "./query/search.js";
 import type { BackendHealth, QuerySpec, StorageBackend, StoredRecord } from "./storage/backend.js";
@@ -36,6 +37,8 @@ export interface AuditEngineOptions {
   readonly configFile?: string;
   /** Extra backends, used besides the configured ones (tests, custom storage). */
   readonly backends?: readonly StorageBackend[];
+  /** Extra batch stages, run after the configured ones (integrity, encryption). */
+  readonly stages?: readonly BatchStage[];
   /** Environment for `${VAR}` and `VIGIL_ENABLED`; default `process.env`. */
   readonly env?: NodeJS.ProcessEnv;
 }
@@ -88,6 +91,7 @@ export class AuditEngine extends EventEmitter<EngineEvents> implements Flushable
   readonly #filter: EventFilter | undefined;
   readonly #prepare: Prepare;
   readonly #backends: readonly StorageBackend[];
+  readonly #stages: readonly BatchStage[];
   readonly #async: boolean;
   readonly #batchSize: number;
   readonly #batchTimeoutMs: number;
@@ -99,6 +103,7 @@ export class AuditEngine extends EventEmitter<EngineEvents> implements Flushable
   #immediate: NodeJS.Immediate | undefined;
   #timer: NodeJS.Timeout | undefined;
   #draining: Promise<void> | undefined;
+  #drainAll = false;
   #inFlight = new Set<Promise<unknown>>();
   #closed = false;
   #lastEvent: Mutable<AuditEvent> | undefined;
@@ -145,6 +150,7 @@ export class AuditEngine extends EventEmitter<EngineEvents> implements Flushable
     this.#backends = this.#enabled
       ? [...createBackends(this.config, { onWarning: (m) => this.#warn(m) }), ...(options.backends ?? [])]
       : [];
+    this.#stages = [...(options.stages ?? [])];
     for (const b of this.#backends) {
       this.#m.backend.set(b.name, { written: 0, failed: 0 });
       b.open().catch((err: unknown) => this.#report(err, `${b.name}: open failed`));
@@ -236,13 +242,7 @@ export class AuditEngine extends EventEmitter<EngineEvents> implements Flushable
     }
     this.#pending.push(entry);
     if (waiter || this.#pending.length >= this.#batchSize) this.#scheduleNow();
-    else if (this.#timer === undefined) {
-      this.#timer = setTimeout(() => {
-        this.#timer = undefined;
-        this.#scheduleNow();
-      }, this.#batchTimeoutMs);
-      this.#timer.unref();
-    }
+    else this.#armTimer();
     return event;
   }
 
@@ -257,24 +257,42 @@ export class AuditEngine extends EventEmitter<EngineEvents> implements Flushable
     }
   }
 
+  /** Write the full batches soon (next turn of the event loop), off the caller's path. */
   #scheduleNow(): void {
     if (this.#immediate !== undefined) return;
     this.#immediate = setImmediate(() => {
       this.#immediate = undefined;
-      this.#startDrain();
+      void this.#startDrain(false);
     });
   }
 
-  #startDrain(): Promise<void> {
-    if (this.#timer !== undefined) {
-      clearTimeout(this.#timer);
+  #armTimer(): void {
+    if (this.#timer !== undefined || this.#pending.length === 0) return;
+    this.#timer = setTimeout(() => {
       this.#timer = undefined;
-    }
+      void this.#startDrain(true);
+    }, this.#batchTimeoutMs);
+    this.#timer.unref();
+  }
+
+  /**
+   * Drain the queue: full batches only, leaving a partial batch to its timeout —
+   * or everything (`all`: the timeout fired, a durable write waits, or a flush).
+   */
+  #startDrain(all: boolean): Promise<void> {
+    if (all) this.#drainAll = true;
     this.#draining ??= (async () => {
       try {
-        while (this.#pending.length > 0) await this.#writeBatch(this.#takeBatch(), false);
+        for (;;) {
+          const waiting = this.#pending.some((e) => e.waiter !== undefined);
+          if (this.#pending.length === 0) break;
+          if (this.#pending.length < this.#batchSize && !this.#drainAll && !waiting) break;
+          await this.#writeBatch(this.#takeBatch(), false);
+        }
       } finally {
         this.#draining = undefined;
+        this.#drainAll = false;
+        if (this.#pending.length > 0) this.#armTimer();
       }
     })();
     return this.#draining;
@@ -324,7 +342,10 @@ export class AuditEngine extends EventEmitter<EngineEvents> implements Flushable
     for (const entry of entries) {
       try {
         this.#prepare(entry.event);
-        records.push({ event: entry.event, line: toJsonLine(entry.event) });
+        for (const stage of this.#stages) stage.processEvent?.(entry.event);
+        let line = toJsonLine(entry.event);
+        for (const stage of this.#stages) if (stage.encodeLine) line = stage.encodeLine(line, entry.event);
+        records.push({ event: entry.event, line });
       } catch (err) {
         this.#m.failed++;
         this.#report(err, "an event could not be prepared");
@@ -347,6 +368,13 @@ export class AuditEngine extends EventEmitter<EngineEvents> implements Flushable
         return Promise.reject(err);
       }
     });
+    for (const stage of this.#stages) {
+      try {
+        stage.afterBatch?.(records);
+      } catch (err) {
+        this.#report(err, `${stage.name} stage failed`);
+      }
+    }
     const done = Promise.allSettled(outcomes).then((results) => {
       let anyOk = false;
       results.forEach((r, i) => {
@@ -384,8 +412,9 @@ export class AuditEngine extends EventEmitter<EngineEvents> implements Flushable
 
   /** Every event logged so far is written (or has failed and been reported). */
   async flush(): Promise<void> {
-    if (this.#pending.length > 0) await this.#startDrain();
-    else if (this.#draining) await this.#draining;
+    if (this.#timer !== undefined) clearTimeout(this.#timer);
+    this.#timer = undefined;
+    while (this.#pending.length > 0 || this.#draining) await this.#startDrain(true);
     while (this.#inFlight.size > 0) await Promise.all([...this.#inFlight]);
   }
 
@@ -408,6 +437,13 @@ export class AuditEngine extends EventEmitter<EngineEvents> implements Flushable
     this.#closed = true;
     if (this.#immediate !== undefined) clearImmediate(this.#immediate);
     unregisterExitFlush(this);
+    for (const stage of this.#stages) {
+      try {
+        await stage.close?.();
+      } catch (err) {
+        this.#report(err, `${stage.name} stage failed to close`);
+      }
+    }
     await Promise.allSettled(
       this.#backends.map((b) => b.close().catch((err: unknown) => this.#report(err, `${b.name}: close failed`))),
     );

@@ -55,7 +55,9 @@ function termsFor(field: string, value: FilterValue, where: string): QueryNode {
   if (values.length === 0) throw optionError(`${where}: expected a value or a non-empty list, found []`);
   const terms = values.map((v): TermNode => {
     if (typeof v !== "string" && typeof v !== "number" && typeof v !== "boolean")
-      throw optionError(`${where}: expected a string, number or boolean, found ${v === null ? "null" : typeof v}`);
+      throw optionError(
+        `${where}: expected a string, number or boolean, found ${v === null ? "null" : typeof v}`,
+      );
     return { type: "term", field, value: { kind: "phrase", text: String(v) }, span: NO_SPAN };
   });
   return terms.length === 1 ? terms[0]! : { type: "or", operands: terms, span: NO_SPAN };
@@ -66,7 +68,8 @@ export function toQuerySpec(options: SearchOptions): QuerySpec {
   if (options === null || typeof options !== "object") throw optionError("search options must be an object");
   const parts: QueryNode[] = [];
   if (options.query !== undefined) {
-    if (typeof options.query !== "string") throw optionError(`query: expected a string, found ${typeof options.query}`);
+    if (typeof options.query !== "string")
+      throw optionError(`query: expected a string, found ${typeof options.query}`);
     const node = parse(options.query);
     if (node.type !== "all") parts.push(node);
   }
@@ -84,11 +87,16 @@ export function toQuerySpec(options: SearchOptions): QuerySpec {
   if (!(limit === Number.POSITIVE_INFINITY || (Number.isInteger(limit) && limit > 0)))
     throw optionError(`limit: expected a positive integer, found ${String(limit)}`);
   const order = options.order ?? "desc";
-  if (order !== "asc" && order !== "desc") throw optionError(`order: expected "asc" or "desc", found ${JSON.stringify(order)}`);
+  if (order !== "asc" && order !== "desc")
+    throw optionError(`order: expected "asc" or "desc", found ${JSON.stringify(order)}`);
   const range = resolveTimeRange(options);
   const after = options.cursor !== undefined ? decodeCursor(options.cursor, order) : undefined;
   const where: QueryNode | undefined =
-    parts.length === 0 ? undefined : parts.length === 1 ? parts[0] : { type: "and", operands: parts, span: NO_SPAN };
+    parts.length === 0
+      ? undefined
+      : parts.length === 1
+        ? parts[0]
+        : { type: "and", operands: parts, span: NO_SPAN };
   return {
     ...(range.from ? { from: range.from } : {}),
     ...(range.to ? { to: range.to } : {}),

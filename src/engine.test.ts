@@ -1,0 +1,256 @@
+import { readdirSync } from "node:fs";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { eventsOnDisk, fileEngine, rawLines, tempDir } from "../test/helpers.js";
+import { withAuditScope } from "./capture/scope.js";
+import type { AuditEngine } from "./engine.js";
+import type { VigilError } from "./errors.js";
+
+let dir: string;
+let cleanup: () => void;
+const engines: AuditEngine[] = [];
+function track(e: AuditEngine): AuditEngine {
+  engines.push(e);
+  return e;
+}
+
+beforeEach(() => {
+  ({ dir, cleanup } = tempDir());
+});
+afterEach(async () => {
+  for (const e of engines.splice(0)) await e.close();
+  cleanup();
+});
+
+describe("AuditEngine.log", () => {
+  it("writes one jq-readable JSON line per event with the SPEC §2 shape", async () => {
+    const engine = track(fileEngine(dir, { core: { application_name: "traffictracer", version: "2.0.0", environment: "production" } }));
+    const returned = engine.log({
+      action: "query",
+      category: "database",
+      actor: { id: "42", username: "alice", roles: ["admin"] },
+      resource: { type: "table", name: "orders" },
+      result: { count: 3, duration_ms: 1.5 },
+      metadata: { version: "2.0.0" },
+    });
+    const [event] = eventsOnDisk(dir);
+    expect(event).toEqual(returned);
+    expect(event).toMatchObject({
+      schema_version: 1,
+      severity: "INFO",
+      security_event: false,
+      application: { name: "traffictracer", version: "2.0.0", environment: "production", pid: process.pid },
+      actor: { id: "42", username: "alice", roles: ["admin"] },
+      action: { type: "QUERY", category: "DATABASE", resource: { type: "table", name: "orders" } },
+      result: { status: "SUCCESS", count: 3, duration_ms: 1.5 },
+      metadata: { version: "2.0.0" },
+    });
+    expect(event!.id).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+    expect(event!.timestamp).toMatch(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/);
+    expect(typeof event!.application.host).toBe("string");
+    // absent values are omitted, not null
+    expect(rawLines(dir)[0]).not.toContain("null");
+    expect(Object.keys(event!)).not.toContain("correlation");
+  });
+
+  it("defaults severity: INFO on success, WARNING on failure, ERROR on a captured error; explicit wins", async () => {
+    const engine = track(fileEngine(dir));
+    expect(engine.log({ action: "A" })!.severity).toBe("INFO");
+    expect(engine.log({ action: "B", status: "FAILURE" })!.severity).toBe("WARNING");
+    const c = engine.log({ action: "C", error: new TypeError("boom") })!;
+    expect(c.severity).toBe("ERROR");
+    expect(c.result).toMatchObject({ status: "FAILURE", error: { type: "TypeError", message: "boom" } });
+    expect(engine.log({ action: "D", status: "FAILURE", severity: "CRITICAL" })!.severity).toBe("CRITICAL");
+    expect(eventsOnDisk(dir).map((e) => e.severity)).toEqual(["INFO", "WARNING", "ERROR", "CRITICAL"]);
+  });
+
+  it("reports malformed input through on('error') and still records the event", async () => {
+    const engine = track(fileEngine(dir));
+    const errors: VigilError[] = [];
+    engine.on("error", (e) => errors.push(e));
+    // biome-ignore lint/suspicious/noExplicitAny: deliberately malformed input
+    const bad = engine.log({ action: 42, severity: "LOUD", status: "MAYBE", timestamp: "yesterday-ish" } as any);
+    expect(bad).toBeDefined();
+    expect(errors.map((e) => e.code)).toEqual(Array(4).fill("VIGIL_ERR_INVALID_ARGUMENT"));
+    expect(errors.map((e) => e.message).join("\n")).toMatch(/input\.action must be a non-empty string, found number/);
+    expect(errors.map((e) => e.message).join("\n")).toMatch(/input\.severity must be one of DEBUG, INFO, WARNING, ERROR, CRITICAL, found "LOUD"/);
+    // biome-ignore lint/suspicious/noExplicitAny: deliberately malformed input
+    expect(() => engine.log(null as any)).not.toThrow();
+    const stored = eventsOnDisk(dir);
+    expect(stored.map((e) => e.action.type)).toEqual(["UNSPECIFIED", "UNSPECIFIED"]);
+    expect(stored[0]!.severity).toBe("INFO");
+  });
+
+  it("carries the ambient scope's actor and correlation unless the event names its own", async () => {
+    const engine = track(fileEngine(dir));
+    await withAuditScope({ actor: { username: "alice", ip: "10.0.0.7" }, correlation: { request_id: "r-1" } }, async () => {
+      await new Promise((r) => setTimeout(r, 1));
+      engine.log({ action: "INNER" });
+      engine.log({ action: "OWN", actor: { username: "bob" } });
+      await withAuditScope({ correlation: { trace_id: "t-9" } }, async () => engine.log({ action: "NESTED" }));
+    });
+    engine.log({ action: "OUTSIDE" });
+    const [inner, own, nested, outside] = eventsOnDisk(dir);
+    expect(inner).toMatchObject({ actor: { username: "alice", ip: "10.0.0.7" }, correlation: { request_id: "r-1" } });
+    expect(own!.actor).toEqual({ username: "bob" });
+    expect(nested!.correlation).toEqual({ request_id: "r-1", trace_id: "t-9" });
+    expect(outside!.actor).toBeUndefined();
+  });
+
+  it("redacts params, metadata, results and error messages before they reach the disk", async () => {
+    const engine = track(fileEngine(dir));
+    engine.log({
+      action: "LOGIN",
+      params: { username: "yannick", password: "hunter2" },
+      metadata: { card: "4111 1111 1111 1111", ssn: "123-45-6789", email: "yannick.verrydt@example.com" },
+      error: new Error("login failed: password=hunter2"),
+    });
+    const line = rawLines(dir)[0]!;
+    expect(line).not.toContain("hunter2");
+    expect(line).not.toContain("4111 1111 1111 1111");
+    expect(line).not.toContain("123-45-6789");
+    const e = JSON.parse(line);
+    expect(e.params).toEqual({ username: "yannick", password: "[REDACTED]" });
+    expect(e.metadata.card).toMatch(/1111$/);
+    expect(e.metadata.ssn).toBe("***-**-6789");
+    expect(e.metadata.email).toBe("y***@example.com");
+  });
+});
+
+describe("filters", () => {
+  it("drops filtered events, counts them per category and warns once per category", async () => {
+    const engine = track(
+      fileEngine(dir, {
+        processing: {
+          filters: [
+            { type: "severity", levels: ["INFO", "WARNING", "ERROR", "CRITICAL"] },
+            { type: "category", include: ["DATABASE", "API", "AUTH", "SECURITY"], exclude: ["HEARTBEAT"] },
+          ],
+        },
+      }),
+    );
+    const warnings: string[] = [];
+    engine.on("warning", (w) => warnings.push(w));
+    expect(engine.log({ action: "LOGIN", category: "AUTHENTICATION" })).toBeUndefined();
+    engine.log({ action: "LOGIN", category: "AUTHENTICATION" });
+    engine.log({ action: "PING", category: "HEARTBEAT" });
+    engine.log({ action: "Q", category: "DATABASE", severity: "DEBUG" });
+    engine.log({ action: "Q", category: "DATABASE" });
+    expect(eventsOnDisk(dir).map((e) => e.action.category)).toEqual(["DATABASE"]);
+    const m = engine.metrics();
+    expect(m.filtered).toBe(4);
+    expect(m.filtered_by_category).toEqual({ AUTHENTICATION: 2, HEARTBEAT: 1, DATABASE: 1 });
+    expect(warnings).toHaveLength(3);
+    expect(warnings[0]).toMatch(/AUTHENTICATION is not in the include list \[DATABASE, API, AUTH, SECURITY\]/);
+  });
+});
+
+describe("async pipeline", () => {
+  it("batches by size and by timeout, and flush() writes everything", async () => {
+    const engine = track(
+      fileEngine(dir, { performance: { async: { enabled: true }, batching: { batch_size: 10, batch_timeout_seconds: 0.05 } } }, { async: true }),
+    );
+    for (let i = 0; i < 25; i++) engine.log({ action: "E", metadata: { i } });
+    expect(rawLines(dir)).toHaveLength(0); // nothing on the caller's path
+    await new Promise((r) => setTimeout(r, 20));
+    expect(rawLines(dir).length).toBe(20); // two full batches went out at once
+    await new Promise((r) => setTimeout(r, 150));
+    expect(rawLines(dir).length).toBe(25); // the rest after the timeout
+    engine.log({ action: "LAST" });
+    await engine.flush();
+    const events = eventsOnDisk(dir);
+    expect(events).toHaveLength(26);
+    expect(events.slice(0, 25).map((e) => e.metadata!.i)).toEqual([...Array(25).keys()]);
+    expect(engine.metrics()).toMatchObject({ logged: 26, written: 26, queue_depth: 0 });
+  });
+
+  it("on_full: drop drops, counts, and records the drop as an EVENTS_DROPPED event", async () => {
+    const engine = track(
+      fileEngine(dir, { performance: { async: { enabled: true, queue_size: 5, on_full: "drop" }, batching: { batch_size: 100, batch_timeout_seconds: 10 } } }, { async: true }),
+    );
+    for (let i = 0; i < 12; i++) engine.log({ action: "E", metadata: { i } });
+    await engine.flush();
+    const events = eventsOnDisk(dir);
+    expect(engine.metrics().dropped).toBe(7);
+    const drop = events.find((e) => e.action.type === "EVENTS_DROPPED");
+    expect(drop).toMatchObject({ action: { category: "AUDIT" }, result: { status: "FAILURE", count: 7 }, severity: "WARNING" });
+    expect(events.filter((e) => e.action.type === "E").map((e) => e.metadata!.i)).toEqual([0, 1, 2, 3, 4]);
+  });
+
+  it("on_full: block writes the queue on the caller's thread and loses nothing", async () => {
+    const engine = track(
+      fileEngine(dir, { performance: { async: { enabled: true, queue_size: 5, on_full: "block" }, batching: { batch_size: 100, batch_timeout_seconds: 10 } } }, { async: true }),
+    );
+    for (let i = 0; i < 12; i++) engine.log({ action: "E", metadata: { i } });
+    expect(rawLines(dir).length).toBe(10); // two full queues were written synchronously
+    await engine.flush();
+    expect(eventsOnDisk(dir).map((e) => e.metadata!.i)).toEqual([...Array(12).keys()]);
+    expect(engine.metrics().dropped).toBe(0);
+  });
+
+  it("logDurable resolves after the event is on disk", async () => {
+    const engine = track(fileEngine(dir, { performance: { async: { enabled: true }, batching: { batch_timeout_seconds: 60 }, durability: "none" } }, { async: true }));
+    const event = await engine.logDurable({ action: "PAYMENT", category: "SECURITY" });
+    expect(eventsOnDisk(dir).map((e) => e.id)).toEqual([event!.id]);
+  });
+
+  it("logDurable rejects with VIGIL_ERR_NOT_DURABLE when no backend can store the event", async () => {
+    const engine = track(fileEngine(dir, { storage: { backends: [{ type: "file", directory: "/dev/null/vigil-cannot-write" }] } }, { async: true }));
+    const errors: VigilError[] = [];
+    engine.on("error", (e) => errors.push(e));
+    await expect(engine.logDurable({ action: "PAYMENT" })).rejects.toMatchObject({ code: "VIGIL_ERR_NOT_DURABLE" });
+    expect(engine.log({ action: "OTHER" })).toBeDefined(); // log() itself never throws
+    await engine.flush();
+    expect(engine.metrics().failed).toBe(2);
+    expect(engine.getActiveBackends()).toEqual([expect.objectContaining({ type: "file", healthy: false })]);
+    expect(errors.some((e) => e.code === "VIGIL_ERR_STORAGE" && /cannot write/.test(e.message))).toBe(true);
+  });
+
+  it("is a no-op with core.enabled false or VIGIL_ENABLED=false", async () => {
+    const engine = track(fileEngine(dir, { core: { enabled: false } }));
+    expect(engine.log({ action: "X" })).toBeUndefined();
+    expect(engine.enabled).toBe(false);
+    await engine.flush();
+    expect(readdirSync(dir)).toEqual([]);
+  });
+});
+
+describe("introspection and search", () => {
+  it("answers getLastEvent, getLastEventTime, getEventCount, getActiveBackends and search", async () => {
+    const engine = track(fileEngine(dir, {}, { async: true }));
+    engine.log({ action: "TEST_EVENT", category: "TEST" });
+    engine.log({ action: "LOGIN", category: "AUTHENTICATION", status: "FAILURE", actor: { username: "alice" } });
+    engine.log({ action: "OLD", category: "TEST", timestamp: new Date(Date.now() - 3 * 86_400_000) });
+    const last = engine.getLastEvent()!;
+    expect(last.action.type).toBe("OLD");
+    expect(engine.getLastEventTime()).toEqual(new Date(last.timestamp));
+    expect(await engine.getEventCount({ timeRange: "today" })).toBe(2);
+    expect(engine.getActiveBackends()).toEqual([{ type: "file", name: "file", healthy: true }]);
+    const tests = await engine.search({ timeRange: "last_1h", category: "TEST" });
+    expect(tests.map((e) => e.action.type)).toEqual(["TEST_EVENT"]);
+    const failed = await engine.search({ query: "action.type:LOGIN AND result.status:FAILURE", timeRange: "last_24h" });
+    expect(failed.map((e) => e.actor?.username)).toEqual(["alice"]);
+    expect((await engine.search({ filters: { "actor.username": "ALICE" } })).length).toBe(1);
+    expect((await engine.search({ order: "asc" })).map((e) => e.action.type)).toEqual(["OLD", "TEST_EVENT", "LOGIN"]);
+  });
+
+  it("pages with a cursor that stays stable while new events arrive", async () => {
+    const engine = track(fileEngine(dir));
+    for (let i = 0; i < 7; i++) engine.log({ action: "E", metadata: { i } });
+    const p1 = await engine.searchPage({ limit: 3, order: "asc" });
+    engine.log({ action: "E", metadata: { i: 7 } });
+    const p2 = await engine.searchPage({ limit: 3, order: "asc", cursor: p1.cursor! });
+    const p3 = await engine.searchPage({ limit: 3, order: "asc", cursor: p2.cursor! });
+    expect([...p1.events, ...p2.events, ...p3.events].map((e) => e.metadata!.i)).toEqual([0, 1, 2, 3, 4, 5, 6, 7, undefined].slice(0, 8));
+    expect(p3.cursor).toBeUndefined();
+  });
+
+  it("rejects bad search options with precise errors", async () => {
+    const engine = track(fileEngine(dir));
+    await expect(engine.search({ limit: 0 })).rejects.toThrow(/limit: expected a positive integer, found 0/);
+    // biome-ignore lint/suspicious/noExplicitAny: deliberately malformed input
+    await expect(engine.search({ order: "up" as any })).rejects.toThrow(/order: expected "asc" or "desc"/);
+    await expect(engine.search({ filters: { "a b": "x" } })).rejects.toThrow(/invalid field name "a b"/);
+    await expect(engine.search({ query: "action.type:(" })).rejects.toMatchObject({ code: "VIGIL_ERR_QUERY_SYNTAX" });
+    await expect(engine.search({ timeRange: "last_24x" })).rejects.toMatchObject({ code: "VIGIL_ERR_QUERY_OPTIONS" });
+  });
+});
