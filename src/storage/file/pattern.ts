@@ -61,11 +61,13 @@ export function compilePattern(pattern: string, application: string): CompiledPa
   for (const m of pattern.matchAll(PLACEHOLDER)) {
     source += escapeRegExp(pattern.slice(last, m.index));
     const kind = m[1]!;
-    groups.push(kind);
-    if (kind === "date") source += "(\\d{4}-\\d{2}-\\d{2})";
-    else if (kind === "hour") source += "(\\d{2})";
-    else if (kind === "application") source += escapeRegExp(app);
-    else source += "([A-Za-z0-9_-]{1,64})";
+    if (kind === "application") source += escapeRegExp(app);
+    else {
+      groups.push(kind); // one capture group per entry, in order
+      if (kind === "date") source += "(\\d{4}-\\d{2}-\\d{2})";
+      else if (kind === "hour") source += "(\\d{2})";
+      else source += "([A-Za-z0-9_-]{1,64})";
+    }
     last = m.index + m[0].length;
   }
   source += escapeRegExp(pattern.slice(last));

@@ -1,0 +1,532 @@
+/**
+ * The `type: database` storage backend, for every dialect: batched inserts in one
+ * transaction per batch, an in-memory buffer that rides out database outages,
+ * keyset-paged queries judged by the in-memory evaluator, counting, retention and
+ * erasure through one explicit deletion path.
+ *
+ * **Write contract.** `write()` resolves once the batch is committed. When the
+ * database cannot be reached it rejects with a {@link SqlWriteError}:
+ * - `buffered: true` — the batch is held in memory (up to `bufferLimit` events) and
+ *   will be written, in order and without duplicates, when the database is back;
+ *   it is *not durable yet*. Do not write the same batch again (it would be harmless —
+ *   ids are the primary key — but it counts twice against the buffer).
+ * - `buffered: false` — the batch was not kept: the buffer is full, or the rows were
+ *   refused by the database itself (`failedIds` names them); those events are lost
+ *   for this backend.
+ * While batches are buffered, later writes join the buffer without waiting for the
+ * next reconnection attempt, so a caller is never blocked by a dead server.
+ *
+ * @module
+ */
+import type { DatabaseBackendConfig } from "../../config/types.js";
+import { ErrorCodes, StorageError, VigilError } from "../../errors.js";
+import type { AuditEvent } from "../../event/types.js";
+import type { QueryNode } from "../../query/ast.js";
+import { compileQuery, type EventPredicate } from "../../query/evaluate.js";
+import { BaseBackend, type QuerySpec, type RetentionResult, type StoredRecord } from "../backend.js";
+import { andConds, type Cond, compileWhere, condSql, isExact } from "./compile.js";
+import type { Connected, SqlBackendOptions } from "./dialect.js";
+import { isPermanentError, type Row } from "./driver.js";
+import { migrate } from "./schema.js";
+import { join, type Rendered, raw, render, type Sql, sql } from "./sql.js";
+
+/** Why a batch was not (yet) written. See the module comment for the contract. */
+export class SqlWriteError extends StorageError {
+  /** `true`: kept in memory and written on reconnection. `false`: not kept. */
+  readonly buffered: boolean;
+  /** Events in the batch this error is about. */
+  readonly events: number;
+  /** Ids the database refused (data errors); these are never retried. */
+  readonly failedIds: readonly string[];
+
+  constructor(
+    backend: string,
+    message: string,
+    details: { buffered: boolean; events: number; failedIds?: readonly string[]; cause?: unknown },
+  ) {
+    super(backend, message, { cause: details.cause });
+    this.name = "SqlWriteError";
+    this.buffered = details.buffered;
+    this.events = details.events;
+    this.failedIds = details.failedIds ?? [];
+  }
+}
+
+/** Opens the connection and builds the dialect; one per dialect file. */
+export type Connector = (onIdleError: (error: Error) => void) => Promise<Connected>;
+
+/** Problems that retrying will not fix: stop and report them. */
+function isFatalOpenError(error: unknown): boolean {
+  if (error instanceof VigilError) return true;
+  const e = error as { code?: unknown; sqlState?: unknown };
+  const state = typeof e?.sqlState === "string" ? e.sqlState : typeof e?.code === "string" ? e.code : "";
+  // 28: invalid authorization; 3D: unknown database; 42: syntax or permissions.
+  return /^(28|3D|42)[0-9A-Z]{3}$/.test(state) || e?.code === "ER_ACCESS_DENIED_ERROR" || e?.code === "ER_BAD_DB_ERROR";
+}
+
+function message(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+/** One page of rows in keyset order. */
+interface PageRow {
+  readonly ts: string;
+  readonly id: string;
+  readonly e: string;
+}
+
+/** The SQL database backend. Build it with `createSqlBackend`. */
+export class SqlBackend extends BaseBackend {
+  readonly type = "database";
+  readonly #connect: Connector;
+  readonly #options: SqlBackendOptions;
+  readonly #bufferLimit: number;
+  readonly #pageSize: number;
+  #connected: Connected | undefined;
+  #connecting: Promise<Connected> | undefined;
+  readonly #warnings: string[] = [];
+  /** Batches not yet written, oldest first. */
+  readonly #pending: StoredRecord[][] = [];
+  #pendingEvents = 0;
+  /** Serializes writes, buffer flushes and close. */
+  #tail: Promise<unknown> = Promise.resolve();
+  #retryTimer: NodeJS.Timeout | undefined;
+  #attempt = 0;
+  #nextAttemptAt = 0;
+  #outage = false;
+  #closed = false;
+
+  constructor(config: DatabaseBackendConfig, connect: Connector, options: SqlBackendOptions = {}) {
+    super(config.name);
+    this.#connect = connect;
+    this.#options = options;
+    this.#bufferLimit = Math.max(0, options.bufferLimit ?? 10_000);
+    this.#pageSize = Math.max(1, Math.min(options.pageSize ?? 500, 10_000));
+  }
+
+  /** Warnings raised so far: durability settings, in-memory databases, outages. */
+  warnings(): readonly string[] {
+    return this.#warnings.slice();
+  }
+
+  /** Events held in memory, waiting for the database. */
+  pendingEvents(): number {
+    return this.#pendingEvents;
+  }
+
+  #warn(text: string): void {
+    this.#warnings.push(text);
+    if (this.#warnings.length > 100) this.#warnings.shift();
+    this.#options.onWarning?.(text);
+  }
+
+  /**
+   * Connects, creates or migrates the table and checks durability settings. Rejects
+   * for problems retrying cannot fix (missing driver, bad credentials, unknown database,
+   * a schema newer than this vigil); an unreachable server only makes the backend
+   * unhealthy: writes are buffered and the connection is retried with backoff.
+   */
+  override async open(): Promise<void> {
+    try {
+      await this.#ready();
+    } catch (error) {
+      if (isFatalOpenError(error)) throw error;
+      this.#failed(error);
+      this.#warn(`${this.name}: database unreachable at startup (${message(error)}); will retry`);
+    }
+  }
+
+  #ready(): Promise<Connected> {
+    if (this.#connected !== undefined) return Promise.resolve(this.#connected);
+    if (this.#closed) return Promise.reject(this.#closedError());
+    this.#connecting ??= (async () => {
+      const connected = await this.#connect((error) => {
+        this.#warn(`${this.name}: an idle connection was closed: ${error.message}`);
+      });
+      try {
+        await migrate(connected.client, connected.dialect.migration);
+        for (const w of connected.warnings) this.#warn(w);
+        for (const w of await connected.dialect.durabilityWarnings(connected.client)) this.#warn(w);
+      } catch (error) {
+        await connected.client.close().catch(() => undefined);
+        throw error;
+      }
+      this.#connected = connected;
+      return connected;
+    })().finally(() => {
+      this.#connecting = undefined;
+    });
+    return this.#connecting;
+  }
+
+  #closedError(): VigilError {
+    return new VigilError(ErrorCodes.CLOSED, `${this.name}: the database backend is closed`);
+  }
+
+  #serial<T>(fn: () => Promise<T>): Promise<T> {
+    const next = this.#tail.then(fn, fn);
+    this.#tail = next.catch(() => undefined);
+    return next;
+  }
+
+  /** One multi-row transaction; on a data error, row by row so that one bad event spares the others. */
+  async #insert(c: Connected, batch: readonly StoredRecord[]): Promise<{ id: string; error: unknown }[]> {
+    const max = c.dialect.maxRowsPerInsert;
+    try {
+      await c.client.transaction(async (s) => {
+        for (let i = 0; i < batch.length; i += max) await s.run(c.dialect.insert(batch.slice(i, i + max)));
+      });
+      return [];
+    } catch (error) {
+      if (!isPermanentError(error)) throw error;
+    }
+    const failed: { id: string; error: unknown }[] = [];
+    for (const record of batch) {
+      try {
+        await c.client.run(c.dialect.insert([record]));
+      } catch (error) {
+        if (!isPermanentError(error)) throw error;
+        failed.push({ id: String((record.event as { id?: unknown }).id), error });
+      }
+    }
+    return failed;
+  }
+
+  /** Writes buffered batches in order; a batch leaves the buffer once committed. */
+  async #flushPending(c: Connected): Promise<void> {
+    while (this.#pending.length > 0) {
+      const batch = this.#pending[0] as StoredRecord[];
+      const failed = await this.#insert(c, batch);
+      this.#pending.shift();
+      this.#pendingEvents -= batch.length;
+      if (failed.length > 0) {
+        this.#warn(
+          `${this.name}: the database refused ${failed.length} buffered event(s) (${failed
+            .slice(0, 5)
+            .map((f) => f.id)
+            .join(", ")}): ${message(failed[0]?.error)}`,
+        );
+      }
+    }
+  }
+
+  #recovered(): void {
+    if (this.#outage) this.#warn(`${this.name}: database reachable again; buffered events written`);
+    this.#outage = false;
+    this.#attempt = 0;
+    this.#nextAttemptAt = 0;
+    if (this.#retryTimer !== undefined) clearTimeout(this.#retryTimer);
+    this.#retryTimer = undefined;
+    this.markHealthy();
+  }
+
+  #failed(error: unknown): void {
+    if (!this.#outage) this.#warn(`${this.name}: database unreachable: ${message(error)}; buffering events`);
+    this.#outage = true;
+    this.markUnhealthy(
+      new Error(`database unreachable: ${message(error)}; ${this.#pendingEvents} event(s) buffered`),
+    );
+    this.#scheduleRetry();
+  }
+
+  #scheduleRetry(): void {
+    if (this.#closed || this.#retryTimer !== undefined) return;
+    const initial = this.#options.retryInitialMs ?? 200;
+    const max = this.#options.retryMaxMs ?? 30_000;
+    const base = Math.min(max, initial * 2 ** Math.min(this.#attempt, 30));
+    const delay = Math.round(base * (0.75 + Math.random() * 0.25));
+    this.#attempt++;
+    this.#nextAttemptAt = Date.now() + delay;
+    this.#retryTimer = setTimeout(() => {
+      this.#retryTimer = undefined;
+      void this.#serial(() => this.#retry());
+    }, delay);
+    this.#retryTimer.unref();
+  }
+
+  async #retry(): Promise<void> {
+    if (this.#closed) return;
+    try {
+      const c = await this.#ready();
+      await this.#flushPending(c);
+      this.#recovered();
+    } catch (error) {
+      this.#failed(error);
+    }
+  }
+
+  /** Keeps a batch for later, or refuses it when the buffer is full. */
+  #bufferOrDrop(batch: readonly StoredRecord[], cause: unknown): SqlWriteError {
+    if (this.#pendingEvents + batch.length > this.#bufferLimit) {
+      return new SqlWriteError(
+        this.name,
+        `database unreachable and the buffer is full (${this.#pendingEvents} of ${this.#bufferLimit} events): ` +
+          `${batch.length} event(s) not written`,
+        { buffered: false, events: batch.length, cause },
+      );
+    }
+    this.#pending.push(batch.slice());
+    this.#pendingEvents += batch.length;
+    this.markUnhealthy(
+      new Error(`database unreachable: ${message(cause)}; ${this.#pendingEvents} event(s) buffered`),
+    );
+    return new SqlWriteError(
+      this.name,
+      `database unreachable (${message(cause)}): ${batch.length} event(s) buffered in memory, not yet durable`,
+      { buffered: true, events: batch.length, cause },
+    );
+  }
+
+  override write(batch: readonly StoredRecord[], _options: { readonly sync: boolean }): Promise<void> {
+    if (this.#closed) return Promise.reject(this.#closedError());
+    if (batch.length === 0) return Promise.resolve();
+    return this.#serial(async () => {
+      if (this.#pending.length > 0 && Date.now() < this.#nextAttemptAt) {
+        throw this.#bufferOrDrop(batch, new Error("waiting to reconnect"));
+      }
+      let c: Connected;
+      try {
+        c = await this.#ready();
+        await this.#flushPending(c);
+      } catch (error) {
+        if (isFatalOpenError(error) && this.#connected === undefined) throw error;
+        this.#failed(error);
+        throw this.#bufferOrDrop(batch, error);
+      }
+      let failed: { id: string; error: unknown }[];
+      try {
+        failed = await this.#insert(c, batch);
+      } catch (error) {
+        const e = this.#bufferOrDrop(batch, error);
+        this.#failed(error);
+        throw e;
+      }
+      this.#recovered();
+      if (failed.length > 0) {
+        throw new SqlWriteError(
+          this.name,
+          `the database refused ${failed.length} of ${batch.length} event(s): ${message(failed[0]?.error)}`,
+          { buffered: false, events: failed.length, failedIds: failed.map((f) => f.id), cause: failed[0]?.error },
+        );
+      }
+    });
+  }
+
+  /**
+   * SQLite only (its driver is synchronous): writes buffered batches and then `batch`
+   * in one transaction and returns true. Returns false, keeping nothing, where it
+   * cannot (other dialects, not open yet, a transaction in progress, an error).
+   */
+  override writeSync(batch: readonly StoredRecord[], _options: { readonly sync: boolean }): boolean {
+    const c = this.#connected;
+    const sync = c?.client.sync;
+    if (c === undefined || sync === undefined || this.#closed) return false;
+    const max = c.dialect.maxRowsPerInsert;
+    try {
+      sync.transaction((s) => {
+        for (const b of [...this.#pending, batch]) {
+          for (let i = 0; i < b.length; i += max) s.run(c.dialect.insert(b.slice(i, i + max)));
+        }
+      });
+    } catch {
+      return false;
+    }
+    this.#pending.length = 0;
+    this.#pendingEvents = 0;
+    this.#recovered();
+    return true;
+  }
+
+  /** Tries to write the buffer now; resolves when it is empty, rejects if the database is still unreachable. */
+  drain(): Promise<void> {
+    return this.#serial(async () => {
+      if (this.#pending.length === 0) return;
+      const c = await this.#ready();
+      await this.#flushPending(c);
+      this.#recovered();
+    });
+  }
+
+  async #readable(): Promise<Connected> {
+    try {
+      return await this.#ready();
+    } catch (error) {
+      throw new StorageError(this.name, `cannot query: ${message(error)}`, { cause: error });
+    }
+  }
+
+  /** Rows in `ts, id` order matching `where`, in keyset pages. */
+  async *#rows(
+    c: Connected,
+    spec: Pick<QuerySpec, "from" | "to" | "order" | "after">,
+    where: Cond,
+    pageLimit: () => number,
+  ): AsyncGenerator<PageRow> {
+    const desc = spec.order !== "asc";
+    const base: Sql[] = [];
+    if (spec.from !== undefined) base.push(sql`ts >= ${spec.from.toISOString()}`);
+    if (spec.to !== undefined) base.push(sql`ts < ${spec.to.toISOString()}`);
+    if (where !== true) base.push(condSql(where));
+    const direction = desc ? "DESC" : "ASC";
+    const cmp = desc ? "<" : ">";
+    const cmpOrEq = desc ? "<=" : ">=";
+    let after = spec.after;
+    for (;;) {
+      const conds = base.slice();
+      if (after !== undefined) {
+        // Expanded keyset condition: every dialect turns it into an index range.
+        conds.push(
+          sql([`ts ${cmpOrEq} `, ` AND (ts ${cmp} `, ` OR id ${cmp} `, ")"], after.timestamp, after.timestamp, after.id),
+        );
+      }
+      const size = pageLimit();
+      const statement = sql`SELECT ts, id, ${raw(c.dialect.eventText)} AS e FROM ${raw(c.dialect.table)}${
+        conds.length > 0 ? sql` WHERE ${join(conds, " AND ")}` : raw("")
+      } ORDER BY ts ${raw(direction)}, id ${raw(direction)} LIMIT ${raw(String(size))}`;
+      let rows: readonly Row[];
+      try {
+        rows = await c.client.all(render(statement, c.dialect.placeholders));
+      } catch (error) {
+        throw new StorageError(this.name, `query failed: ${message(error)}`, { cause: error });
+      }
+      for (const row of rows) yield { ts: String(row.ts), id: String(row.id), e: String(row.e) };
+      if (rows.length < size) return;
+      const last = rows[rows.length - 1] as Row;
+      after = { timestamp: String(last.ts), id: String(last.id) };
+    }
+  }
+
+  override async *query(spec: QuerySpec): AsyncIterable<AuditEvent> {
+    let remaining = spec.limit ?? Number.POSITIVE_INFINITY;
+    if (remaining <= 0) return;
+    const c = await this.#readable();
+    const pred = compileWhere(spec.where, c.dialect.leaves);
+    // The evaluator has the last word on every row, exact SQL or not.
+    const judge: EventPredicate | undefined = spec.where === undefined ? undefined : compileQuery(spec.where);
+    const exactSql = isExact(pred);
+    const pageLimit = () => (exactSql ? Math.max(1, Math.min(remaining, this.#pageSize)) : this.#pageSize);
+    for await (const row of this.#rows(c, spec, pred.sup, pageLimit)) {
+      const event = JSON.parse(row.e) as AuditEvent;
+      if (judge !== undefined && !judge(event)) continue;
+      yield event;
+      if (--remaining <= 0) return;
+    }
+  }
+
+  override async count(spec: QuerySpec): Promise<number> {
+    const c = await this.#readable();
+    const pred = compileWhere(spec.where, c.dialect.leaves);
+    const range: Sql[] = [];
+    if (spec.from !== undefined) range.push(sql`ts >= ${spec.from.toISOString()}`);
+    if (spec.to !== undefined) range.push(sql`ts < ${spec.to.toISOString()}`);
+    let total = 0;
+    if (pred.sub !== false) {
+      const where = andConds([...range, pred.sub]);
+      const statement = sql`SELECT COUNT(*) AS n FROM ${raw(c.dialect.table)}${
+        where === true ? raw("") : sql` WHERE ${condSql(where)}`
+      }`;
+      const rows = await c.client.all(render(statement, c.dialect.placeholders));
+      total += Number(rows[0]?.n ?? 0);
+    }
+    if (isExact(pred)) return total;
+    // Rows SQL cannot decide: fetch them and let the evaluator judge.
+    const judge = compileQuery(spec.where as QueryNode);
+    const undecided = andConds([
+      pred.sup,
+      pred.sub === false ? true : c.dialect.leaves.not(condSql(pred.sub)),
+    ]);
+    const scan = { from: spec.from, to: spec.to, order: "asc" as const };
+    for await (const row of this.#rows(c, scan, undecided, () => this.#pageSize)) {
+      if (judge(JSON.parse(row.e))) total++;
+    }
+    return total;
+  }
+
+  /** The one path that deletes rows: lifts the guard inside each bounded transaction. */
+  async #deleteInBatches(c: Connected, statement: (limit: number) => Rendered): Promise<number> {
+    const size = Math.max(1, this.#options.deleteBatchSize ?? 5000);
+    let total = 0;
+    for (;;) {
+      const rendered = statement(size);
+      const n = await c.client.transaction((session) => session.run(rendered), c.dialect.deletion);
+      total += n;
+      if (n < size) return total;
+    }
+  }
+
+  /**
+   * Deletes events older than `cutoff` (by `timestamp`), at most `deleteBatchSize`
+   * rows per statement and transaction so no lock is held for long. With `dryRun`,
+   * only counts them.
+   */
+  override async applyRetention(cutoff: Date, options: { readonly dryRun: boolean }): Promise<RetentionResult> {
+    const c = await this.#readable();
+    const iso = cutoff.toISOString();
+    if (options.dryRun) {
+      const rows = await c.client.all(
+        render(sql`SELECT COUNT(*) AS n FROM ${raw(c.dialect.table)} WHERE ts < ${iso}`, c.dialect.placeholders),
+      );
+      return { deletedEvents: Number(rows[0]?.n ?? 0) };
+    }
+    return { deletedEvents: await this.#deleteInBatches(c, (limit) => c.dialect.deleteOlder(iso, limit)) };
+  }
+
+  /**
+   * Deletes every event matching `where` (GDPR erasure: `actor.username:alice`),
+   * through the same guarded path as retention, in bounded batches of ids chosen by
+   * the evaluator. With `dryRun`, only counts them. Returns how many were (or would
+   * be) deleted.
+   */
+  async erase(where: QueryNode, options: { readonly dryRun: boolean }): Promise<number> {
+    if (options.dryRun) return this.count({ where, order: "asc" });
+    const c = await this.#readable();
+    const size = Math.max(1, this.#options.deleteBatchSize ?? 5000);
+    let total = 0;
+    for (;;) {
+      const ids: string[] = [];
+      for await (const event of this.query({ where, order: "asc", limit: size })) ids.push(event.id);
+      if (ids.length === 0) return total;
+      const statement = sql`DELETE FROM ${raw(c.dialect.table)} WHERE id IN (${join(
+        ids.map((id) => sql`${id}`),
+        ", ",
+      )})`;
+      const rendered = render(statement, c.dialect.placeholders);
+      total += await c.client.transaction((session) => session.run(rendered), c.dialect.deletion);
+      if (ids.length < size) return total;
+    }
+  }
+
+  /**
+   * Stops retrying, writes what is buffered if the database is reachable, and closes
+   * the connections. Rejects with a {@link SqlWriteError} (after closing) when buffered
+   * events could not be written: they are lost for this backend.
+   */
+  override async close(): Promise<void> {
+    if (this.#closed) return;
+    if (this.#retryTimer !== undefined) clearTimeout(this.#retryTimer);
+    this.#retryTimer = undefined;
+    const lastError = await this.#serial(async () => {
+      this.#closed = true;
+      if (this.#pending.length === 0 || this.#connected === undefined) return undefined;
+      try {
+        await this.#flushPending(this.#connected);
+        return undefined;
+      } catch (error) {
+        return error;
+      }
+    });
+    const c = this.#connected ?? (await this.#connecting?.catch(() => undefined));
+    this.#connected = undefined;
+    await c?.client.close();
+    if (this.#pendingEvents > 0) {
+      const lost = this.#pendingEvents;
+      this.#pending.length = 0;
+      this.#pendingEvents = 0;
+      throw new SqlWriteError(
+        this.name,
+        `closed with ${lost} buffered event(s) that could not be written${lastError ? `: ${message(lastError)}` : ""}`,
+        { buffered: false, events: lost, cause: lastError },
+      );
+    }
+  }
+}

@@ -1,0 +1,87 @@
+/**
+ * What changes from one SQL dialect to the next, gathered in one interface: the
+ * schema, the insert, the deletion path, the durability check and the leaf SQL of the
+ * query compiler. `sqlite.ts`, `postgres.ts` and `mysql.ts` each implement it with
+ * their driver; `backend.ts` holds everything they share.
+ *
+ * @module
+ */
+import type { SqlDialect } from "../../config/types.js";
+import type { StoredRecord } from "../backend.js";
+import type { LeafCompiler } from "./compile.js";
+import type { SqlClient } from "./driver.js";
+import type { MigrationTarget } from "./schema.js";
+import type { PlaceholderStyle, Rendered } from "./sql.js";
+
+/** Settings that are not part of the configuration file (tests, tuning). */
+export interface SqlBackendOptions {
+  /**
+   * The engine's durability setting: with `none`, SQLite commits with
+   * `synchronous = NORMAL` and no durability warning is raised. Default `batch`.
+   */
+  readonly durability?: "none" | "batch" | "event";
+  /** Connections in the pool (PostgreSQL, MySQL). Default 4. */
+  readonly poolSize?: number;
+  /** How long to wait for a connection, in ms. Default 5000. */
+  readonly connectTimeoutMs?: number;
+  /** How long one statement may take before the client gives up on it, in ms (PostgreSQL). Default 60000. */
+  readonly statementTimeoutMs?: number;
+  /** Events kept in memory while the database is unreachable. Default 10000. */
+  readonly bufferLimit?: number;
+  /** First reconnection delay in ms, doubled after each failure. Default 200. */
+  readonly retryInitialMs?: number;
+  /** Longest reconnection delay in ms. Default 30000. */
+  readonly retryMaxMs?: number;
+  /** Rows fetched per page when searching. Default 500. */
+  readonly pageSize?: number;
+  /** Rows deleted per statement (and transaction) by retention. Default 5000. */
+  readonly deleteBatchSize?: number;
+  /** Called with each durability or connection warning, as well as being kept in `warnings()`. */
+  readonly onWarning?: (message: string) => void;
+}
+
+/** The transaction wrapper of the one explicit deletion path (retention, erasure). */
+export interface DeletionPath {
+  /** Statements run first inside the transaction (e.g. `SET LOCAL vigil.allow_delete = 'on'`). */
+  readonly prelude: readonly Rendered[];
+  /** Statements run last inside the transaction, before `COMMIT`. */
+  readonly epilogue: readonly Rendered[];
+  /** Statements run on the connection after the transaction ends, whatever happened. */
+  readonly finally: readonly Rendered[];
+}
+
+/** One dialect, bound to one table. */
+export interface Dialect {
+  readonly name: SqlDialect;
+  readonly placeholders: PlaceholderStyle;
+  /** The quoted, qualified audit table. */
+  readonly table: string;
+  /** The SQL expression giving an event's JSON text, to read it back. */
+  readonly eventText: string;
+  /** The leaf SQL of the query compiler. */
+  readonly leaves: LeafCompiler;
+  /** The schema and its migrations. */
+  readonly migration: MigrationTarget;
+  /** Most rows one `INSERT` statement carries (bind-parameter limits). */
+  readonly maxRowsPerInsert: number;
+  /** A multi-row `INSERT` that skips rows whose id is already stored. */
+  insert(records: readonly StoredRecord[]): Rendered;
+  /** Deletes up to `limit` of the oldest rows with `ts < cutoff`; must run inside {@link deletion}. */
+  deleteOlder(cutoff: string, limit: number): Rendered;
+  /** How the deletion path lifts the append-only guard. */
+  readonly deletion: DeletionPath;
+  /** Warnings about server settings that could lose a committed batch. */
+  durabilityWarnings(client: SqlClient): Promise<readonly string[]>;
+}
+
+/** A live connection and its dialect. */
+export interface Connected {
+  readonly client: SqlClient;
+  readonly dialect: Dialect;
+  /** Warnings found while connecting (e.g. an in-memory SQLite database). */
+  readonly warnings: readonly string[];
+}
+
+/** `A`–`Z` and `a`–`z`, for `translate()`-style ASCII folding. */
+export const UPPER = "ABCDEFGHIJKLMNOPQRSTUVWXYZ";
+export const LOWER = "abcdefghijklmnopqrstuvwxyz";

@@ -1,0 +1,406 @@
+/**
+ * MySQL and MariaDB through `mysql2` (an optional peer dependency). The event is a
+ * `JSON` column: on MariaDB that is text kept verbatim, so it is also what queries
+ * read back; MySQL 8 stores JSON in a binary form that reorders keys, so there the
+ * verbatim text also goes in `line`. JSON the server refuses (unpaired surrogates) is
+ * kept in `line` with `event = NULL`, and JSON predicates treat such rows as
+ * candidates for the evaluator.
+ *
+ * Text columns use a case-insensitive collation so `=` finds rows through the index;
+ * an ASCII-only fold (`REPLACE` of `A`–`Z`) compared as bytes makes the result exact.
+ * Rows are inserted with `ON DUPLICATE KEY UPDATE id = id`, a no-op on a retried row.
+ *
+ * Append-only guard: a `BEFORE UPDATE` trigger rejects any update that changes a row
+ * (the no-op above passes) and a `BEFORE DELETE` trigger rejects deletes unless the
+ * session variable `@vigil_allow_delete` is 1, which only the deletion path sets. DDL is
+ * not transactional in MySQL: migrations run under `GET_LOCK` instead.
+ *
+ * @module
+ */
+import type { DatabaseConnectionConfig } from "../../config/types.js";
+import type { StoredRecord } from "../backend.js";
+import {
+  type EqualityTarget,
+  exact,
+  guardNullEvent,
+  type LeafCompiler,
+  type NumericBound,
+  type Pred,
+  type TextColumn,
+  widen,
+} from "./compile.js";
+import { type Connected, type Dialect, LOWER, type SqlBackendOptions, UPPER } from "./dialect.js";
+import { loadDriver, type Row, type SqlClient, type SqlSession, type TransactionOptions } from "./driver.js";
+import { BASE_COLUMNS, baseRow, derivedName, type Migration, parseTableName } from "./schema.js";
+import { join, type Rendered, raw, render, type Sql, sql } from "./sql.js";
+
+/** The slice of a mysql2 promise connection that vigil uses. */
+interface MysqlConnection {
+  execute(text: string, values?: readonly unknown[]): Promise<[unknown, unknown]>;
+  query(text: string, values?: readonly unknown[]): Promise<[unknown, unknown]>;
+  release(): void;
+  destroy(): void;
+}
+
+/** The slice of a mysql2 promise pool that vigil uses. */
+interface MysqlPool {
+  execute(text: string, values?: readonly unknown[]): Promise<[unknown, unknown]>;
+  query(text: string, values?: readonly unknown[]): Promise<[unknown, unknown]>;
+  getConnection(): Promise<MysqlConnection>;
+  end(): Promise<void>;
+}
+
+/** The slice of `mysql2/promise` that vigil uses. */
+interface MysqlModule {
+  createPool(config: Readonly<Record<string, unknown>>): MysqlPool;
+}
+
+type Executor = { execute(text: string, values?: readonly unknown[]): Promise<[unknown, unknown]> };
+
+function session(conn: Executor): SqlSession {
+  return {
+    all: async (s) => (await conn.execute(s.text, s.values))[0] as Row[],
+    run: async (s) => Number((((await conn.execute(s.text, s.values))[0] ?? {}) as { affectedRows?: number }).affectedRows ?? 0),
+  };
+}
+
+function connectionClient(conn: MysqlConnection): SqlClient {
+  return {
+    ...session(conn),
+    exec: async (statements) => {
+      for (const text of statements) await conn.query(text);
+    },
+    transaction: () => Promise.reject(new Error("nested transaction")),
+    withLock: () => Promise.reject(new Error("nested lock")),
+    close: async () => {},
+  };
+}
+
+class MysqlClient implements SqlClient {
+  readonly #pool: MysqlPool;
+  readonly #session: SqlSession;
+
+  constructor(pool: MysqlPool) {
+    this.#pool = pool;
+    this.#session = session(pool);
+  }
+
+  all(statement: Rendered): Promise<readonly Row[]> {
+    return this.#session.all(statement);
+  }
+
+  run(statement: Rendered): Promise<number> {
+    return this.#session.run(statement);
+  }
+
+  async exec(statements: readonly string[]): Promise<void> {
+    for (const text of statements) await this.#pool.query(text);
+  }
+
+  async transaction<T>(fn: (session: SqlSession) => Promise<T>, options?: TransactionOptions): Promise<T> {
+    const conn = await this.#pool.getConnection();
+    let broken = false;
+    try {
+      await conn.query("START TRANSACTION");
+      for (const s of options?.prelude ?? []) await conn.execute(s.text, s.values);
+      const result = await fn(session(conn));
+      for (const s of options?.epilogue ?? []) await conn.execute(s.text, s.values);
+      await conn.query("COMMIT");
+      return result;
+    } catch (error) {
+      await conn.query("ROLLBACK").catch(() => {
+        broken = true;
+      });
+      throw error;
+    } finally {
+      for (const s of options?.finally ?? []) {
+        if (broken) break;
+        await conn.execute(s.text, s.values).catch(() => {
+          broken = true;
+        });
+      }
+      if (broken) conn.destroy();
+      else conn.release();
+    }
+  }
+
+  async withLock<T>(name: string, fn: (client: SqlClient) => Promise<T>): Promise<T> {
+    const conn = await this.#pool.getConnection();
+    try {
+      const [rows] = await conn.query("SELECT GET_LOCK(?, 60) AS l", [name]);
+      if (Number((rows as Row[])[0]?.l) !== 1) throw new Error(`could not take the lock ${name} within 60 s`);
+      try {
+        return await fn(connectionClient(conn));
+      } finally {
+        await conn.query("SELECT RELEASE_LOCK(?)", [name]).catch(() => undefined);
+      }
+    } finally {
+      conn.release();
+    }
+  }
+
+  close(): Promise<void> {
+    return this.#pool.end();
+  }
+}
+
+const q = (name: string) => `\`${name.replaceAll("`", "``")}\``;
+const NUMBERS = "('INTEGER', 'DOUBLE', 'DECIMAL', 'UNSIGNED INTEGER')";
+/** Unpaired surrogates, which the JSON column refuses. False positives only cost speed. */
+const NOT_JSON = /\\ud[89a-f]/i;
+
+/** `x` with exactly `A`–`Z` folded: `REPLACE` is case-sensitive whatever the collation. */
+function fold(x: string): string {
+  let out = x;
+  for (let i = 0; i < 26; i++) out = `REPLACE(${out}, '${UPPER[i]}', '${LOWER[i]}')`;
+  return out;
+}
+
+/** {@link fold} around a fragment. */
+function foldSql(x: Sql): Sql {
+  let prefix = "";
+  let suffix = "";
+  for (let i = 0; i < 26; i++) {
+    prefix += "REPLACE(";
+    suffix += `, '${UPPER[i]}', '${LOWER[i]}')`;
+  }
+  return sql([prefix, suffix], x);
+}
+
+/** MySQL's leaf SQL. JSON paths are bound parameters; arrays are left to the evaluator. */
+class MysqlLeaves implements LeafCompiler {
+  readonly #text: string;
+
+  constructor(textColumn: string) {
+    this.#text = textColumn;
+  }
+
+  #v(path: readonly string[]): Sql {
+    return sql`JSON_EXTRACT(event, ${`$${path.map((s) => `."${s}"`).join("")}`})`;
+  }
+
+  equals(path: readonly string[], target: EqualityTarget): Pred {
+    const v = this.#v(path);
+    const sup: Sql[] = [];
+    const sub: Sql[] = [];
+    if (target.lowered !== undefined) {
+      sup.push(sql`(JSON_TYPE(${v}) = 'STRING' AND LOWER(JSON_UNQUOTE(${v})) = LOWER(${target.lowered}))`);
+      sub.push(
+        sql`(JSON_TYPE(${v}) = 'STRING' AND CAST(${foldSql(sql`JSON_UNQUOTE(${v})`)} AS BINARY) = CAST(${target.lowered} AS BINARY))`,
+      );
+    } else {
+      sup.push(sql`JSON_TYPE(${v}) = 'STRING'`);
+    }
+    if (target.number !== undefined) {
+      const n = { value: target.number, inclusive: true };
+      sup.push(
+        sql`(JSON_TYPE(${v}) IN ${raw(NUMBERS)} AND CAST(JSON_UNQUOTE(${v}) AS DOUBLE) BETWEEN ${widen(n, "down")} AND ${widen(n, "up")})`,
+      );
+    }
+    if (target.bool !== undefined) {
+      const b = sql`(JSON_TYPE(${v}) = 'BOOLEAN' AND JSON_UNQUOTE(${v}) = ${target.bool ? "true" : "false"})`;
+      sup.push(b);
+      sub.push(b);
+    }
+    sup.push(sql`JSON_TYPE(${v}) = 'ARRAY'`);
+    return guardNullEvent({
+      sup: sql`(${join(sup, " OR ")})`,
+      sub: sub.length === 0 ? false : sql`(${join(sub, " OR ")})`,
+    });
+  }
+
+  like(path: readonly string[], pattern: string): Pred {
+    const v = this.#v(path);
+    return guardNullEvent({
+      sup: sql`((JSON_TYPE(${v}) = 'STRING' AND LOWER(JSON_UNQUOTE(${v})) LIKE LOWER(${pattern}) ESCAPE '!') OR JSON_TYPE(${v}) IN ('INTEGER', 'DOUBLE', 'DECIMAL', 'UNSIGNED INTEGER', 'ARRAY'))`,
+      sub: false,
+    });
+  }
+
+  exists(path: readonly string[]): Pred {
+    return guardNullEvent(exact(sql`COALESCE(JSON_TYPE(${this.#v(path)}) <> 'NULL', FALSE)`));
+  }
+
+  comparable(path: readonly string[], low: NumericBound | undefined, high: NumericBound | undefined): Pred {
+    const v = this.#v(path);
+    const numeric: Sql[] = [sql`JSON_TYPE(${v}) IN ${raw(NUMBERS)}`];
+    if (low !== undefined) numeric.push(sql`CAST(JSON_UNQUOTE(${v}) AS DOUBLE) >= ${widen(low, "down")}`);
+    if (high !== undefined) numeric.push(sql`CAST(JSON_UNQUOTE(${v}) AS DOUBLE) <= ${widen(high, "up")}`);
+    return guardNullEvent({
+      sup: sql`(JSON_TYPE(${v}) IN ('STRING', 'ARRAY') OR (${join(numeric, " AND ")}))`,
+      sub: false,
+    });
+  }
+
+  contains(needles: readonly string[]): Sql {
+    return sql`(${join(
+      needles.map((n) => sql([`LOCATE(LOWER(`, `), LOWER(${this.#text})) > 0`], n)),
+      " AND ",
+    )})`;
+  }
+
+  columnEquals(column: TextColumn, lowered: string): Pred {
+    // The column's _ci collation finds rows through the index; the byte comparison of the ASCII fold is exact.
+    return exact(
+      sql([`(${column} = `, ` AND CAST(${fold(column)} AS BINARY) = CAST(`, " AS BINARY))"], lowered, lowered),
+    );
+  }
+
+  timestampCompare(op: ">" | ">=" | "<" | "<=", value: string): Sql {
+    return sql([`ts ${op} `, ""], value);
+  }
+
+  timestampEquals(lowered: string): Sql {
+    return sql([`CAST(${fold("ts")} AS BINARY) = CAST(`, " AS BINARY)"], lowered);
+  }
+
+  not(cond: Sql): Sql {
+    return sql`(NOT COALESCE(${cond}, FALSE))`;
+  }
+}
+
+function migrations(table: string, base: string, schema: string, binary: string): Migration[] {
+  const bin = `CHARACTER SET utf8mb4 COLLATE ${binary}`;
+  const ci = "VARCHAR(200) CHARACTER SET utf8mb4 COLLATE utf8mb4_general_ci NULL";
+  const columns = [...BASE_COLUMNS, "event", "line"];
+  const unchanged = columns.map((c) => `NEW.${c} <=> OLD.${c}`).join(" AND ");
+  const trigger = (suffix: string) => `${schema}${q(derivedName(base, suffix))}`;
+  return [
+    {
+      version: 1,
+      description: "audit table, indexes, append-only guard",
+      statements: [
+        `CREATE TABLE IF NOT EXISTS ${table} (
+  id VARCHAR(191) ${bin} NOT NULL,
+  ts VARCHAR(64) ${bin} NOT NULL,
+  severity ${ci},
+  category ${ci},
+  type ${ci},
+  actor_username ${ci},
+  actor_id ${ci},
+  status ${ci},
+  resource_path ${ci},
+  security_event TINYINT(1) NOT NULL,
+  integrity_chain VARCHAR(200) ${bin} NULL,
+  integrity_seq BIGINT NULL,
+  integrity_hash VARCHAR(200) ${bin} NULL,
+  event JSON NULL,
+  line LONGTEXT CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NULL,
+  PRIMARY KEY (id),
+  KEY ${q(derivedName(base, "ts_idx"))} (ts, id),
+  KEY ${q(derivedName(base, "category_ts_idx"))} (category, ts, id),
+  KEY ${q(derivedName(base, "type_ts_idx"))} (type, ts, id),
+  KEY ${q(derivedName(base, "actor_ts_idx"))} (actor_username, ts, id)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4`,
+        `DROP TRIGGER IF EXISTS ${trigger("no_update")}`,
+        `CREATE TRIGGER ${trigger("no_update")} BEFORE UPDATE ON ${table} FOR EACH ROW
+BEGIN
+  IF NOT (${unchanged}) THEN
+    SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'vigil: audit rows are append-only and cannot be updated';
+  END IF;
+END`,
+        `DROP TRIGGER IF EXISTS ${trigger("no_delete")}`,
+        `CREATE TRIGGER ${trigger("no_delete")} BEFORE DELETE ON ${table} FOR EACH ROW
+BEGIN
+  IF COALESCE(@vigil_allow_delete, 0) <> 1 THEN
+    SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'vigil: audit rows are append-only; delete them through vigil retention';
+  END IF;
+END`,
+      ],
+    },
+  ];
+}
+
+/** Connects a `mysql2` pool from `connection` (fields or `url`) and builds the dialect for `tableName`. */
+export async function connectMysql(
+  connection: DatabaseConnectionConfig,
+  tableName: string,
+  options: SqlBackendOptions,
+): Promise<Connected> {
+  const names = parseTableName(tableName);
+  const mysql = await loadDriver<MysqlModule>("mysql2/promise", "mysql2", "mysql");
+  const config: Record<string, unknown> = {
+    connectionLimit: options.poolSize ?? 4,
+    connectTimeout: options.connectTimeoutMs ?? 5000,
+    charset: "utf8mb4",
+    enableKeepAlive: true,
+    supportBigNumbers: true,
+    dateStrings: true,
+    waitForConnections: true,
+  };
+  if (connection.url !== undefined) config.uri = connection.url.replace(/^mariadb:/, "mysql:");
+  if (connection.host !== undefined) config.host = connection.host;
+  if (connection.port !== undefined) config.port = connection.port;
+  if (connection.database !== undefined) config.database = connection.database;
+  if (connection.username !== undefined) config.user = connection.username;
+  if (connection.password !== undefined) config.password = connection.password;
+  const pool = mysql.createPool(config);
+  const client = new MysqlClient(pool);
+  let version: string;
+  try {
+    const rows = await client.all({ text: "SELECT VERSION() AS v", values: [] });
+    version = String(rows[0]?.v ?? "");
+  } catch (error) {
+    await pool.end().catch(() => undefined);
+    throw error;
+  }
+  const mariadb = /mariadb/i.test(version);
+  // MariaDB's JSON is verbatim text; MySQL's binary JSON is not, so it needs `line`.
+  const keepLine = !mariadb;
+  const binary = mariadb ? "utf8mb4_nopad_bin" : "utf8mb4_0900_bin";
+
+  const schema = names.schema === undefined ? "" : `${q(names.schema)}.`;
+  const table = `${schema}${q(names.table)}`;
+  const columns = [...BASE_COLUMNS, "event", "line"];
+  const tuple = `(${columns.map(() => "?").join(", ")})`;
+  const insertTexts = new Map<number, string>();
+  const eventText = keepLine ? "line" : "COALESCE(line, event)";
+
+  const dialect: Dialect = {
+    name: "mysql",
+    placeholders: "question",
+    table,
+    eventText,
+    leaves: new MysqlLeaves(eventText),
+    maxRowsPerInsert: 1000,
+    migration: {
+      migrationsTable: `${schema}${q(derivedName(names.table, "migrations"))}`,
+      createMigrationsTable: `CREATE TABLE IF NOT EXISTS ${schema}${q(derivedName(names.table, "migrations"))} (
+  version INT PRIMARY KEY, description VARCHAR(255) NOT NULL, applied_at VARCHAR(64) NOT NULL) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4`,
+      migrations: migrations(table, names.table, schema, binary),
+      placeholders: "question",
+      lockName: `vigil:${tableName}`.slice(0, 64),
+    },
+    insert(records: readonly StoredRecord[]): Rendered {
+      let text = insertTexts.get(records.length);
+      if (text === undefined) {
+        text = `INSERT INTO ${table} (${columns.join(", ")}) VALUES ${new Array(records.length).fill(tuple).join(", ")} ON DUPLICATE KEY UPDATE id = id`;
+        if (insertTexts.size < 64) insertTexts.set(records.length, text);
+      }
+      const values: (string | number | null)[] = [];
+      for (const r of records) {
+        const json = NOT_JSON.test(r.line) ? null : r.line;
+        values.push(...baseRow(r), json, keepLine || json === null ? r.line : null);
+      }
+      return { text, values };
+    },
+    deleteOlder(cutoff: string, limit: number): Rendered {
+      return render(sql([`DELETE FROM ${table} WHERE ts < `, ` ORDER BY ts LIMIT ${Math.trunc(limit)}`], cutoff), "question");
+    },
+    deletion: {
+      prelude: [{ text: "SET @vigil_allow_delete = 1", values: [] }],
+      epilogue: [{ text: "SET @vigil_allow_delete = NULL", values: [] }],
+      finally: [{ text: "SET @vigil_allow_delete = NULL", values: [] }],
+    },
+    async durabilityWarnings(c: SqlClient): Promise<readonly string[]> {
+      const rows = await c.all({ text: "SELECT @@innodb_flush_log_at_trx_commit AS f", values: [] });
+      const value = Number(rows[0]?.f);
+      return value === 1
+        ? []
+        : [
+            `mysql: innodb_flush_log_at_trx_commit is ${value} (not 1): a committed batch can be lost if the server or machine crashes`,
+          ];
+    },
+  };
+  return { client, dialect, warnings: [] };
+}

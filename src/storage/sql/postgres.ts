@@ -1,0 +1,427 @@
+/**
+ * PostgreSQL through `pg` (an optional peer dependency). The event is stored twice:
+ * `line`, its JSON text verbatim (what queries return; JSONB would reorder keys), and
+ * `event` as JSONB for the JSON path predicates. JSONB cannot hold `\u0000` or an
+ * unpaired surrogate; such an event gets `event = NULL` and every JSON predicate treats
+ * it as a candidate for the evaluator to judge. Text compares folded with
+ * `lower(x COLLATE "C")`, which folds exactly `A`–`Z` (as the query language does), and
+ * the indexes are built on that same expression.
+ *
+ * Append-only guard: a row trigger raises on `UPDATE` and `DELETE` (and a statement
+ * trigger on `TRUNCATE`) unless the transaction ran `SET LOCAL vigil.allow_delete = 'on'`,
+ * which only the deletion path does.
+ *
+ * @module
+ */
+import type { DatabaseConnectionConfig } from "../../config/types.js";
+import type { StoredRecord } from "../backend.js";
+import {
+  type Cond,
+  type EqualityTarget,
+  exact,
+  guardNullEvent,
+  type LeafCompiler,
+  type NumericBound,
+  type Pred,
+  type TextColumn,
+} from "./compile.js";
+import type { Connected, Dialect, SqlBackendOptions } from "./dialect.js";
+import { loadDriver, type Row, type SqlClient, type SqlSession, type TransactionOptions } from "./driver.js";
+import { BASE_COLUMNS, baseRow, derivedName, type Migration, parseTableName } from "./schema.js";
+import { join, type Rendered, raw, render, type Sql, sql, typed } from "./sql.js";
+
+/** The slice of a `pg` query result that vigil uses. */
+interface PgResult {
+  readonly rows: Row[];
+  readonly rowCount: number | null;
+}
+
+/** The slice of a pooled `pg` client that vigil uses. */
+interface PgPoolClient {
+  query(text: string, values?: readonly unknown[]): Promise<PgResult>;
+  release(destroy?: boolean | Error): void;
+}
+
+/** The slice of `pg.Pool` that vigil uses. */
+interface PgPool {
+  query(text: string, values?: readonly unknown[]): Promise<PgResult>;
+  connect(): Promise<PgPoolClient>;
+  end(): Promise<void>;
+  on(event: "error", listener: (error: Error) => void): unknown;
+}
+
+/** The slice of the `pg` module that vigil uses. */
+interface PgModule {
+  readonly Pool: new (config: Readonly<Record<string, unknown>>) => PgPool;
+}
+
+function session(conn: { query(text: string, values?: readonly unknown[]): Promise<PgResult> }): SqlSession {
+  return {
+    all: async (s) => (await conn.query(s.text, s.values)).rows,
+    run: async (s) => (await conn.query(s.text, s.values)).rowCount ?? 0,
+  };
+}
+
+/** A client bound to one checked-out connection (for migrations under the lock). */
+function connectionClient(conn: PgPoolClient): SqlClient {
+  const s = session(conn);
+  return {
+    ...s,
+    exec: async (statements) => {
+      for (const text of statements) await conn.query(text);
+    },
+    transaction: () => Promise.reject(new Error("nested transaction")),
+    withLock: () => Promise.reject(new Error("nested lock")),
+    close: async () => {},
+  };
+}
+
+class PgClient implements SqlClient {
+  readonly #pool: PgPool;
+  readonly #session: SqlSession;
+
+  constructor(pool: PgPool) {
+    this.#pool = pool;
+    this.#session = session(pool);
+  }
+
+  all(statement: Rendered): Promise<readonly Row[]> {
+    return this.#session.all(statement);
+  }
+
+  run(statement: Rendered): Promise<number> {
+    return this.#session.run(statement);
+  }
+
+  async exec(statements: readonly string[]): Promise<void> {
+    for (const text of statements) await this.#pool.query(text);
+  }
+
+  async transaction<T>(fn: (session: SqlSession) => Promise<T>, options?: TransactionOptions): Promise<T> {
+    const conn = await this.#pool.connect();
+    let broken: Error | undefined;
+    try {
+      await conn.query("BEGIN");
+      for (const s of options?.prelude ?? []) await conn.query(s.text, s.values);
+      const result = await fn(session(conn));
+      for (const s of options?.epilogue ?? []) await conn.query(s.text, s.values);
+      await conn.query("COMMIT");
+      return result;
+    } catch (error) {
+      try {
+        await conn.query("ROLLBACK");
+      } catch (rollbackError) {
+        // The connection is gone: destroy it rather than return it to the pool.
+        broken = rollbackError instanceof Error ? rollbackError : new Error(String(rollbackError));
+      }
+      throw error;
+    } finally {
+      for (const s of options?.finally ?? []) {
+        if (broken !== undefined) break;
+        await conn.query(s.text, s.values).catch((e: unknown) => {
+          broken = e instanceof Error ? e : new Error(String(e));
+        });
+      }
+      conn.release(broken);
+    }
+  }
+
+  withLock<T>(name: string, fn: (client: SqlClient) => Promise<T>): Promise<T> {
+    // A transaction-scoped advisory lock: released at COMMIT or when the connection dies.
+    let locked: SqlClient | undefined;
+    return this.#withConnection(async (conn) => {
+      locked = connectionClient(conn);
+      await conn.query("BEGIN");
+      try {
+        await conn.query("SELECT pg_advisory_xact_lock(hashtext($1))", [name]);
+        const result = await fn(locked);
+        await conn.query("COMMIT");
+        return result;
+      } catch (error) {
+        await conn.query("ROLLBACK").catch(() => undefined);
+        throw error;
+      }
+    });
+  }
+
+  async #withConnection<T>(fn: (conn: PgPoolClient) => Promise<T>): Promise<T> {
+    const conn = await this.#pool.connect();
+    try {
+      return await fn(conn);
+    } finally {
+      conn.release();
+    }
+  }
+
+  close(): Promise<void> {
+    return this.#pool.end();
+  }
+}
+
+const q = (name: string) => `"${name.replaceAll('"', '""')}"`;
+/** ASCII-only lower case: under the "C" collation, PostgreSQL's lower() folds exactly A–Z. */
+const fold = (x: string) => `lower((${x}) COLLATE "C")`;
+
+/** Events whose JSON JSONB refuses (`\u0000`, unpaired surrogates). False positives only cost speed. */
+const NOT_JSONB = /\\u0000|\\ud[89a-f]/i;
+
+/** PostgreSQL's leaf SQL; `e.v` walks the value at a path, or its elements when it is an array. */
+class PgLeaves implements LeafCompiler {
+  #path(path: readonly string[]): Sql {
+    return sql`${typed("text[]", `{${path.map((s) => `"${s}"`).join(",")}}`)}`;
+  }
+
+  #value(path: readonly string[]): Sql {
+    return sql`(event #> ${this.#path(path)})`;
+  }
+
+  #each(path: readonly string[], tests: readonly Sql[]): Cond {
+    if (tests.length === 0) return false;
+    const v = this.#value(path);
+    return sql`EXISTS (SELECT 1 FROM jsonb_array_elements(CASE WHEN jsonb_typeof(${v}) = 'array' THEN ${v} ELSE jsonb_build_array(${v}) END) AS e(v) WHERE ${join(tests, " OR ")})`;
+  }
+
+  /** Rows without JSONB (`event IS NULL`) are candidates, never certain matches. */
+  #guard(pred: Pred): Pred {
+    return guardNullEvent(pred);
+  }
+
+  #string(): Sql {
+    return raw(fold("e.v #>> '{}'"));
+  }
+
+  equals(path: readonly string[], target: EqualityTarget): Pred {
+    const tests: Sql[] = [];
+    let isExactLeaf = true;
+    if (target.lowered !== undefined) {
+      tests.push(sql`(jsonb_typeof(e.v) = 'string' AND ${this.#string()} = ${typed("text", target.lowered)})`);
+    } else {
+      isExactLeaf = false;
+    }
+    if (target.number !== undefined) {
+      tests.push(
+        sql`(jsonb_typeof(e.v) = 'number' AND e.v = ${typed("jsonb", JSON.stringify(target.number))})`,
+      );
+    }
+    if (target.bool !== undefined) tests.push(raw(`e.v = '${target.bool}'::jsonb`));
+    const cond = this.#each(path, tests);
+    if (isExactLeaf) return this.#guard(exact(cond));
+    const sup = this.#each(path, [...tests, raw("jsonb_typeof(e.v) = 'string'")]);
+    return this.#guard({ sup, sub: cond });
+  }
+
+  like(path: readonly string[], pattern: string): Pred {
+    const text = sql`(jsonb_typeof(e.v) = 'string' AND ${this.#string()} LIKE ${typed("text", pattern)} ESCAPE '!')`;
+    return this.#guard({
+      sup: this.#each(path, [text, raw("jsonb_typeof(e.v) = 'number'")]),
+      sub: this.#each(path, [text]),
+    });
+  }
+
+  exists(path: readonly string[]): Pred {
+    return this.#guard(exact(sql`COALESCE(jsonb_typeof(${this.#value(path)}) <> 'null', false)`));
+  }
+
+  comparable(path: readonly string[], low: NumericBound | undefined, high: NumericBound | undefined): Pred {
+    const numeric: Sql[] = [raw("jsonb_typeof(e.v) = 'number'")];
+    // JSONB keeps the number's decimal text, so numeric comparison is exact.
+    if (low !== undefined) {
+      numeric.push(sql([`(e.v)::numeric ${low.inclusive ? ">=" : ">"} `, ""], typed("numeric", String(low.value))));
+    }
+    if (high !== undefined) {
+      numeric.push(sql([`(e.v)::numeric ${high.inclusive ? "<=" : "<"} `, ""], typed("numeric", String(high.value))));
+    }
+    return this.#guard({
+      sup: this.#each(path, [raw("jsonb_typeof(e.v) = 'string'"), sql`(${join(numeric, " AND ")})`]),
+      sub: false,
+    });
+  }
+
+  contains(needles: readonly string[]): Sql {
+    return sql`(${join(
+      needles.map((n) => sql([`strpos(${fold("line")}, `, ") > 0"], typed("text", n))),
+      " AND ",
+    )})`;
+  }
+
+  columnEquals(column: TextColumn, lowered: string): Pred {
+    // Exact, and the very expression the indexes are built on.
+    return exact(sql([`${fold(column)} = `, ""], typed("text", lowered)));
+  }
+
+  timestampCompare(op: ">" | ">=" | "<" | "<=", value: string): Sql {
+    return sql([`ts ${op} `, ""], typed("text", value));
+  }
+
+  timestampEquals(lowered: string): Sql {
+    return sql([`${fold("ts")} = `, ""], typed("text", lowered));
+  }
+
+  not(cond: Sql): Sql {
+    return sql`(NOT COALESCE(${cond}, false))`;
+  }
+}
+
+function migrations(table: string, schema: string, base: string): Migration[] {
+  const idx = (suffix: string, columns: string) =>
+    `CREATE INDEX IF NOT EXISTS ${q(derivedName(base, suffix))} ON ${table} (${columns})`;
+  const fn = `${schema}${q(derivedName(base, "guard"))}`;
+  const trigger = q(derivedName(base, "guard"));
+  const truncate = q(derivedName(base, "guard_truncate"));
+  return [
+    {
+      version: 1,
+      description: "audit table, indexes, append-only guard",
+      statements: [
+        `CREATE TABLE IF NOT EXISTS ${table} (
+  id text COLLATE "C" NOT NULL PRIMARY KEY,
+  ts text COLLATE "C" NOT NULL,
+  severity text,
+  category text,
+  type text,
+  actor_username text,
+  actor_id text,
+  status text,
+  resource_path text,
+  security_event boolean NOT NULL,
+  integrity_chain text,
+  integrity_seq bigint,
+  integrity_hash text,
+  line text NOT NULL,
+  event jsonb
+)`,
+        idx("ts_idx", "ts, id"),
+        idx("category_ts_idx", `${fold("category")}, ts, id`),
+        idx("type_ts_idx", `${fold("type")}, ts, id`),
+        idx("actor_ts_idx", `${fold("actor_username")}, ts, id`),
+        `CREATE OR REPLACE FUNCTION ${fn}() RETURNS trigger LANGUAGE plpgsql AS $vigil$
+BEGIN
+  IF TG_OP = 'DELETE' AND current_setting('vigil.allow_delete', true) = 'on' THEN
+    RETURN OLD;
+  END IF;
+  RAISE EXCEPTION 'vigil: audit rows are append-only (% on %); delete them through vigil retention', TG_OP, TG_TABLE_NAME
+    USING ERRCODE = 'insufficient_privilege';
+END
+$vigil$`,
+        `DROP TRIGGER IF EXISTS ${trigger} ON ${table}`,
+        `CREATE TRIGGER ${trigger} BEFORE UPDATE OR DELETE ON ${table} FOR EACH ROW EXECUTE FUNCTION ${fn}()`,
+        `DROP TRIGGER IF EXISTS ${truncate} ON ${table}`,
+        `CREATE TRIGGER ${truncate} BEFORE TRUNCATE ON ${table} FOR EACH STATEMENT EXECUTE FUNCTION ${fn}()`,
+      ],
+    },
+  ];
+}
+
+/** Connects a `pg` pool from `connection` (fields or `url`) and builds the dialect for `tableName`. */
+export async function connectPostgres(
+  connection: DatabaseConnectionConfig,
+  tableName: string,
+  options: SqlBackendOptions,
+  onIdleError: (error: Error) => void,
+): Promise<Connected> {
+  const names = parseTableName(tableName);
+  const pg = await loadDriver<PgModule>("pg", "pg", "postgresql");
+  const config: Record<string, unknown> = {
+    max: options.poolSize ?? 4,
+    connectionTimeoutMillis: options.connectTimeoutMs ?? 5000,
+    query_timeout: options.statementTimeoutMs ?? 60_000,
+    idleTimeoutMillis: 10_000,
+    keepAlive: true,
+    application_name: "vigil",
+  };
+  if (connection.url !== undefined) config.connectionString = connection.url;
+  if (connection.host !== undefined) config.host = connection.host;
+  if (connection.port !== undefined) config.port = connection.port;
+  if (connection.database !== undefined) config.database = connection.database;
+  if (connection.username !== undefined) config.user = connection.username;
+  if (connection.password !== undefined) config.password = connection.password;
+  const pool = new pg.Pool(config);
+  // An idle connection dying (server restart) must not crash the process.
+  pool.on("error", onIdleError);
+  const client = new PgClient(pool);
+
+  const schema = names.schema === undefined ? "" : `${q(names.schema)}.`;
+  const table = `${schema}${q(names.table)}`;
+  const columns = [...BASE_COLUMNS, "line", "event"];
+  const width = BASE_COLUMNS.length + 1;
+  const insertTexts = new Map<number, string>();
+  const tupleText = (row: number, jsonb: boolean) => {
+    const base = row * width;
+    const params = Array.from({ length: width - 1 }, (_, i) => `$${base + i + 1}`);
+    // The line is sent once and cast twice: verbatim text, and JSONB.
+    const line = `$${base + width}::text`;
+    return `(${params.join(", ")}, ${line}, ${jsonb ? `${line}::jsonb` : "NULL"})`;
+  };
+
+  const dialect: Dialect = {
+    name: "postgresql",
+    placeholders: "dollar",
+    table,
+    eventText: "line",
+    leaves: new PgLeaves(),
+    maxRowsPerInsert: 1000,
+    migration: {
+      migrationsTable: `${schema}${q(derivedName(names.table, "migrations"))}`,
+      createMigrationsTable: `CREATE TABLE IF NOT EXISTS ${schema}${q(derivedName(names.table, "migrations"))} (
+  version integer PRIMARY KEY, description text NOT NULL, applied_at text NOT NULL)`,
+      migrations: migrations(table, schema, names.table),
+      placeholders: "dollar",
+      lockName: `vigil:${tableName}`,
+    },
+    insert(records: readonly StoredRecord[]): Rendered {
+      const values: (string | number | null)[] = [];
+      let plain = true;
+      for (const r of records) {
+        values.push(...baseRow(r), r.line);
+        if (NOT_JSONB.test(r.line)) plain = false;
+      }
+      const head = `INSERT INTO ${table} (${columns.join(", ")}) VALUES `;
+      const tail = " ON CONFLICT (id) DO NOTHING";
+      if (!plain) {
+        const tuples = records.map((r, i) => tupleText(i, !NOT_JSONB.test(r.line)));
+        return { text: head + tuples.join(", ") + tail, values };
+      }
+      let text = insertTexts.get(records.length);
+      if (text === undefined) {
+        text = head + records.map((_, i) => tupleText(i, true)).join(", ") + tail;
+        if (insertTexts.size < 64) insertTexts.set(records.length, text);
+      }
+      return { text, values };
+    },
+    deleteOlder(cutoff: string, limit: number): Rendered {
+      return render(
+        sql(
+          [
+            `DELETE FROM ${table} WHERE id IN (SELECT id FROM ${table} WHERE ts < `,
+            ` ORDER BY ts LIMIT ${Math.trunc(limit)})`,
+          ],
+          typed("text", cutoff),
+        ),
+        "dollar",
+      );
+    },
+    deletion: {
+      prelude: [{ text: "SET LOCAL vigil.allow_delete = 'on'", values: [] }],
+      epilogue: [],
+      finally: [],
+    },
+    async durabilityWarnings(c: SqlClient): Promise<readonly string[]> {
+      const rows = await c.all({
+        text: "SELECT current_setting('synchronous_commit') AS sc, current_setting('fsync') AS fs",
+        values: [],
+      });
+      const row = rows[0] ?? {};
+      const warnings: string[] = [];
+      if (row.sc === "off") {
+        warnings.push(
+          "postgresql: synchronous_commit is off: a batch reported written can be lost if the server crashes",
+        );
+      }
+      if (row.fs === "off") {
+        warnings.push("postgresql: fsync is off: committed batches can be lost or corrupted on a crash");
+      }
+      return warnings;
+    },
+  };
+  return { client, dialect, warnings: [] };
+}

@@ -1,0 +1,200 @@
+/**
+ * The audit table's shape, shared by every dialect: its columns, how a record fills
+ * them, the names of the objects around it, and the versioned migrations that create
+ * and evolve it (recorded in `<table>_migrations`, applied under a cross-process lock
+ * on first use).
+ *
+ * @module
+ */
+import { createHash } from "node:crypto";
+import { ErrorCodes, VigilError } from "../../errors.js";
+import type { StoredRecord } from "../backend.js";
+import { clipText } from "./compile.js";
+import type { SqlClient } from "./driver.js";
+import { render } from "./sql.js";
+import { sql } from "./sql.js";
+
+/**
+ * The columns every dialect writes, in insert order (PostgreSQL and MySQL add
+ * `event`/`line` variants after them).
+ */
+export const BASE_COLUMNS = [
+  "id",
+  "ts",
+  "severity",
+  "category",
+  "type",
+  "actor_username",
+  "actor_id",
+  "status",
+  "resource_path",
+  "security_event",
+  "integrity_chain",
+  "integrity_seq",
+  "integrity_hash",
+] as const;
+
+/** One value per {@link BASE_COLUMNS} entry. */
+export type BaseRow = [
+  id: string,
+  ts: string,
+  severity: string | null,
+  category: string | null,
+  type: string | null,
+  actorUsername: string | null,
+  actorId: string | null,
+  status: string | null,
+  resourcePath: string | null,
+  securityEvent: number,
+  integrityChain: string | null,
+  integritySeq: number | null,
+  integrityHash: string | null,
+];
+
+function text(value: unknown): string | null {
+  return typeof value === "string" ? clipText(value) : null;
+}
+
+function record(value: unknown): Readonly<Record<string, unknown>> | undefined {
+  return typeof value === "object" && value !== null && !Array.isArray(value)
+    ? (value as Record<string, unknown>)
+    : undefined;
+}
+
+/**
+ * The column values of a record. The indexed text columns hold the event's strings
+ * clipped to 200 code points (`NULL` when absent or not a string); the event itself
+ * is stored whole as its JSON line.
+ */
+export function baseRow(stored: StoredRecord): BaseRow {
+  const e = stored.event as unknown as Readonly<Record<string, unknown>>;
+  const action = record(e.action);
+  const actor = record(e.actor);
+  const result = record(e.result);
+  const resource = record(action?.resource);
+  const integrity = record(e.integrity);
+  const id = e.id;
+  const ts = e.timestamp;
+  if (typeof id !== "string" || typeof ts !== "string") {
+    throw new VigilError(
+      ErrorCodes.INVALID_ARGUMENT,
+      `an event to store needs a string id and timestamp; found id ${typeof id}, timestamp ${typeof ts}`,
+    );
+  }
+  const seq = integrity?.seq;
+  return [
+    id,
+    ts,
+    text(e.severity),
+    text(action?.category),
+    text(action?.type),
+    text(actor?.username),
+    text(actor?.id),
+    text(result?.status),
+    text(resource?.path),
+    e.security_event === true ? 1 : 0,
+    text(integrity?.chain),
+    typeof seq === "number" && Number.isSafeInteger(seq) ? seq : null,
+    text(integrity?.hash),
+  ];
+}
+
+const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;
+
+/** The audit table's name split into schema and table, both validated identifiers. */
+export interface TableName {
+  readonly schema: string | undefined;
+  readonly table: string;
+}
+
+/**
+ * Splits and checks `table_name` (`events` or `audit.events`). The configuration
+ * validates it already; this check keeps the backend safe when built directly.
+ *
+ * @example
+ * parseTableName("audit.events"); // { schema: "audit", table: "events" }
+ */
+export function parseTableName(name: string): TableName {
+  const parts = name.split(".");
+  if (parts.length > 2 || !parts.every((p) => IDENTIFIER.test(p))) {
+    throw new VigilError(
+      ErrorCodes.INVALID_ARGUMENT,
+      `table_name must be a SQL identifier (a letter or _, then letters, digits or _, at most 63), ` +
+        `optionally after one schema prefix; found ${JSON.stringify(name)}`,
+    );
+  }
+  return parts.length === 2
+    ? { schema: parts[0] as string, table: parts[1] as string }
+    : { schema: undefined, table: parts[0] as string };
+}
+
+/**
+ * The name of an object derived from the table (`<table>_<suffix>`), kept within 63
+ * characters: a long table name is cut and given a short hash so names stay unique.
+ */
+export function derivedName(table: string, suffix: string): string {
+  const full = `${table}_${suffix}`;
+  if (full.length <= 63) return full;
+  const hash = createHash("sha256").update(table).digest("hex").slice(0, 8);
+  return `${table.slice(0, 63 - suffix.length - 10)}_${hash}_${suffix}`;
+}
+
+/** One schema version: the statements that bring the previous version to it. */
+export interface Migration {
+  readonly version: number;
+  readonly description: string;
+  readonly statements: readonly string[];
+}
+
+/** What the migration runner needs from a dialect. */
+export interface MigrationTarget {
+  /** The quoted migrations table. */
+  readonly migrationsTable: string;
+  /** DDL creating the migrations table if it does not exist. */
+  readonly createMigrationsTable: string;
+  /** Every migration, in version order. */
+  readonly migrations: readonly Migration[];
+  readonly placeholders: "question" | "dollar";
+  /** A name for the cross-process lock. */
+  readonly lockName: string;
+}
+
+/**
+ * Brings the schema to the latest version: creates the migrations table, then applies
+ * each missing migration and records it, all under a lock so that two processes
+ * starting together do not race. Returns the versions applied.
+ */
+export async function migrate(client: SqlClient, target: MigrationTarget): Promise<number[]> {
+  return client.withLock(target.lockName, async (locked) => {
+    await locked.exec([target.createMigrationsTable]);
+    const rows = await locked.all(
+      render(sql([`SELECT MAX(version) AS v FROM ${target.migrationsTable}`]), target.placeholders),
+    );
+    const current = Number(rows[0]?.v ?? 0);
+    const latest = target.migrations.at(-1)?.version ?? 0;
+    if (current > latest) {
+      throw new VigilError(
+        ErrorCodes.STORAGE,
+        `the audit table is at schema version ${current}, newer than this vigil knows (${latest}); upgrade vigil`,
+      );
+    }
+    const applied: number[] = [];
+    for (const migration of target.migrations) {
+      if (migration.version <= current) continue;
+      await locked.exec(migration.statements);
+      await locked.run(
+        render(
+          sql(
+            [`INSERT INTO ${target.migrationsTable} (version, description, applied_at) VALUES (`, ", ", ", ", ")"],
+            migration.version,
+            migration.description,
+            new Date().toISOString(),
+          ),
+          target.placeholders,
+        ),
+      );
+      applied.push(migration.version);
+    }
+    return applied;
+  });
+}

@@ -1,0 +1,10 @@
+/** The storage conformance suite on the PostgreSQL server of this machine. */
+import { afterAll } from "vitest";
+import { createSqlBackend } from "../../src/storage/sql/index.js";
+import { POSTGRES, databaseConfig, dropTable, uniqueTable } from "./sql-servers.js";
+import { runStorageConformance } from "./storage.js";
+
+const table = uniqueTable("conf_pg");
+afterAll(() => dropTable("postgresql", table), 30_000);
+
+runStorageConformance("postgresql", async () => createSqlBackend(databaseConfig(POSTGRES, table)));

@@ -1,0 +1,82 @@
+/**
+ * The real database servers the SQL tests run against (PostgreSQL and MariaDB on this
+ * machine), unique table names so that test files can run in parallel, and cleanup.
+ *
+ * @module
+ */
+import { randomBytes } from "node:crypto";
+import mysql from "mysql2/promise";
+import pg from "pg";
+import type { DatabaseBackendConfig, DatabaseConnectionConfig } from "../../src/config/types.js";
+
+export const POSTGRES: DatabaseConnectionConfig = {
+  dialect: "postgresql",
+  host: process.env.VIGIL_TEST_PG_HOST ?? "127.0.0.1",
+  port: Number(process.env.VIGIL_TEST_PG_PORT ?? 5432),
+  database: process.env.VIGIL_TEST_PG_DATABASE ?? "test",
+  username: process.env.VIGIL_TEST_PG_USER ?? "postgres",
+};
+
+export const MARIADB: DatabaseConnectionConfig = {
+  dialect: "mysql",
+  host: process.env.VIGIL_TEST_MYSQL_HOST ?? "127.0.0.1",
+  port: Number(process.env.VIGIL_TEST_MYSQL_PORT ?? 3306),
+  database: process.env.VIGIL_TEST_MYSQL_DATABASE ?? "test",
+  username: process.env.VIGIL_TEST_MYSQL_USER ?? "root",
+  password: process.env.VIGIL_TEST_MYSQL_PASSWORD ?? "",
+};
+
+/** A table name no other test file uses. */
+export function uniqueTable(prefix: string): string {
+  return `${prefix}_${randomBytes(5).toString("hex")}`;
+}
+
+/** A resolved `type: database` backend configuration. */
+export function databaseConfig(connection: DatabaseConnectionConfig, table: string, name = "db"): DatabaseBackendConfig {
+  return { type: "database", name, enabled: true, connection, table_name: table };
+}
+
+/** Runs SQL on PostgreSQL directly (not through vigil). */
+export async function pgQuery(text: string, values: unknown[] = []): Promise<Record<string, unknown>[]> {
+  const client = new pg.Client({
+    host: POSTGRES.host,
+    port: POSTGRES.port,
+    database: POSTGRES.database,
+    user: POSTGRES.username,
+  });
+  await client.connect();
+  try {
+    return (await client.query(text, values)).rows;
+  } finally {
+    await client.end();
+  }
+}
+
+/** Runs SQL on MariaDB directly (not through vigil). */
+export async function mysqlQuery(text: string, values: unknown[] = []): Promise<Record<string, unknown>[]> {
+  const conn = await mysql.createConnection({
+    host: MARIADB.host,
+    port: MARIADB.port,
+    database: MARIADB.database,
+    user: MARIADB.username,
+    password: MARIADB.password,
+  });
+  try {
+    const [rows] = await conn.query(text, values);
+    return rows as Record<string, unknown>[];
+  } finally {
+    await conn.end();
+  }
+}
+
+/** Drops a vigil table and everything created with it. */
+export async function dropTable(dialect: "postgresql" | "mysql", table: string): Promise<void> {
+  if (dialect === "postgresql") {
+    await pgQuery(`DROP TABLE IF EXISTS "${table}" CASCADE`);
+    await pgQuery(`DROP TABLE IF EXISTS "${table}_migrations"`);
+    await pgQuery(`DROP FUNCTION IF EXISTS "${table}_guard"()`);
+  } else {
+    await mysqlQuery(`DROP TABLE IF EXISTS \`${table}\``);
+    await mysqlQuery(`DROP TABLE IF EXISTS \`${table}_migrations\``);
+  }
+}

@@ -1,0 +1,149 @@
+/** The integrity stage: chain fields, checkpoint cadence, sinks. */
+import { readdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { afterAll, describe, expect, test } from "vitest";
+import { loadConfig } from "../../src/config/index.js";
+import type { ResolvedConfig } from "../../src/config/types.js";
+import { AuditEngine } from "../../src/engine.js";
+import type { AuditEvent } from "../../src/event/types.js";
+import { GENESIS } from "../../src/integrity/chain.js";
+import type { CheckpointSink, SignedRecord } from "../../src/integrity/records.js";
+import { createIntegrityStage } from "../../src/integrity/stage.js";
+import { tempDir } from "../helpers.js";
+import { HMAC_SECRET } from "./store.js";
+
+const tmp = tempDir("vigil-stage-");
+afterAll(() => tmp.cleanup());
+
+const configWith = (signing: Record<string, unknown>): ResolvedConfig =>
+  loadConfig(
+    {
+      storage: { backends: [{ type: "file", directory: tmp.dir }] },
+      security: { signing: { enabled: true, algorithm: "hmac-sha256", secret_key: HMAC_SECRET, ...signing } },
+    },
+    { env: {} },
+  );
+
+class MemorySink implements CheckpointSink {
+  readonly records: SignedRecord[] = [];
+  closed = false;
+  append(r: SignedRecord): void {
+    this.records.push(r);
+  }
+  close(): void {
+    this.closed = true;
+  }
+}
+
+describe("createIntegrityStage", () => {
+  test("is absent when signing is off, so an unsigned pipeline pays nothing", () => {
+    expect(createIntegrityStage(loadConfig({}, { env: {} }))).toBeUndefined();
+  });
+
+  test("refuses to write with only an Ed25519 public key", () => {
+    const config = loadConfig(
+      {
+        security: {
+          signing: {
+            enabled: true,
+            algorithm: "ed25519",
+            public_key:
+              "-----BEGIN PUBLIC KEY-----\nMCowBQYDK2VwAyEAGb9ECWmEzf6FQbrBZ9w7lshQhqowtrbLDFw4rXAxZuE=\n-----END PUBLIC KEY-----\n",
+          },
+        },
+      },
+      { env: {} },
+    );
+    expect(() => createIntegrityStage(config)).toThrow(/private_key is required/);
+  });
+
+  test("numbers events gaplessly from 1, links them, and signs every N events and at close", async () => {
+    const sink = new MemorySink();
+    const config = configWith({ checkpoint_every: 10 });
+    const stage = createIntegrityStage(config, { checkpointSink: sink, application: { host: "h", pid: 7 } })!;
+    expect(stage.chain).toMatch(/^h:7:\d+:[0-9a-f]{8}$/);
+    const engine = new AuditEngine({
+      config: {
+        storage: { backends: [{ type: "file", directory: join(tmp.dir, "n") }] },
+        performance: { async: { enabled: false } },
+      },
+      env: {},
+      stages: [stage],
+    });
+    const events: AuditEvent[] = [];
+    for (let i = 0; i < 25; i++) events.push(engine.log({ action: "X" })!);
+    await engine.close();
+    expect(events.map((e) => e.integrity!.seq)).toEqual(Array.from({ length: 25 }, (_, i) => i + 1));
+    expect(events[0]!.integrity!.prev).toBe(GENESIS);
+    for (let i = 1; i < 25; i++) expect(events[i]!.integrity!.prev).toBe(events[i - 1]!.integrity!.hash);
+    expect(sink.records.map((r) => (r.type === "checkpoint" ? [r.seq, r.final ?? false] : []))).toEqual([
+      [10, false],
+      [20, false],
+      [25, true],
+    ]);
+    expect(sink.closed).toBe(true);
+    // the stored lines are the canonical sealed lines
+    const dir = join(tmp.dir, "n");
+    const stored = readdirSync(dir).filter((n) => n.endsWith(".log"));
+    const first = readFileSync(join(dir, stored[0]!), "utf8").split("\n")[0]!;
+    expect(JSON.parse(first)).toEqual(JSON.parse(JSON.stringify(events[0])));
+  });
+
+  test("signs on the interval when fewer than N events came", async () => {
+    const sink = new MemorySink();
+    const stage = createIntegrityStage(
+      configWith({ checkpoint_every: 1000, checkpoint_interval_seconds: 0.05 }),
+      {
+        checkpointSink: sink,
+      },
+    )!;
+    const engine = new AuditEngine({
+      config: {
+        storage: { backends: [{ type: "file", directory: join(tmp.dir, "t") }] },
+        performance: { async: { enabled: false } },
+      },
+      env: {},
+      stages: [stage],
+    });
+    engine.log({ action: "X" });
+    engine.log({ action: "Y" });
+    await new Promise((r) => setTimeout(r, 300));
+    expect(sink.records).toHaveLength(1);
+    expect(sink.records[0]).toMatchObject({ type: "checkpoint", seq: 2 });
+    await engine.close();
+    expect(sink.records.at(-1)).toMatchObject({ seq: 2, final: true });
+  });
+
+  test("writes checkpoints beside the data and to each witness, fsync'd JSON lines", async () => {
+    const dir = join(tmp.dir, "w");
+    const witness = join(tmp.dir, "witness");
+    const config = loadConfig(
+      {
+        storage: { backends: [{ type: "file", directory: dir }] },
+        security: { signing: { enabled: true, secret_key: HMAC_SECRET, checkpoint_every: 2 } },
+        performance: { async: { enabled: false } },
+      },
+      { env: {} },
+    );
+    const stage = createIntegrityStage(config, { witness })!;
+    const engine = new AuditEngine({
+      config: {
+        storage: { backends: [{ type: "file", directory: dir }] },
+        performance: { async: { enabled: false } },
+      },
+      env: {},
+      stages: [stage],
+    });
+    for (let i = 0; i < 4; i++) engine.log({ action: "X" });
+    await engine.close();
+    const name = `${stage.chain.replace(/[^A-Za-z0-9._-]/g, "_")}.jsonl`;
+    const own = readFileSync(join(dir, "checkpoints", name), "utf8");
+    expect(readFileSync(join(witness, name), "utf8")).toBe(own);
+    expect(
+      own
+        .trim()
+        .split("\n")
+        .map((l) => (JSON.parse(l) as { seq: number }).seq),
+    ).toEqual([2, 4, 4]);
+  });
+});
