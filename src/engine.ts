@@ -104,6 +104,8 @@ export class AuditEngine extends EventEmitter<EngineEvents> implements Flushable
   #timer: NodeJS.Timeout | undefined;
   #draining: Promise<void> | undefined;
   #drainAll = false;
+  /** Queued entries whose caller awaits durability: they are written without waiting for a full batch. */
+  #waiters = 0;
   #inFlight = new Set<Promise<unknown>>();
   #closed = false;
   #lastEvent: Mutable<AuditEvent> | undefined;
@@ -227,6 +229,7 @@ export class AuditEngine extends EventEmitter<EngineEvents> implements Flushable
     this.#lastEvent = event;
     this.#lastPrepared = false;
     const entry: Entry = waiter ? { event, waiter } : { event };
+    if (waiter) this.#waiters++;
     if (!this.#async || this.#durability === "event") {
       this.#pending.push(entry);
       this.#drainSync();
@@ -281,30 +284,31 @@ export class AuditEngine extends EventEmitter<EngineEvents> implements Flushable
    */
   #startDrain(all: boolean): Promise<void> {
     if (all) this.#drainAll = true;
-    this.#draining ??= (async () => {
-      try {
-        for (;;) {
-          const waiting = this.#pending.some((e) => e.waiter !== undefined);
-          if (this.#pending.length === 0) break;
-          if (this.#pending.length < this.#batchSize && !this.#drainAll && !waiting) break;
-          await this.#writeBatch(this.#takeBatch(), false);
-        }
-      } finally {
-        this.#draining = undefined;
-        this.#drainAll = false;
-        if (this.#pending.length > 0) this.#armTimer();
+    if (this.#draining) return this.#draining;
+    const run = (async () => {
+      for (;;) {
+        if (this.#pending.length === 0) break;
+        if (this.#pending.length < this.#batchSize && !this.#drainAll && this.#waiters === 0) break;
+        await this.#writeBatch(this.#takeBatch(), false);
       }
     })();
+    // Assigned before `finally` can run, even when the loop ends without awaiting.
+    this.#draining = run.finally(() => {
+      this.#draining = undefined;
+      this.#drainAll = false;
+      if (this.#pending.length > 0) this.#armTimer();
+    });
     return this.#draining;
   }
 
   #takeBatch(): Entry[] {
+    let batch: Entry[];
     if (this.#pending.length <= this.#batchSize) {
-      const all = this.#pending;
+      batch = this.#pending;
       this.#pending = [];
-      return all;
-    }
-    return this.#pending.splice(0, this.#batchSize);
+    } else batch = this.#pending.splice(0, this.#batchSize);
+    if (this.#waiters > 0) for (const e of batch) if (e.waiter) this.#waiters--;
+    return batch;
   }
 
   /** Write every queued event now, on this thread, through backends that can write synchronously. */

@@ -32,27 +32,35 @@ describe("bad input: one clear message, exit status 2", () => {
   it("rejects an unknown --format, naming the choices", async () => {
     const r = await store.run(["search", "--format", "xml"]);
     expect(r.code).toBe(2);
-    expect(r.stderr).toBe("vigil: option '--format <format>' argument 'xml' is invalid. Allowed choices are table, json, ndjson.\n");
+    expect(r.stderr).toBe(
+      "vigil: option '--format <format>' argument 'xml' is invalid. Allowed choices are table, json, ndjson.\n",
+    );
   });
 
   it("rejects an unknown export format", async () => {
     const r = await store.run(["export", "--format", "pdf", "--output", "x.pdf"]);
     expect(r.code).toBe(2);
     expect(lines(r.stderr)).toHaveLength(1);
-    expect(r.stderr).toMatch(/argument 'pdf' is invalid\. Allowed choices are excel, xlsx, csv, json, ndjson/);
+    expect(r.stderr).toMatch(
+      /argument 'pdf' is invalid\. Allowed choices are excel, xlsx, csv, json, ndjson/,
+    );
   });
 
   it("reports a missing --config file", async () => {
     const r = await store.run(["search", "--config", "nope/audit.yaml"]);
     expect(r.code).toBe(2);
-    expect(r.stderr).toBe(`vigil: config file not found: nope/audit.yaml (${join(store.dir, "nope/audit.yaml")})\n`);
+    expect(r.stderr).toBe(
+      `vigil: config file not found: nope/audit.yaml (${join(store.dir, "nope/audit.yaml")})\n`,
+    );
     expectNoStack(r);
   });
 
   it("reports $VIGIL_CONFIG naming no file", async () => {
     const r = await store.run(["stats"], { VIGIL_CONFIG: "missing.yaml" });
     expect(r.code).toBe(2);
-    expect(r.stderr).toMatch(/^vigil: config file not found: VIGIL_CONFIG is set to "missing.yaml", but .* does not exist\n$/);
+    expect(r.stderr).toMatch(
+      /^vigil: config file not found: VIGIL_CONFIG is set to "missing.yaml", but .* does not exist\n$/,
+    );
   });
 
   it("lists every problem of an invalid configuration with its path", async () => {
@@ -74,7 +82,15 @@ describe("bad input: one clear message, exit status 2", () => {
     const date = await store.run(["stats", "--from", "yesterday-ish"]);
     expect(date.code).toBe(2);
     expect(date.stderr).toMatch(/^vigil: invalid 'from': expected a Date, an ISO 8601 date/);
-    const order = await store.run(["export", "--format", "json", "--from", "2025-10-10", "--to", "2025-10-01"]);
+    const order = await store.run([
+      "export",
+      "--format",
+      "json",
+      "--from",
+      "2025-10-10",
+      "--to",
+      "2025-10-01",
+    ]);
     expect(order.code).toBe(2);
     expect(order.stderr).toMatch(/'from' 2025-10-10T00:00:00.000Z is after 'to' 2025-10-01T00:00:00.000Z/);
   });
@@ -82,7 +98,9 @@ describe("bad input: one clear message, exit status 2", () => {
   it("rejects bad option values, unknown options and unknown commands", async () => {
     const limit = await store.run(["search", "--limit", "0"]);
     expect(limit.code).toBe(2);
-    expect(limit.stderr).toMatch(/^vigil: option '-l, --limit <n>' argument '0' is invalid\. expected a positive integer/);
+    expect(limit.stderr).toMatch(
+      /^vigil: option '-l, --limit <n>' argument '0' is invalid\. expected a positive integer/,
+    );
     const unknown = await store.run(["search", "--colour"]);
     expect(unknown.code).toBe(2);
     expect(unknown.stderr).toMatch(/^vigil: unknown option '--colour'/);
@@ -91,7 +109,9 @@ describe("bad input: one clear message, exit status 2", () => {
     expect(command.stderr).toMatch(/unknown command 'serach'.*\(Did you mean search\?\)/s);
     const interval = await store.run(["stats", "--interval", "1y"]);
     expect(interval.code).toBe(2);
-    expect(interval.stderr).toBe('vigil: interval: expected <n>s|m|h|d|w with n >= 1, like "1h" or "5m", found "1y"\n');
+    expect(interval.stderr).toBe(
+      'vigil: interval: expected <n>s|m|h|d|w with n >= 1, like "1h" or "5m", found "1y"\n',
+    );
   });
 
   it("does not create the store or an output file when the input is bad", async () => {
@@ -109,7 +129,10 @@ describe("failures while working: exit status 1", () => {
     const cfg = join(store.dir, "broken.yaml");
     const notADir = join(store.dir, "plain-file");
     writeFileSync(notADir, "not a directory");
-    writeFileSync(cfg, `vigil:\n  storage:\n    backends:\n      - type: file\n        directory: ${JSON.stringify(notADir)}\n`);
+    writeFileSync(
+      cfg,
+      `vigil:\n  storage:\n    backends:\n      - type: file\n        directory: ${JSON.stringify(notADir)}\n`,
+    );
     const r = await store.run(["search", "--config", "broken.yaml"]);
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/ENOTDIR/);

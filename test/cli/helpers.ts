@@ -39,14 +39,19 @@ export interface RunOptions {
 
 function childEnv(extra: Readonly<Record<string, string>> = {}): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = { ...process.env };
-  for (const k of ["VIGIL_CONFIG", "VIGIL_ENABLED", "COLUMNS", "VIGIL_DEBUG", "FORCE_COLOR", "NODE_OPTIONS"]) delete env[k];
+  for (const k of ["VIGIL_CONFIG", "VIGIL_ENABLED", "COLUMNS", "VIGIL_DEBUG", "FORCE_COLOR", "NODE_OPTIONS"])
+    delete env[k];
   return { ...env, ...extra };
 }
 
 /** Start `vigil ...args` and return the child (for long-running commands like `tail -f`). */
 export function start(args: readonly string[], options: RunOptions): ChildProcess {
   const [cmd, ...pre] = vigilCommand();
-  return spawn(cmd!, [...pre, ...args], { cwd: options.cwd, env: childEnv(options.env), stdio: ["ignore", "pipe", "pipe"] });
+  return spawn(cmd!, [...pre, ...args], {
+    cwd: options.cwd,
+    env: childEnv(options.env),
+    stdio: ["ignore", "pipe", "pipe"],
+  });
 }
 
 /** Run `vigil ...args` to completion. */
@@ -59,7 +64,9 @@ export function run(args: readonly string[], options: RunOptions): Promise<RunRe
   return new Promise((resolveRun, reject) => {
     const timer = setTimeout(() => {
       child.kill("SIGKILL");
-      reject(new Error(`vigil ${args.join(" ")} did not finish in 25 s\nstdout: ${stdout}\nstderr: ${stderr}`));
+      reject(
+        new Error(`vigil ${args.join(" ")} did not finish in 25 s\nstdout: ${stdout}\nstderr: ${stderr}`),
+      );
     }, 25_000);
     child.on("error", reject);
     child.on("close", (code, signal) => {

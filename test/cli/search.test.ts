@@ -1,3 +1,4 @@
+// biome-ignore-all lint/suspicious/noControlCharactersInRegex: the tests look for raw control characters in output.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { AuditEvent } from "../../src/event/types.js";
 import { ago, createStore, lines, type TestStore } from "./helpers.js";
@@ -9,11 +10,43 @@ beforeAll(() => {
   store = createStore();
   const log = (input: Parameters<TestStore["log"]>[0]) => logged.push(store.log(input));
   // three days of events, oldest first
-  log({ action: "LOGIN", category: "AUTHENTICATION", status: "FAILURE", actor: { username: "mallory", ip: "10.0.0.66" }, timestamp: ago(3 * 24 * 60) });
-  log({ action: "LOGIN", category: "AUTHENTICATION", status: "SUCCESS", actor: { username: "alice" }, timestamp: ago(120) });
-  log({ action: "LOGIN", category: "AUTHENTICATION", status: "FAILURE", actor: { username: "bob" }, timestamp: ago(90) });
-  log({ action: "QUERY", category: "DATABASE", actor: { username: "alice" }, resource: { name: "orders" }, result: { duration_ms: 12.5 }, timestamp: ago(60) });
-  log({ action: "HTTP_REQUEST", category: "API", method: "GET", resource: "/api/v1/health", result: { http_status: 200, duration_ms: 3 }, timestamp: ago(30) });
+  log({
+    action: "LOGIN",
+    category: "AUTHENTICATION",
+    status: "FAILURE",
+    actor: { username: "mallory", ip: "10.0.0.66" },
+    timestamp: ago(3 * 24 * 60),
+  });
+  log({
+    action: "LOGIN",
+    category: "AUTHENTICATION",
+    status: "SUCCESS",
+    actor: { username: "alice" },
+    timestamp: ago(120),
+  });
+  log({
+    action: "LOGIN",
+    category: "AUTHENTICATION",
+    status: "FAILURE",
+    actor: { username: "bob" },
+    timestamp: ago(90),
+  });
+  log({
+    action: "QUERY",
+    category: "DATABASE",
+    actor: { username: "alice" },
+    resource: { name: "orders" },
+    result: { duration_ms: 12.5 },
+    timestamp: ago(60),
+  });
+  log({
+    action: "HTTP_REQUEST",
+    category: "API",
+    method: "GET",
+    resource: "/api/v1/health",
+    result: { http_status: 200, duration_ms: 3 },
+    timestamp: ago(30),
+  });
   log({
     action: "LOGIN",
     category: "AUTHENTICATION",
@@ -27,7 +60,12 @@ afterAll(() => store.cleanup());
 
 describe("vigil search", () => {
   it("prints the seed's query results as a table, newest first", async () => {
-    const r = await store.run(["search", "action.type:LOGIN AND result.status:FAILURE", "--range", "last_24h"]);
+    const r = await store.run([
+      "search",
+      "action.type:LOGIN AND result.status:FAILURE",
+      "--range",
+      "last_24h",
+    ]);
     expect(r.code).toBe(0);
     const out = lines(r.stdout);
     expect(out[0]).toMatch(/^TIME\s+SEVERITY\s+CATEGORY\s+TYPE\s+ACTOR\s+STATUS\s+MS\s+RESOURCE$/);
@@ -47,7 +85,10 @@ describe("vigil search", () => {
     const nd = await store.run(["search", "--format", "ndjson", "--order", "asc"]);
     expect(lines(nd.stdout).map((l) => JSON.parse(l))).toEqual(logged);
     const js = await store.run(["search", "--format", "json", "--category", "DATABASE,API"]);
-    expect((JSON.parse(js.stdout) as AuditEvent[]).map((e) => e.action.type)).toEqual(["HTTP_REQUEST", "QUERY"]);
+    expect((JSON.parse(js.stdout) as AuditEvent[]).map((e) => e.action.type)).toEqual([
+      "HTTP_REQUEST",
+      "QUERY",
+    ]);
   });
 
   it("restricts by --range, --from/--to, --category and --filter", async () => {
@@ -56,7 +97,10 @@ describe("vigil search", () => {
         (l) => (JSON.parse(l) as AuditEvent).id,
       );
     expect(await ids("--range", "last_1h")).toEqual([logged[4]!.id, logged[5]!.id]);
-    expect(await ids("--from", logged[2]!.timestamp, "--to", logged[4]!.timestamp)).toEqual([logged[2]!.id, logged[3]!.id]);
+    expect(await ids("--from", logged[2]!.timestamp, "--to", logged[4]!.timestamp)).toEqual([
+      logged[2]!.id,
+      logged[3]!.id,
+    ]);
     expect(await ids("--category", "database")).toEqual([logged[3]!.id]);
     expect(await ids("--filter", "actor.username=alice", "--filter", "type=QUERY")).toEqual([logged[3]!.id]);
   });
@@ -67,7 +111,9 @@ describe("vigil search", () => {
     const cursor = /--cursor (\S+)/.exec(first.stderr)?.[1];
     expect(first.stderr).toMatch(/^vigil: 4 events shown; more match: next page with --cursor \S+\n$/);
     const second = await store.run(["search", "--limit", "4", "--format", "ndjson", "--cursor", cursor!]);
-    const ids = [...lines(first.stdout), ...lines(second.stdout)].map((l) => (JSON.parse(l) as AuditEvent).id);
+    const ids = [...lines(first.stdout), ...lines(second.stdout)].map(
+      (l) => (JSON.parse(l) as AuditEvent).id,
+    );
     expect(ids).toEqual(logged.map((e) => e.id).reverse());
     expect(second.stderr).toBe("");
   });

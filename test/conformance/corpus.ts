@@ -52,8 +52,27 @@ export const USERNAMES = [
   "x".repeat(250), // longer than the indexed column keeps
 ];
 
-export const CATEGORIES = ["DATABASE", "AUTHENTICATION", "AUTH", "API", "SYSTEM", "TEST", "SECURITY", "DÉPÔT", "AUDIT"];
-export const TYPES = ["QUERY", "LOGIN", "LOGOUT", "HTTP_REQUEST", "CONNECTION_CREATE", "EXPORT", "DELETE", "UPDATE"];
+export const CATEGORIES = [
+  "DATABASE",
+  "AUTHENTICATION",
+  "AUTH",
+  "API",
+  "SYSTEM",
+  "TEST",
+  "SECURITY",
+  "DÉPÔT",
+  "AUDIT",
+];
+export const TYPES = [
+  "QUERY",
+  "LOGIN",
+  "LOGOUT",
+  "HTTP_REQUEST",
+  "CONNECTION_CREATE",
+  "EXPORT",
+  "DELETE",
+  "UPDATE",
+];
 const SEVERITIES = ["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] as const;
 const ROLES = [["admin"], ["Admin", "auditor"], [], ["reader"], ["ops", "admin", "reader"], ["ADMIN"]];
 const PATHS = [
@@ -76,7 +95,7 @@ const NOTES = [
   "back\\slash \\u0041",
   "' OR 1=1 --",
   "'; DROP TABLE vigil_audit_events; --",
-  "\") OR (\"1\"=\"1",
+  '") OR ("1"="1',
   "naïve café",
   "ǅ digraph",
   "100% sure_thing",
@@ -118,7 +137,11 @@ export function generateCorpus(count = 10_000, seed = 20261126): AuditEvent[] {
       timestamp: new Date(ts).toISOString(),
       severity: pick(rand, SEVERITIES),
       security_event: rand() < 0.2,
-      application: { name: "traffictracer", version: "2.0.0", environment: pick(rand, ["production", "staging"]) },
+      application: {
+        name: "traffictracer",
+        version: "2.0.0",
+        environment: pick(rand, ["production", "staging"]),
+      },
     };
     if (r < 0.9) {
       const actor: Record<string, unknown> = { username: pick(rand, USERNAMES) };
@@ -146,25 +169,43 @@ export function generateCorpus(count = 10_000, seed = 20261126): AuditEvent[] {
     }
     event.result = result;
     if (rand() < 0.4) event.correlation = { request_id: `req-${hex(rand, 6)}` };
-    if (rand() < 0.3) event.params = { sql: pick(rand, ["SELECT 1", "SELECT * FROM t WHERE name = 'x'"]), params: [1, "a", null] };
+    if (rand() < 0.3)
+      event.params = {
+        sql: pick(rand, ["SELECT 1", "SELECT * FROM t WHERE name = 'x'"]),
+        params: [1, "a", null],
+      };
     if (rand() < 0.7) {
       const metadata: Record<string, unknown> = {};
       if (rand() < 0.5) metadata.version = pick(rand, ["2.0.0", "2.0.1", "10.0.0"]);
-      if (rand() < 0.4) metadata.count = rand() < 0.5 ? Math.floor(rand() * 100) : String(Math.floor(rand() * 100));
-      if (rand() < 0.2) metadata.amount = pick(rand, [0, -1.5, 1e21, 1e-7, 3.14159, 100, "100.0", "1e2", "-0", 42]);
+      if (rand() < 0.4)
+        metadata.count = rand() < 0.5 ? Math.floor(rand() * 100) : String(Math.floor(rand() * 100));
+      if (rand() < 0.2)
+        metadata.amount = pick(rand, [0, -1.5, 1e21, 1e-7, 2.71, 100, "100.0", "1e2", "-0", 42]);
       if (rand() < 0.3) metadata.note = pick(rand, NOTES);
-      if (rand() < 0.2) metadata.nested = { deep: { value: pick(rand, ["x", "Y", 7, true, false]) }, list: [1, 2, 3] };
+      if (rand() < 0.2)
+        metadata.nested = { deep: { value: pick(rand, ["x", "Y", 7, true, false]) }, list: [1, 2, 3] };
       if (rand() < 0.1) metadata.flag = rand() < 0.5;
       if (rand() < 0.1) metadata.empty = null;
       if (rand() < 0.1) metadata.tags = pick(rand, [["a", "b"], ["DATABASE"], [1, 2], [], ["x y", "z"]]);
       if (rand() < 0.05) metadata["x-request"] = pick(rand, ["one", "two"]);
       if (rand() < 0.05) metadata["@type"] = pick(rand, ["Event", "event"]);
-      if (rand() < 0.05) metadata.when = pick(rand, ["2026-03-04", "2026-03-04T12:00:00Z", "not a date", "2026-03-05T00:00:00.000+02:00"]);
+      if (rand() < 0.05)
+        metadata.when = pick(rand, [
+          "2026-03-04",
+          "2026-03-04T12:00:00Z",
+          "not a date",
+          "2026-03-05T00:00:00.000+02:00",
+        ]);
       if (rand() < 0.03) metadata.category = "shadow"; // a path that looks like an alias
       event.metadata = metadata;
     }
     if (rand() < 0.3) {
-      event.integrity = { chain: `web-1:4711:${hex(rand, 6)}`, seq: i, prev: hex(rand, 64), hash: hex(rand, 64) };
+      event.integrity = {
+        chain: `web-1:4711:${hex(rand, 6)}`,
+        seq: i,
+        prev: hex(rand, 64),
+        hash: hex(rand, 64),
+      };
     }
     events.push(event as unknown as AuditEvent);
   }

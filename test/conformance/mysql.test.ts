@@ -1,7 +1,7 @@
 /** The storage conformance suite on the MariaDB server of this machine. */
 import { afterAll } from "vitest";
 import { createSqlBackend } from "../../src/storage/sql/index.js";
-import { MARIADB, databaseConfig, dropTable, uniqueTable } from "./sql-servers.js";
+import { databaseConfig, dropTable, MARIADB, uniqueTable } from "./sql-servers.js";
 import { runStorageConformance } from "./storage.js";
 
 const table = uniqueTable("conf_my");

@@ -8,6 +8,7 @@ import { randomBytes } from "node:crypto";
 import mysql from "mysql2/promise";
 import pg from "pg";
 import type { DatabaseBackendConfig, DatabaseConnectionConfig } from "../../src/config/types.js";
+import { derivedName } from "../../src/storage/sql/schema.js";
 
 export const POSTGRES: DatabaseConnectionConfig = {
   dialect: "postgresql",
@@ -32,7 +33,11 @@ export function uniqueTable(prefix: string): string {
 }
 
 /** A resolved `type: database` backend configuration. */
-export function databaseConfig(connection: DatabaseConnectionConfig, table: string, name = "db"): DatabaseBackendConfig {
+export function databaseConfig(
+  connection: DatabaseConnectionConfig,
+  table: string,
+  name = "db",
+): DatabaseBackendConfig {
   return { type: "database", name, enabled: true, connection, table_name: table };
 }
 
@@ -73,10 +78,10 @@ export async function mysqlQuery(text: string, values: unknown[] = []): Promise<
 export async function dropTable(dialect: "postgresql" | "mysql", table: string): Promise<void> {
   if (dialect === "postgresql") {
     await pgQuery(`DROP TABLE IF EXISTS "${table}" CASCADE`);
-    await pgQuery(`DROP TABLE IF EXISTS "${table}_migrations"`);
-    await pgQuery(`DROP FUNCTION IF EXISTS "${table}_guard"()`);
+    await pgQuery(`DROP TABLE IF EXISTS "${derivedName(table, "migrations")}"`);
+    await pgQuery(`DROP FUNCTION IF EXISTS "${derivedName(table, "guard")}"()`);
   } else {
     await mysqlQuery(`DROP TABLE IF EXISTS \`${table}\``);
-    await mysqlQuery(`DROP TABLE IF EXISTS \`${table}_migrations\``);
+    await mysqlQuery(`DROP TABLE IF EXISTS \`${derivedName(table, "migrations")}\``);
   }
 }

@@ -133,7 +133,8 @@ export function runStorageConformance(
           let after: QuerySpec["after"];
           for (;;) {
             const page: AuditEvent[] = [];
-            for await (const e of backend.query({ where: parse(query), order, after, limit: 997 })) page.push(e);
+            for await (const e of backend.query({ where: parse(query), order, after, limit: 997 }))
+              page.push(e);
             if (page.length === 0) break;
             seen.push(...page.map((e) => e.id));
             const last = page[page.length - 1] as AuditEvent;
@@ -169,7 +170,7 @@ export function runStorageConformance(
     it("binds SQL-injection payloads in cursor positions as plain values", async () => {
       for (const after of [
         { timestamp: "2026' OR '1'='1", id: "x' --" },
-        { timestamp: "2026-03-04T00:00:00.000Z'; DROP TABLE t; --", id: "\") OR 1=1 --" },
+        { timestamp: "2026-03-04T00:00:00.000Z'; DROP TABLE t; --", id: '") OR 1=1 --' },
       ]) {
         for (const order of ["asc", "desc"] as const) {
           const spec: QuerySpec = { order, after, limit: 30 };

@@ -61,7 +61,11 @@ function isFatalOpenError(error: unknown): boolean {
   const e = error as { code?: unknown; sqlState?: unknown };
   const state = typeof e?.sqlState === "string" ? e.sqlState : typeof e?.code === "string" ? e.code : "";
   // 28: invalid authorization; 3D: unknown database; 42: syntax or permissions.
-  return /^(28|3D|42)[0-9A-Z]{3}$/.test(state) || e?.code === "ER_ACCESS_DENIED_ERROR" || e?.code === "ER_BAD_DB_ERROR";
+  return (
+    /^(28|3D|42)[0-9A-Z]{3}$/.test(state) ||
+    e?.code === "ER_ACCESS_DENIED_ERROR" ||
+    e?.code === "ER_BAD_DB_ERROR"
+  );
 }
 
 function message(error: unknown): string {
@@ -306,7 +310,12 @@ export class SqlBackend extends BaseBackend {
         throw new SqlWriteError(
           this.name,
           `the database refused ${failed.length} of ${batch.length} event(s): ${message(failed[0]?.error)}`,
-          { buffered: false, events: failed.length, failedIds: failed.map((f) => f.id), cause: failed[0]?.error },
+          {
+            buffered: false,
+            events: failed.length,
+            failedIds: failed.map((f) => f.id),
+            cause: failed[0]?.error,
+          },
         );
       }
     });
@@ -376,7 +385,12 @@ export class SqlBackend extends BaseBackend {
       if (after !== undefined) {
         // Expanded keyset condition: every dialect turns it into an index range.
         conds.push(
-          sql([`ts ${cmpOrEq} `, ` AND (ts ${cmp} `, ` OR id ${cmp} `, ")"], after.timestamp, after.timestamp, after.id),
+          sql(
+            [`ts ${cmpOrEq} `, ` AND (ts ${cmp} `, ` OR id ${cmp} `, ")"],
+            after.timestamp,
+            after.timestamp,
+            after.id,
+          ),
         );
       }
       const size = pageLimit();
@@ -459,12 +473,18 @@ export class SqlBackend extends BaseBackend {
    * rows per statement and transaction so no lock is held for long. With `dryRun`,
    * only counts them.
    */
-  override async applyRetention(cutoff: Date, options: { readonly dryRun: boolean }): Promise<RetentionResult> {
+  override async applyRetention(
+    cutoff: Date,
+    options: { readonly dryRun: boolean },
+  ): Promise<RetentionResult> {
     const c = await this.#readable();
     const iso = cutoff.toISOString();
     if (options.dryRun) {
       const rows = await c.client.all(
-        render(sql`SELECT COUNT(*) AS n FROM ${raw(c.dialect.table)} WHERE ts < ${iso}`, c.dialect.placeholders),
+        render(
+          sql`SELECT COUNT(*) AS n FROM ${raw(c.dialect.table)} WHERE ts < ${iso}`,
+          c.dialect.placeholders,
+        ),
       );
       return { deletedEvents: Number(rows[0]?.n ?? 0) };
     }
@@ -491,7 +511,14 @@ export class SqlBackend extends BaseBackend {
         ", ",
       )})`;
       const rendered = render(statement, c.dialect.placeholders);
-      total += await c.client.transaction((session) => session.run(rendered), c.dialect.deletion);
+      const deleted = await c.client.transaction((session) => session.run(rendered), c.dialect.deletion);
+      if (deleted === 0) {
+        throw new StorageError(
+          this.name,
+          `erase made no progress: ${ids.length} matching event(s) were not deleted`,
+        );
+      }
+      total += deleted;
       if (ids.length < size) return total;
     }
   }

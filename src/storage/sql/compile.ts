@@ -365,7 +365,14 @@ function compileNode(node: QueryNode, leaf: LeafCompiler): Pred {
         : compileRange(field, null, node.value, false, inclusive, leaf);
     }
     case "range":
-      return compileRange(resolveField(node.field), node.min, node.max, node.minInclusive, node.maxInclusive, leaf);
+      return compileRange(
+        resolveField(node.field),
+        node.min,
+        node.max,
+        node.minInclusive,
+        node.maxInclusive,
+        leaf,
+      );
     case "exists": {
       const path = sqlPath(resolveField(node.field));
       return path === undefined ? UNKNOWN : leaf.exists(path);

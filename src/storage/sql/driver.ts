@@ -63,7 +63,9 @@ function isModuleNotFound(error: unknown, packageName: string): boolean {
   if (typeof error !== "object" || error === null) return false;
   const { code, message } = error as { code?: unknown; message?: unknown };
   if (code !== "ERR_MODULE_NOT_FOUND" && code !== "MODULE_NOT_FOUND") return false;
-  return typeof message !== "string" || message.includes(`'${packageName}`) || message.includes(`"${packageName}`);
+  return (
+    typeof message !== "string" || message.includes(`'${packageName}`) || message.includes(`"${packageName}`)
+  );
 }
 
 /**

@@ -42,7 +42,8 @@ export function createSqlBackend(config: DatabaseBackendConfig, options: SqlBack
     case "postgresql":
       return new SqlBackend(
         config,
-        (onIdleError) => connectPostgres(connection, table_name, options, onIdleError),
+        (onIdleError) =>
+          connectPostgres(connection, table_name, options, onIdleError, `vigil:${config.name}`),
         options,
       );
     case "mysql":

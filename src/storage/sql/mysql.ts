@@ -60,7 +60,10 @@ type Executor = { execute(text: string, values?: readonly unknown[]): Promise<[u
 function session(conn: Executor): SqlSession {
   return {
     all: async (s) => (await conn.execute(s.text, s.values))[0] as Row[],
-    run: async (s) => Number((((await conn.execute(s.text, s.values))[0] ?? {}) as { affectedRows?: number }).affectedRows ?? 0),
+    run: async (s) =>
+      Number(
+        (((await conn.execute(s.text, s.values))[0] ?? {}) as { affectedRows?: number }).affectedRows ?? 0,
+      ),
   };
 }
 
@@ -168,7 +171,7 @@ function foldSql(x: Sql): Sql {
 }
 
 /** MySQL's leaf SQL. JSON paths are bound parameters; arrays are left to the evaluator. */
-class MysqlLeaves implements LeafCompiler {
+export class MysqlLeaves implements LeafCompiler {
   readonly #text: string;
 
   constructor(textColumn: string) {
@@ -242,7 +245,11 @@ class MysqlLeaves implements LeafCompiler {
   columnEquals(column: TextColumn, lowered: string): Pred {
     // The column's _ci collation finds rows through the index; the byte comparison of the ASCII fold is exact.
     return exact(
-      sql([`(${column} = `, ` AND CAST(${fold(column)} AS BINARY) = CAST(`, " AS BINARY))"], lowered, lowered),
+      sql(
+        [`(${column} = `, ` AND CAST(${fold(column)} AS BINARY) = CAST(`, " AS BINARY))"],
+        lowered,
+        lowered,
+      ),
     );
   }
 
@@ -385,7 +392,10 @@ export async function connectMysql(
       return { text, values };
     },
     deleteOlder(cutoff: string, limit: number): Rendered {
-      return render(sql([`DELETE FROM ${table} WHERE ts < `, ` ORDER BY ts LIMIT ${Math.trunc(limit)}`], cutoff), "question");
+      return render(
+        sql([`DELETE FROM ${table} WHERE ts < `, ` ORDER BY ts LIMIT ${Math.trunc(limit)}`], cutoff),
+        "question",
+      );
     },
     deletion: {
       prelude: [{ text: "SET @vigil_allow_delete = 1", values: [] }],

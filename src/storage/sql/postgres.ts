@@ -40,6 +40,8 @@ interface PgResult {
 interface PgPoolClient {
   query(text: string, values?: readonly unknown[]): Promise<PgResult>;
   release(destroy?: boolean | Error): void;
+  on(event: "error", listener: (error: Error) => void): unknown;
+  off(event: "error", listener: (error: Error) => void): unknown;
 }
 
 /** The slice of `pg.Pool` that vigil uses. */
@@ -97,8 +99,29 @@ class PgClient implements SqlClient {
     for (const text of statements) await this.#pool.query(text);
   }
 
-  async transaction<T>(fn: (session: SqlSession) => Promise<T>, options?: TransactionOptions): Promise<T> {
+  /**
+   * Checks a connection out of the pool. While it is out, the pool does not listen for
+   * its errors: a connection killed between two statements would otherwise emit an
+   * unhandled `error` and crash the process. The next statement on it fails instead.
+   */
+  async #checkout(): Promise<{ conn: PgPoolClient; release: (error?: Error) => void }> {
     const conn = await this.#pool.connect();
+    let lost: Error | undefined;
+    const onError = (error: Error) => {
+      lost = error;
+    };
+    conn.on("error", onError);
+    return {
+      conn,
+      release: (error) => {
+        conn.off("error", onError);
+        conn.release(error ?? lost);
+      },
+    };
+  }
+
+  async transaction<T>(fn: (session: SqlSession) => Promise<T>, options?: TransactionOptions): Promise<T> {
+    const { conn, release } = await this.#checkout();
     let broken: Error | undefined;
     try {
       await conn.query("BEGIN");
@@ -122,7 +145,7 @@ class PgClient implements SqlClient {
           broken = e instanceof Error ? e : new Error(String(e));
         });
       }
-      conn.release(broken);
+      release(broken);
     }
   }
 
@@ -145,11 +168,11 @@ class PgClient implements SqlClient {
   }
 
   async #withConnection<T>(fn: (conn: PgPoolClient) => Promise<T>): Promise<T> {
-    const conn = await this.#pool.connect();
+    const { conn, release } = await this.#checkout();
     try {
       return await fn(conn);
     } finally {
-      conn.release();
+      release();
     }
   }
 
@@ -166,7 +189,7 @@ const fold = (x: string) => `lower((${x}) COLLATE "C")`;
 const NOT_JSONB = /\\u0000|\\ud[89a-f]/i;
 
 /** PostgreSQL's leaf SQL; `e.v` walks the value at a path, or its elements when it is an array. */
-class PgLeaves implements LeafCompiler {
+export class PgLeaves implements LeafCompiler {
   #path(path: readonly string[]): Sql {
     return sql`${typed("text[]", `{${path.map((s) => `"${s}"`).join(",")}}`)}`;
   }
@@ -194,7 +217,9 @@ class PgLeaves implements LeafCompiler {
     const tests: Sql[] = [];
     let isExactLeaf = true;
     if (target.lowered !== undefined) {
-      tests.push(sql`(jsonb_typeof(e.v) = 'string' AND ${this.#string()} = ${typed("text", target.lowered)})`);
+      tests.push(
+        sql`(jsonb_typeof(e.v) = 'string' AND ${this.#string()} = ${typed("text", target.lowered)})`,
+      );
     } else {
       isExactLeaf = false;
     }
@@ -226,10 +251,14 @@ class PgLeaves implements LeafCompiler {
     const numeric: Sql[] = [raw("jsonb_typeof(e.v) = 'number'")];
     // JSONB keeps the number's decimal text, so numeric comparison is exact.
     if (low !== undefined) {
-      numeric.push(sql([`(e.v)::numeric ${low.inclusive ? ">=" : ">"} `, ""], typed("numeric", String(low.value))));
+      numeric.push(
+        sql([`(e.v)::numeric ${low.inclusive ? ">=" : ">"} `, ""], typed("numeric", String(low.value))),
+      );
     }
     if (high !== undefined) {
-      numeric.push(sql([`(e.v)::numeric ${high.inclusive ? "<=" : "<"} `, ""], typed("numeric", String(high.value))));
+      numeric.push(
+        sql([`(e.v)::numeric ${high.inclusive ? "<=" : "<"} `, ""], typed("numeric", String(high.value))),
+      );
     }
     return this.#guard({
       sup: this.#each(path, [raw("jsonb_typeof(e.v) = 'string'"), sql`(${join(numeric, " AND ")})`]),
@@ -312,12 +341,16 @@ $vigil$`,
   ];
 }
 
-/** Connects a `pg` pool from `connection` (fields or `url`) and builds the dialect for `tableName`. */
+/**
+ * Connects a `pg` pool from `connection` (fields or `url`) and builds the dialect for
+ * `tableName`. Sessions show as `applicationName` in `pg_stat_activity`.
+ */
 export async function connectPostgres(
   connection: DatabaseConnectionConfig,
   tableName: string,
   options: SqlBackendOptions,
   onIdleError: (error: Error) => void,
+  applicationName = "vigil",
 ): Promise<Connected> {
   const names = parseTableName(tableName);
   const pg = await loadDriver<PgModule>("pg", "pg", "postgresql");
@@ -327,7 +360,8 @@ export async function connectPostgres(
     query_timeout: options.statementTimeoutMs ?? 60_000,
     idleTimeoutMillis: 10_000,
     keepAlive: true,
-    application_name: "vigil",
+    // Names the sessions in pg_stat_activity (at most 63 bytes).
+    application_name: applicationName.slice(0, 63),
   };
   if (connection.url !== undefined) config.connectionString = connection.url;
   if (connection.host !== undefined) config.host = connection.host;

@@ -11,8 +11,7 @@ import { ErrorCodes, VigilError } from "../../errors.js";
 import type { StoredRecord } from "../backend.js";
 import { clipText } from "./compile.js";
 import type { SqlClient } from "./driver.js";
-import { render } from "./sql.js";
-import { sql } from "./sql.js";
+import { render, sql } from "./sql.js";
 
 /**
  * The columns every dialect writes, in insert order (PostgreSQL and MySQL add
@@ -185,7 +184,12 @@ export async function migrate(client: SqlClient, target: MigrationTarget): Promi
       await locked.run(
         render(
           sql(
-            [`INSERT INTO ${target.migrationsTable} (version, description, applied_at) VALUES (`, ", ", ", ", ")"],
+            [
+              `INSERT INTO ${target.migrationsTable} (version, description, applied_at) VALUES (`,
+              ", ",
+              ", ",
+              ")",
+            ],
             migration.version,
             migration.description,
             new Date().toISOString(),

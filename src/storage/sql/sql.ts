@@ -52,7 +52,10 @@ function isTyped(value: unknown): value is TypedParam {
  * Builds a fragment from a template: `${value}` binds a value, `${fragment}` splices a
  * nested {@link Sql}.
  */
-export function sql(strings: TemplateStringsArray | readonly string[], ...values: readonly (Param | Sql)[]): Sql {
+export function sql(
+  strings: TemplateStringsArray | readonly string[],
+  ...values: readonly (Param | Sql)[]
+): Sql {
   const outStrings: string[] = [strings[0] ?? ""];
   const outValues: Param[] = [];
   for (let i = 0; i < values.length; i++) {

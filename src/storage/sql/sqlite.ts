@@ -163,7 +163,9 @@ function equalityTests(target: EqualityTarget): { sup: Sql[]; sub: Sql[] } {
   }
   if (target.number !== undefined) {
     const n = { value: target.number, inclusive: true };
-    sup.push(sql`(j.type IN ('integer', 'real') AND j.value BETWEEN ${widen(n, "down")} AND ${widen(n, "up")})`);
+    sup.push(
+      sql`(j.type IN ('integer', 'real') AND j.value BETWEEN ${widen(n, "down")} AND ${widen(n, "up")})`,
+    );
     sub.push(sql`(j.type IN ('integer', 'real') AND j.value = ${target.number})`);
   }
   if (target.bool !== undefined) {
@@ -175,7 +177,7 @@ function equalityTests(target: EqualityTarget): { sup: Sql[]; sub: Sql[] } {
 }
 
 /** SQLite's leaf SQL. `$` paths are bound parameters; `j` walks the value or, for an array, its elements. */
-class SqliteLeaves implements LeafCompiler {
+export class SqliteLeaves implements LeafCompiler {
   #path(path: readonly string[]): string {
     return `$${path.map((s) => `."${s}"`).join("")}`;
   }
@@ -189,7 +191,8 @@ class SqliteLeaves implements LeafCompiler {
   equals(path: readonly string[], target: EqualityTarget): Pred {
     const tests = equalityTests(target);
     const sup = this.#each(path, tests.sup);
-    if (tests.sup.length === tests.sub.length && tests.sup.every((t, i) => t === tests.sub[i])) return exact(sup);
+    if (tests.sup.length === tests.sub.length && tests.sup.every((t, i) => t === tests.sub[i]))
+      return exact(sup);
     return { sup, sub: this.#each(path, tests.sub) };
   }
 
@@ -200,7 +203,9 @@ class SqliteLeaves implements LeafCompiler {
         sql`(j.type = 'text' AND (j.value LIKE ${pattern} ESCAPE '!' OR instr(j.value, char(0)) > 0))`,
         raw("j.type IN ('integer', 'real')"),
       ]),
-      sub: this.#each(path, [sql`(j.type = 'text' AND j.value LIKE ${pattern} ESCAPE '!' AND instr(j.value, char(0)) = 0)`]),
+      sub: this.#each(path, [
+        sql`(j.type = 'text' AND j.value LIKE ${pattern} ESCAPE '!' AND instr(j.value, char(0)) = 0)`,
+      ]),
     };
   }
 
@@ -240,7 +245,10 @@ class SqliteLeaves implements LeafCompiler {
   }
 }
 
-function migrations(table: string, names: { readonly t: string; readonly guard: string; readonly raw: string }): Migration[] {
+function migrations(
+  table: string,
+  names: { readonly t: string; readonly guard: string; readonly raw: string },
+): Migration[] {
   const ci = "TEXT COLLATE NOCASE";
   const idx = (suffix: string, columns: string) =>
     `CREATE INDEX IF NOT EXISTS ${q(derivedName(names.raw, suffix))} ON ${names.t} (${columns})`;
@@ -263,7 +271,7 @@ function migrations(table: string, names: { readonly t: string; readonly guard: 
   integrity_chain TEXT,
   integrity_seq INTEGER,
   integrity_hash TEXT,
-  event TEXT NOT NULL
+  event TEXT NOT NULL CHECK (json_valid(event))
 )`,
         idx("ts_idx", "ts, id"),
         idx("category_ts_idx", "category, ts, id"),
@@ -303,7 +311,8 @@ export async function connectSqlite(
     db.close();
     throw error;
   }
-  if (memory) warnings.push("sqlite: the database is in memory (:memory:); events are lost when the process exits");
+  if (memory)
+    warnings.push("sqlite: the database is in memory (:memory:); events are lost when the process exits");
   const client = new SqliteClient(db);
 
   const schema = names.schema === undefined ? "" : `${q(names.schema)}.`;
@@ -333,7 +342,9 @@ export async function connectSqlite(
         ...m,
         // Index names take the schema prefix in SQLite; the table they index does not.
         statements: m.statements.map((s) =>
-          schema === "" ? s : s.replace(/^CREATE (INDEX|TRIGGER) IF NOT EXISTS "/, `CREATE $1 IF NOT EXISTS ${schema}"`),
+          schema === ""
+            ? s
+            : s.replace(/^CREATE (INDEX|TRIGGER) IF NOT EXISTS "/, `CREATE $1 IF NOT EXISTS ${schema}"`),
         ),
       })),
       placeholders: "question",
@@ -351,10 +362,13 @@ export async function connectSqlite(
     },
     deleteOlder(cutoff: string, limit: number): Rendered {
       return render(
-        sql([
-          `DELETE FROM ${table} WHERE rowid IN (SELECT rowid FROM ${table} WHERE ts < `,
-          ` ORDER BY ts LIMIT ${Math.trunc(limit)})`,
-        ], cutoff),
+        sql(
+          [
+            `DELETE FROM ${table} WHERE rowid IN (SELECT rowid FROM ${table} WHERE ts < `,
+            ` ORDER BY ts LIMIT ${Math.trunc(limit)})`,
+          ],
+          cutoff,
+        ),
         "question",
       );
     },
@@ -366,7 +380,9 @@ export async function connectSqlite(
     async durabilityWarnings(): Promise<readonly string[]> {
       const level = Number(db.pragma("synchronous", { simple: true }));
       if (options.durability !== "none" && !memory && level < 2) {
-        return [`sqlite: PRAGMA synchronous is ${level} (below FULL = 2): a committed batch can be lost on power failure`];
+        return [
+          `sqlite: PRAGMA synchronous is ${level} (below FULL = 2): a committed batch can be lost on power failure`,
+        ];
       }
       return [];
     },

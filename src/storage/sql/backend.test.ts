@@ -1,0 +1,386 @@
+import Database from "better-sqlite3";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import {
+  databaseConfig,
+  dropTable,
+  MARIADB,
+  mysqlQuery,
+  POSTGRES,
+  pgQuery,
+  uniqueTable,
+} from "../../../test/conformance/sql-servers.js";
+import { tempDir } from "../../../test/helpers.js";
+import type { DatabaseConnectionConfig } from "../../config/types.js";
+import { ErrorCodes, VigilError } from "../../errors.js";
+import type { AuditEvent } from "../../event/types.js";
+import { parse } from "../../query/parse.js";
+import type { StoredRecord } from "../backend.js";
+import { loadDriver } from "./driver.js";
+import { createSqlBackend, type SqlBackend, SqlWriteError } from "./index.js";
+
+const temp = tempDir("vigil-sql-backend-");
+afterAll(() => temp.cleanup());
+
+let serial = 0;
+function event(overrides: Record<string, unknown> = {}): AuditEvent {
+  serial++;
+  return {
+    schema_version: 1,
+    id: `0192f0c4-0000-7000-8000-${String(serial).padStart(12, "0")}`,
+    timestamp: new Date(Date.UTC(2026, 10, 26, 12, 0, 0, serial)).toISOString(),
+    severity: "INFO",
+    security_event: false,
+    application: { name: "traffictracer" },
+    actor: { id: "42", username: "alice", roles: ["admin"] },
+    action: { type: "QUERY", category: "DATABASE", resource: { path: "/api/v1/health" } },
+    result: { status: "SUCCESS", duration_ms: 3.2 },
+    ...overrides,
+  } as AuditEvent;
+}
+
+const record = (e: AuditEvent): StoredRecord => ({ event: e, line: JSON.stringify(e) });
+
+interface Target {
+  readonly dialect: "sqlite" | "postgresql" | "mysql";
+  connection(): DatabaseConnectionConfig;
+  /** Runs SQL directly through the driver, not through vigil. */
+  raw(text: string): Promise<Record<string, unknown>[]>;
+  cleanup(table: string): Promise<void>;
+}
+
+const sqliteFile = `${temp.dir}/audit.db`;
+const TARGETS: readonly Target[] = [
+  {
+    dialect: "sqlite",
+    connection: () => ({ dialect: "sqlite", filename: sqliteFile }),
+    raw: async (text) => {
+      const db = new Database(sqliteFile);
+      try {
+        const statement = db.prepare(text);
+        if (statement.reader) return statement.all() as Record<string, unknown>[];
+        statement.run();
+        return [];
+      } finally {
+        db.close();
+      }
+    },
+    cleanup: async () => {},
+  },
+  {
+    dialect: "postgresql",
+    connection: () => POSTGRES,
+    raw: (text) => pgQuery(text),
+    cleanup: (table) => dropTable("postgresql", table),
+  },
+  {
+    dialect: "mysql",
+    connection: () => MARIADB,
+    raw: (text) => mysqlQuery(text),
+    cleanup: (table) => dropTable("mysql", table),
+  },
+];
+
+const quote = (dialect: Target["dialect"], name: string) =>
+  dialect === "mysql" ? `\`${name}\`` : `"${name}"`;
+
+describe.each(TARGETS)("the $dialect backend", (target) => {
+  const table = uniqueTable(`t_${target.dialect.slice(0, 2)}`);
+  const q = quote(target.dialect, table);
+  const tables: string[] = [table];
+  let backend: SqlBackend;
+
+  beforeAll(async () => {
+    backend = createSqlBackend(databaseConfig(target.connection(), table, target.dialect));
+    await backend.open();
+  });
+
+  afterAll(async () => {
+    await backend.close();
+    for (const t of tables) await target.cleanup(t);
+  }, 30_000);
+
+  it("creates its table on first use and records schema version 1; reopening changes nothing", async () => {
+    const rows = await target.raw(
+      `SELECT version, description FROM ${quote(target.dialect, `${table}_migrations`)}`,
+    );
+    expect(rows.map((r) => Number(r.version))).toEqual([1]);
+    const again = createSqlBackend(databaseConfig(target.connection(), table));
+    await again.open();
+    await again.close();
+    const after = await target.raw(`SELECT version FROM ${quote(target.dialect, `${table}_migrations`)}`);
+    expect(after.map((r) => Number(r.version))).toEqual([1]);
+  });
+
+  it("fills the indexed columns from the event and keeps its JSON verbatim", async () => {
+    const long = "ü".repeat(300);
+    const e = event({
+      security_event: true,
+      actor: { id: "7", username: long },
+      integrity: { chain: "web-1:4711:abc", seq: 12, prev: "00", hash: "ff" },
+    });
+    await backend.write([record(e)], { sync: true });
+    const [row] = await target.raw(
+      `SELECT id, ts, severity, category, type, actor_username, actor_id, status, resource_path, security_event,
+       integrity_chain, integrity_seq, integrity_hash FROM ${q} WHERE id = '${e.id}'`,
+    );
+    expect(row).toMatchObject({
+      id: e.id,
+      ts: e.timestamp,
+      severity: "INFO",
+      category: "DATABASE",
+      type: "QUERY",
+      actor_username: "ü".repeat(200),
+      actor_id: "7",
+      status: "SUCCESS",
+      resource_path: "/api/v1/health",
+      integrity_chain: "web-1:4711:abc",
+      integrity_hash: "ff",
+    });
+    expect(Number(row?.integrity_seq)).toBe(12);
+    expect([true, 1]).toContain(row?.security_event);
+    const found: AuditEvent[] = [];
+    for await (const x of backend.query({ where: parse(`user:${long}`), order: "asc" })) found.push(x);
+    expect(found.map((x) => JSON.stringify(x))).toEqual([JSON.stringify(e)]);
+  });
+
+  it("refuses UPDATE and DELETE of audit rows from outside vigil", async () => {
+    const e = event();
+    await backend.write([record(e)], { sync: true });
+    await expect(target.raw(`UPDATE ${q} SET severity = 'ERROR' WHERE id = '${e.id}'`)).rejects.toThrow(
+      /append-only/,
+    );
+    await expect(target.raw(`DELETE FROM ${q} WHERE id = '${e.id}'`)).rejects.toThrow(/append-only/);
+    expect(await backend.count({ where: parse(`id:${e.id}`), order: "asc" })).toBe(1);
+  });
+
+  it("deletes through retention, and the guard is back in place afterwards", async () => {
+    const old = event({ timestamp: "2020-01-01T00:00:00.000Z" });
+    const young = event();
+    await backend.write([record(old), record(young)], { sync: true });
+    const cutoff = new Date("2021-01-01T00:00:00.000Z");
+    expect(await backend.applyRetention(cutoff, { dryRun: true })).toEqual({ deletedEvents: 1 });
+    expect(await backend.applyRetention(cutoff, { dryRun: false })).toEqual({ deletedEvents: 1 });
+    expect(await backend.count({ where: parse(`id:${old.id} OR id:${young.id}`), order: "asc" })).toBe(1);
+    await expect(target.raw(`DELETE FROM ${q} WHERE id = '${young.id}'`)).rejects.toThrow(/append-only/);
+  });
+
+  it("erases one person's events through the same guarded path", async () => {
+    const mallory = [event({ actor: { username: "mallory" } }), event({ actor: { username: "Mallory" } })];
+    const other = event({ actor: { username: "trent" } });
+    await backend.write([...mallory, other].map(record), { sync: true });
+    expect(await backend.erase(parse("user:mallory"), { dryRun: true })).toBe(2);
+    expect(await backend.erase(parse("user:mallory"), { dryRun: false })).toBe(2);
+    expect(await backend.count({ where: parse("user:mallory OR user:trent"), order: "asc" })).toBe(1);
+    await expect(target.raw(`DELETE FROM ${q} WHERE id = '${other.id}'`)).rejects.toThrow(/append-only/);
+  });
+
+  it("writes the rest of a batch when the database refuses one row, and names it", async () => {
+    const good = [event(), event()];
+    const bad = event();
+    const batch = [
+      record(good[0] as AuditEvent),
+      { event: bad, line: "{not json" },
+      record(good[1] as AuditEvent),
+    ];
+    const error = await backend.write(batch, { sync: true }).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(error).toBeInstanceOf(SqlWriteError);
+    expect(error).toMatchObject({ buffered: false, failedIds: [bad.id], code: ErrorCodes.STORAGE });
+    const ids = good.map((g) => `id:${g.id}`).join(" OR ");
+    expect(await backend.count({ where: parse(`${ids} OR id:${bad.id}`), order: "asc" })).toBe(2);
+    expect(backend.health().healthy).toBe(true);
+  });
+
+  it("stores events whose JSON the database's JSON type refuses (NUL, unpaired surrogates) and finds them", async () => {
+    const odd = [
+      event({ metadata: { note: "nul\u0000inside" } }),
+      event({ metadata: { note: "lone \ud800 surrogate" } }),
+      event({ metadata: { note: "literal \\u0000 text" } }),
+    ];
+    await backend.write(odd.map(record), { sync: true });
+    for (const [query, expected] of [
+      ['metadata.note:"nul\u0000inside"', [odd[0]]],
+      ["metadata.note:lone*", [odd[1]]],
+      ['"\\\\u0000"', [odd[2]]],
+      ["_exists_:metadata.note AND NOT metadata.note:lone*", [odd[0], odd[2]]],
+    ] as const) {
+      const got: string[] = [];
+      const where = parse(query);
+      for await (const x of backend.query({ where, order: "asc" })) got.push(JSON.stringify(x));
+      expect(got).toEqual(expected.map((x) => JSON.stringify(x)));
+      expect(await backend.count({ where, order: "asc" })).toBe(expected.length);
+    }
+  });
+
+  it("treats an order other than asc as desc: only ASC or DESC ever reaches SQL", async () => {
+    const spec = { where: parse("category:database"), limit: 5 };
+    const desc: string[] = [];
+    for await (const x of backend.query({ ...spec, order: "desc" })) desc.push(x.id);
+    const odd: string[] = [];
+    const order = "asc; DROP TABLE x; --" as unknown as "asc";
+    for await (const x of backend.query({ ...spec, order })) odd.push(x.id);
+    expect(odd).toEqual(desc);
+  });
+
+  it.each([
+    "events; DROP TABLE users",
+    "a b",
+    'x"; DROP TABLE y; --',
+    "x`; DROP TABLE y; --",
+    "1abc",
+    "a.b.c",
+    "",
+    "a".repeat(64),
+  ])("rejects the table name %j before touching the database", (name) => {
+    expect(() => createSqlBackend(databaseConfig(target.connection(), name))).toThrow(
+      expect.objectContaining({ code: ErrorCodes.INVALID_ARGUMENT }),
+    );
+  });
+
+  it("works with a 63-character table name (derived names stay within limits)", async () => {
+    const name = `${uniqueTable("long")}_${"x".repeat(63)}`.slice(0, 63);
+    tables.push(name);
+    const b = createSqlBackend(databaseConfig(target.connection(), name));
+    await b.open();
+    const e = event();
+    await b.write([record(e)], { sync: true });
+    expect(await b.count({ order: "asc" })).toBe(1);
+    await b.close();
+  });
+
+  it(`writes synchronously only where the driver is synchronous (${target.dialect})`, async () => {
+    const e = event();
+    const written = backend.writeSync([record(e)], { sync: true });
+    expect(written).toBe(target.dialect === "sqlite");
+    expect(await backend.count({ where: parse(`id:${e.id}`), order: "asc" })).toBe(written ? 1 : 0);
+  });
+});
+
+describe("schema-qualified table names", () => {
+  it("uses a PostgreSQL schema", async () => {
+    const schema = uniqueTable("vigil_schema");
+    await pgQuery(`CREATE SCHEMA ${schema}`);
+    try {
+      const b = createSqlBackend(databaseConfig(POSTGRES, `${schema}.events`));
+      await b.open();
+      await b.write([record(event())], { sync: true });
+      expect(await b.count({ order: "asc" })).toBe(1);
+      await b.close();
+      const rows = await pgQuery(`SELECT count(*)::int AS n FROM ${schema}.events`);
+      expect(rows[0]?.n).toBe(1);
+    } finally {
+      await pgQuery(`DROP SCHEMA ${schema} CASCADE`);
+    }
+  });
+
+  it("uses a MariaDB database", async () => {
+    const table = uniqueTable("qualified");
+    const b = createSqlBackend(databaseConfig(MARIADB, `test.${table}`));
+    try {
+      await b.open();
+      await b.write([record(event())], { sync: true });
+      expect(await b.count({ order: "asc" })).toBe(1);
+    } finally {
+      await b.close();
+      await dropTable("mysql", table);
+    }
+  });
+});
+
+describe("durability and connection problems", () => {
+  it("warns that an in-memory SQLite database is not durable", async () => {
+    const warnings: string[] = [];
+    const b = createSqlBackend(databaseConfig({ dialect: "sqlite", filename: ":memory:" }, "events"), {
+      onWarning: (w) => warnings.push(w),
+    });
+    await b.open();
+    expect(warnings).toEqual([expect.stringMatching(/in memory/)]);
+    expect(b.warnings()).toEqual(warnings);
+    await b.close();
+  });
+
+  it("opens SQLite files in WAL mode without a durability warning, whatever the durability", async () => {
+    for (const durability of ["batch", "event", "none"] as const) {
+      const file = `${temp.dir}/sync-${durability}.db`;
+      const b = createSqlBackend(databaseConfig({ dialect: "sqlite", filename: file }, "events"), {
+        durability,
+      });
+      await b.open();
+      expect(b.warnings()).toEqual([]);
+      await b.close();
+      const db = new Database(file);
+      expect(db.pragma("journal_mode", { simple: true })).toBe("wal");
+      db.close();
+    }
+  });
+
+  it("warns when PostgreSQL would not keep a committed batch (synchronous_commit = off)", async () => {
+    const table = uniqueTable("t_durable");
+    const url = `postgresql://${POSTGRES.username}@${POSTGRES.host}:${POSTGRES.port}/${POSTGRES.database}?options=-c%20synchronous_commit%3Doff`;
+    const b = createSqlBackend(databaseConfig({ dialect: "postgresql", url }, table));
+    try {
+      await b.open();
+      expect(b.warnings()).toEqual([expect.stringMatching(/synchronous_commit is off/)]);
+    } finally {
+      await b.close();
+      await dropTable("postgresql", table);
+    }
+  });
+
+  it("does not warn on this machine's MariaDB, which flushes at every commit", async () => {
+    const table = uniqueTable("t_durable");
+    const b = createSqlBackend(databaseConfig(MARIADB, table));
+    try {
+      await b.open();
+      const [row] = await mysqlQuery("SELECT @@innodb_flush_log_at_trx_commit AS f");
+      expect(b.warnings()).toEqual(
+        Number(row?.f) === 1 ? [] : [expect.stringMatching(/innodb_flush_log_at_trx_commit/)],
+      );
+    } finally {
+      await b.close();
+      await dropTable("mysql", table);
+    }
+  });
+
+  it("rejects open() for problems retrying cannot fix: unknown database, unknown user", async () => {
+    await expect(
+      createSqlBackend(databaseConfig({ ...POSTGRES, database: "vigil_no_such_db" }, "events")).open(),
+    ).rejects.toMatchObject({ code: "3D000" });
+    await expect(
+      createSqlBackend(databaseConfig({ ...MARIADB, database: "vigil_no_such_db" }, "events")).open(),
+    ).rejects.toMatchObject({ code: "ER_BAD_DB_ERROR" });
+    await expect(
+      createSqlBackend(databaseConfig({ ...POSTGRES, username: "vigil_no_such_role" }, "events")).open(),
+    ).rejects.toMatchObject({ code: "28000" });
+  });
+
+  it("opens unhealthy when the server is unreachable, buffers writes, and reports the loss on close", async () => {
+    const b = createSqlBackend(databaseConfig({ ...POSTGRES, port: 1 }, "events"), {
+      connectTimeoutMs: 500,
+      retryInitialMs: 60_000,
+    });
+    await b.open();
+    expect(b.health()).toMatchObject({ healthy: false, error: expect.stringMatching(/unreachable/) });
+    const error = await b.write([record(event())], { sync: false }).catch((e: unknown) => e);
+    expect(error).toMatchObject({ buffered: true, events: 1 });
+    expect(b.pendingEvents()).toBe(1);
+    await expect(b.query({ order: "asc" })[Symbol.asyncIterator]().next()).rejects.toMatchObject({
+      code: ErrorCodes.STORAGE,
+    });
+    await expect(b.close()).rejects.toMatchObject({ buffered: false, events: 1 });
+  });
+
+  it("names the package to install when a driver is missing", async () => {
+    const error = await loadDriver("vigil-no-such-driver", "vigil-no-such-driver", "postgresql").catch(
+      (e: unknown) => e,
+    );
+    expect(error).toBeInstanceOf(VigilError);
+    expect(error).toMatchObject({
+      code: ErrorCodes.MISSING_DEPENDENCY,
+      message:
+        "the postgresql backend needs the 'vigil-no-such-driver' package: npm install vigil-no-such-driver",
+    });
+  });
+});

@@ -1,0 +1,220 @@
+import Database from "better-sqlite3";
+import { afterAll, describe, expect, it } from "vitest";
+import {
+  databaseConfig,
+  dropTable,
+  MARIADB,
+  mysqlQuery,
+  POSTGRES,
+  pgQuery,
+  uniqueTable,
+} from "../../../test/conformance/sql-servers.js";
+import { TcpProxy } from "../../../test/conformance/tcp-proxy.js";
+import { tempDir } from "../../../test/helpers.js";
+import type { AuditEvent } from "../../event/types.js";
+import type { StoredRecord } from "../backend.js";
+import { createSqlBackend, type SqlBackend, SqlWriteError } from "./index.js";
+
+const temp = tempDir("vigil-sql-outage-");
+afterAll(() => temp.cleanup());
+
+let serial = 0;
+function batch(size: number): StoredRecord[] {
+  return Array.from({ length: size }, () => {
+    serial++;
+    const event = {
+      schema_version: 1,
+      id: `0193a000-0000-7000-8000-${String(serial).padStart(12, "0")}`,
+      timestamp: new Date(Date.UTC(2026, 10, 26) + serial).toISOString(),
+      severity: "INFO",
+      security_event: false,
+      application: { name: "outage-test" },
+      action: { type: "QUERY", category: "DATABASE" },
+      result: { status: "SUCCESS" },
+      metadata: { serial },
+    } as AuditEvent;
+    return { event, line: JSON.stringify(event) };
+  });
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** What happened to each write while events flowed. */
+interface Flow {
+  readonly acknowledged: string[];
+  readonly buffered: string[];
+  readonly dropped: string[];
+  unhealthySeen: boolean;
+}
+
+/**
+ * Writes batches of 20 every 10 ms for `durationMs`, calling `disrupt` once at the start;
+ * records which events were acknowledged, buffered or dropped.
+ */
+async function flow(backend: SqlBackend, durationMs: number, disrupt: () => Promise<void>): Promise<Flow> {
+  const result: Flow = { acknowledged: [], buffered: [], dropped: [], unhealthySeen: false };
+  const end = Date.now() + durationMs;
+  const disruption = disrupt();
+  while (Date.now() < end) {
+    const b = batch(20);
+    const ids = b.map((r) => r.event.id);
+    try {
+      await backend.write(b, { sync: false });
+      result.acknowledged.push(...ids);
+    } catch (error) {
+      if (!(error instanceof SqlWriteError)) throw error;
+      (error.buffered ? result.buffered : result.dropped).push(...ids);
+    }
+    if (!backend.health().healthy) result.unhealthySeen = true;
+    await sleep(10);
+  }
+  await disruption;
+  return result;
+}
+
+/** Waits until the backend has written everything it buffered. */
+async function settle(backend: SqlBackend, timeoutMs = 20_000): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (backend.pendingEvents() > 0) {
+    if (Date.now() > end) throw new Error(`${backend.pendingEvents()} events still buffered`);
+    await backend.drain().catch(() => undefined);
+    await sleep(50);
+  }
+}
+
+const RETRY = { retryInitialMs: 50, retryMaxMs: 400, connectTimeoutMs: 1000 } as const;
+
+describe.each([
+  { dialect: "postgresql" as const, server: POSTGRES, query: pgQuery, q: (t: string) => `"${t}"` },
+  { dialect: "mysql" as const, server: MARIADB, query: mysqlQuery, q: (t: string) => `\`${t}\`` },
+])("$dialect cut away by a TCP proxy", ({ dialect, server, query, q }) => {
+  it("loses no acknowledged or buffered event and writes none twice", async () => {
+    const proxy = new TcpProxy(server.host as string, server.port as number);
+    await proxy.start();
+    const table = uniqueTable(`outage_${dialect.slice(0, 2)}`);
+    const warnings: string[] = [];
+    const backend = createSqlBackend(databaseConfig({ ...server, port: proxy.port }, table), {
+      ...RETRY,
+      onWarning: (w) => warnings.push(w),
+    });
+    try {
+      await backend.open();
+      const result = await flow(backend, 3500, async () => {
+        await sleep(500);
+        await proxy.cut();
+        await sleep(2000);
+        await proxy.restore();
+      });
+      await settle(backend);
+      expect(result.dropped).toEqual([]);
+      expect(result.buffered.length).toBeGreaterThan(0);
+      expect(result.acknowledged.length).toBeGreaterThan(0);
+      expect(result.unhealthySeen).toBe(true);
+      expect(backend.health().healthy).toBe(true);
+      expect(warnings.some((w) => /unreachable/.test(w))).toBe(true);
+      expect(warnings.some((w) => /reachable again/.test(w))).toBe(true);
+      const rows = await query(`SELECT id FROM ${q(table)} ORDER BY id`);
+      const expected = [...result.acknowledged, ...result.buffered].sort();
+      expect(rows.map((r) => r.id)).toEqual(expected);
+    } finally {
+      await backend.close().catch(() => undefined);
+      await proxy.stop();
+      await dropTable(dialect, table);
+    }
+  }, 60_000);
+
+  it("keeps at most bufferLimit events and says which batches it could not keep", async () => {
+    const proxy = new TcpProxy(server.host as string, server.port as number);
+    await proxy.start();
+    const table = uniqueTable(`bound_${dialect.slice(0, 2)}`);
+    const backend = createSqlBackend(databaseConfig({ ...server, port: proxy.port }, table), {
+      ...RETRY,
+      bufferLimit: 50,
+    });
+    try {
+      await backend.open();
+      await proxy.cut();
+      const outcomes: (boolean | "written")[] = [];
+      const kept: string[] = [];
+      for (let i = 0; i < 4; i++) {
+        const b = batch(20);
+        const outcome = await backend.write(b, { sync: false }).then(
+          () => "written" as const,
+          (e: SqlWriteError) => e.buffered,
+        );
+        outcomes.push(outcome);
+        if (outcome === true) kept.push(...b.map((r) => r.event.id));
+      }
+      expect(outcomes).toEqual([true, true, false, false]);
+      expect(backend.pendingEvents()).toBe(40);
+      await proxy.restore();
+      await settle(backend);
+      const rows = await query(`SELECT id FROM ${q(table)} ORDER BY id`);
+      expect(rows.map((r) => r.id)).toEqual(kept);
+    } finally {
+      await backend.close().catch(() => undefined);
+      await proxy.stop();
+      await dropTable(dialect, table);
+    }
+  }, 60_000);
+});
+
+describe("postgresql connections killed with pg_terminate_backend", () => {
+  it("reconnects and loses nothing while its sessions are terminated mid-stream", async () => {
+    const table = uniqueTable("terminate");
+    const backend = createSqlBackend(databaseConfig(POSTGRES, table, table), RETRY);
+    try {
+      await backend.open();
+      let terminated = 0;
+      const result = await flow(backend, 3000, async () => {
+        for (let round = 0; round < 5; round++) {
+          await sleep(400);
+          const rows = await pgQuery(
+            "SELECT pg_terminate_backend(pid) AS t FROM pg_stat_activity WHERE application_name = $1",
+            [`vigil:${table}`],
+          );
+          terminated += rows.length;
+        }
+      });
+      await settle(backend);
+      expect(terminated).toBeGreaterThan(0);
+      expect(result.dropped).toEqual([]);
+      const rows = await pgQuery(`SELECT id FROM "${table}" ORDER BY id`);
+      expect(rows.map((r) => r.id)).toEqual([...result.acknowledged, ...result.buffered].sort());
+    } finally {
+      await backend.close().catch(() => undefined);
+      await dropTable("postgresql", table);
+    }
+  }, 60_000);
+});
+
+describe("sqlite locked by another process", () => {
+  it("buffers while the file is locked and writes everything, in order, once it is free", async () => {
+    const file = `${temp.dir}/locked.db`;
+    const backend = createSqlBackend(databaseConfig({ dialect: "sqlite", filename: file }, "events"), {
+      ...RETRY,
+      connectTimeoutMs: 50,
+    });
+    await backend.open();
+    const other = new Database(file);
+    try {
+      const first = batch(10);
+      await backend.write(first, { sync: true });
+      other.exec("BEGIN EXCLUSIVE");
+      const during = batch(10);
+      const error = await backend.write(during, { sync: true }).catch((e: unknown) => e);
+      expect(error).toMatchObject({ buffered: true, events: 10 });
+      expect(backend.health().healthy).toBe(false);
+      other.exec("COMMIT");
+      const after = batch(10);
+      await settle(backend);
+      await backend.write(after, { sync: true });
+      const ids = other.prepare("SELECT id FROM events ORDER BY rowid").all() as { id: string }[];
+      expect(ids.map((r) => r.id)).toEqual([...first, ...during, ...after].map((r) => r.event.id));
+      expect(backend.health().healthy).toBe(true);
+    } finally {
+      other.close();
+      await backend.close();
+    }
+  });
+});

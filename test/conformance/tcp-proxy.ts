@@ -1,0 +1,69 @@
+/**
+ * A loopback TCP proxy a test controls, to cut a database away and bring it back
+ * while a backend keeps working: `cut()` drops every connection and refuses new ones
+ * (as a dead server would), `restore()` listens again on the same port.
+ *
+ * @module
+ */
+import { createConnection, createServer, type Server, type Socket } from "node:net";
+
+export class TcpProxy {
+  readonly #targetHost: string;
+  readonly #targetPort: number;
+  readonly #sockets = new Set<Socket>();
+  #server: Server | undefined;
+  #port = 0;
+
+  constructor(targetHost: string, targetPort: number) {
+    this.#targetHost = targetHost;
+    this.#targetPort = targetPort;
+  }
+
+  /** The port clients connect to. */
+  get port(): number {
+    return this.#port;
+  }
+
+  /** Starts listening (on a free port the first time, on the same port afterwards). */
+  async start(): Promise<number> {
+    const server = createServer((client) => {
+      const upstream = createConnection(this.#targetPort, this.#targetHost);
+      for (const s of [client, upstream]) {
+        this.#sockets.add(s);
+        s.on("close", () => this.#sockets.delete(s));
+        s.on("error", () => {
+          client.destroy();
+          upstream.destroy();
+        });
+      }
+      client.pipe(upstream);
+      upstream.pipe(client);
+    });
+    await new Promise<void>((resolve, reject) => {
+      server.once("error", reject);
+      server.listen(this.#port, "127.0.0.1", () => resolve());
+    });
+    this.#server = server;
+    const address = server.address();
+    if (typeof address === "object" && address !== null) this.#port = address.port;
+    return this.#port;
+  }
+
+  /** Drops every open connection and stops accepting new ones. */
+  async cut(): Promise<void> {
+    const server = this.#server;
+    this.#server = undefined;
+    for (const s of this.#sockets) s.destroy();
+    this.#sockets.clear();
+    if (server) await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
+
+  /** Accepts connections again, on the same port. */
+  restore(): Promise<number> {
+    return this.start();
+  }
+
+  stop(): Promise<void> {
+    return this.cut();
+  }
+}
