@@ -1,15 +1,33 @@
 import { defineConfig } from "tsup";
 
-// One entry per public subpath (SPEC §1); each is added when its code exists.
-export default defineConfig({
-  entry: {
-    index: "src/index.ts",
+// One entry per public subpath (SPEC §1), plus the `vigil` program. Peer dependencies
+// (drivers, frameworks, exceljs) stay external and are loaded only when used.
+export default defineConfig([
+  {
+    entry: {
+      index: "src/index.ts",
+      express: "src/integrations/express/index.ts",
+      fastify: "src/integrations/fastify/index.ts",
+      http: "src/integrations/http/index.ts",
+      pg: "src/integrations/pg/index.ts",
+      mysql2: "src/integrations/mysql2/index.ts",
+      "better-sqlite3": "src/integrations/better-sqlite3/index.ts",
+      auth: "src/integrations/auth/index.ts",
+      metrics: "src/integrations/metrics/index.ts",
+    },
+    format: ["esm", "cjs"],
+    dts: true,
+    sourcemap: true,
+    clean: true,
+    target: "node20",
+    splitting: true,
+    treeshake: true,
   },
-  format: ["esm", "cjs"],
-  dts: true,
-  sourcemap: true,
-  clean: true,
-  target: "node20",
-  splitting: true,
-  treeshake: true,
-});
+  {
+    entry: { "cli/bin": "src/cli/bin.ts" },
+    format: ["esm"],
+    sourcemap: true,
+    target: "node20",
+    splitting: false,
+  },
+]);

@@ -17,7 +17,8 @@ import { hostname } from "node:os";
 import { currentScope } from "./capture/scope.js";
 import { loadConfig } from "./config/index.js";
 import type { ResolvedConfig, VigilConfig } from "./config/types.js";
-import { ErrorCodes, VigilError } from "./errors.js";
+import { createEncryptionStage } from "./crypto/index.js";
+import { ConfigError, ErrorCodes, VigilError } from "./errors.js";
 import { buildEvent } from "./event/build.js";
 import { toJsonLine } from "./event/serialize.js";
 import type { Application, AuditEvent, LogInput, Mutable } from "./event/types.js";
@@ -25,9 +26,13 @@ import { type Flushable, registerExitFlush, unregisterExitFlush } from "./pipeli
 import { compileFilters, type EventFilter } from "./pipeline/filter.js";
 import { compilePrepare, type Prepare } from "./pipeline/prepare.js";
 import type { BatchStage } from "./pipeline/stage.js";
+import { createIntegrityStage, type VerifyResult, verifyStore } from "./integrity/index.js";
+import { FileBackend } from "./storage/file/file-backend.js";
+import { type ExportOptions, type ExportResult, exportSearch } from "./export/index.js";
+import { type AggregateResult, type AggregateSearchOptions, aggregateSearch } from "./query/aggregate.js";
 import { encodeCursor } from "./query/cursor.js";
 import { type SearchOptions, type SearchPage, toQuerySpec } from "./query/search.js";
-import type { BackendHealth, QuerySpec, StorageBackend, StoredRecord } from "./storage/backend.js";
+import type { BackendHealth, QuerySpec, RetentionResult, StorageBackend, StoredRecord } from "./storage/backend.js";
 import { createBackends } from "./storage/index.js";
 
 export interface AuditEngineOptions {
@@ -50,6 +55,8 @@ export interface EngineMetrics {
   /** Events dropped by filters, in all and per category. */
   readonly filtered: number;
   readonly filtered_by_category: Readonly<Record<string, number>>;
+  /** Events accepted, per category and outcome. */
+  readonly logged_by_category: Readonly<Record<string, { readonly success: number; readonly failure: number }>>;
   /** Events written by at least one backend. */
   readonly written: number;
   /** Events dropped because the queue was full (`on_full: drop`). */
@@ -118,6 +125,7 @@ export class AuditEngine extends EventEmitter<EngineEvents> implements Flushable
     logged: 0,
     filtered: 0,
     filteredByCategory: new Map<string, number>(),
+    loggedByCategory: new Map<string, { success: number; failure: number }>(),
     written: 0,
     dropped: 0,
     failed: 0,
@@ -152,7 +160,29 @@ export class AuditEngine extends EventEmitter<EngineEvents> implements Flushable
     this.#backends = this.#enabled
       ? [...createBackends(this.config, { onWarning: (m) => this.#warn(m) }), ...(options.backends ?? [])]
       : [];
-    this.#stages = [...(options.stages ?? [])];
+    if (this.#enabled && this.config.security.encryption.enabled) {
+      const sql = this.config.storage.backends.findIndex((b) => b.enabled && b.type === "database");
+      if (sql >= 0)
+        throw new ConfigError([
+          {
+            path: `vigil.storage.backends[${sql}]`,
+            expected: "only file backends while security.encryption is enabled",
+            found: "a database backend",
+            hint: "encryption at rest covers file storage; disable encryption or the database backend",
+          },
+        ]);
+    }
+    // Integrity before encryption: the chain hashes the clear event, encryption wraps that line.
+    const builtIn = this.#enabled
+      ? [
+          createIntegrityStage(this.config, {
+            application: this.#application,
+            onError: (err) => this.#report(err, "checkpoint failed"),
+          }),
+          createEncryptionStage(this.config),
+        ]
+      : [];
+    this.#stages = [...builtIn.filter((s): s is BatchStage => s !== undefined), ...(options.stages ?? [])];
     for (const b of this.#backends) {
       this.#m.backend.set(b.name, { written: 0, failed: 0 });
       b.open().catch((err: unknown) => this.#report(err, `${b.name}: open failed`));
@@ -226,6 +256,11 @@ export class AuditEngine extends EventEmitter<EngineEvents> implements Flushable
       }
     }
     this.#m.logged++;
+    const category = event.action.category;
+    let perCategory = this.#m.loggedByCategory.get(category);
+    if (!perCategory) this.#m.loggedByCategory.set(category, (perCategory = { success: 0, failure: 0 }));
+    if (event.result.status === "SUCCESS") perCategory.success++;
+    else perCategory.failure++;
     this.#lastEvent = event;
     this.#lastPrepared = false;
     const entry: Entry = waiter ? { event, waiter } : { event };
@@ -489,6 +524,7 @@ export class AuditEngine extends EventEmitter<EngineEvents> implements Flushable
       logged: m.logged,
       filtered: m.filtered,
       filtered_by_category: Object.fromEntries(m.filteredByCategory),
+      logged_by_category: Object.fromEntries([...m.loggedByCategory].map(([k, v]) => [k, { ...v }])),
       written: m.written,
       dropped: m.dropped,
       failed: m.failed,
@@ -537,6 +573,88 @@ export class AuditEngine extends EventEmitter<EngineEvents> implements Flushable
     await this.flush();
     const reader = this.#reader();
     return reader ? reader.count(spec) : 0;
+  }
+
+  /**
+   * Export every match to a file or stream: `excel`/`xlsx`, `csv`, `json`, `ndjson`,
+   * streamed so memory stays flat.
+   *
+   * @example
+   * await engine.export({ format: "excel", filename: "security_audit.xlsx", filters: { category: "SECURITY" } });
+   */
+  export(options: ExportOptions): Promise<ExportResult> {
+    return exportSearch(this, options);
+  }
+
+  /** Count matches per value of `groupBy` and/or per time bucket of `interval`. */
+  aggregate(options: AggregateSearchOptions): Promise<AggregateResult> {
+    return aggregateSearch(this, options);
+  }
+
+  /**
+   * Delete what is older than `compliance.gdpr.retention_days` (or `days`) in every
+   * backend, and record the deletion itself as an audit event (`RETENTION_APPLIED`,
+   * category `AUDIT`). With `dryRun`, report what would go and delete nothing.
+   */
+  async applyRetention(
+    options: { readonly dryRun?: boolean; readonly days?: number; readonly now?: Date } = {},
+  ): Promise<Array<{ readonly backend: string } & RetentionResult>> {
+    const days = options.days ?? this.config.compliance.gdpr.retention_days;
+    if (!Number.isFinite(days) || days <= 0)
+      throw new VigilError(
+        ErrorCodes.INVALID_ARGUMENT,
+        `applyRetention: expected a positive number of days (compliance.gdpr.retention_days or options.days), found ${String(days)}`,
+      );
+    const cutoff = new Date((options.now ?? new Date()).getTime() - days * 86_400_000);
+    const dryRun = options.dryRun === true;
+    await this.flush();
+    const results: Array<{ readonly backend: string } & RetentionResult> = [];
+    for (const b of this.#backends) results.push({ backend: b.name, ...(await b.applyRetention(cutoff, { dryRun })) });
+    if (!dryRun && this.enabled) {
+      this.log({
+        action: "RETENTION_APPLIED",
+        category: "AUDIT",
+        metadata: {
+          cutoff: cutoff.toISOString(),
+          retention_days: days,
+          deleted: results.map((r) => ({ backend: r.backend, events: r.deletedEvents, files: r.deletedFiles?.length ?? 0 })),
+        },
+      });
+      await this.flush();
+    }
+    return results;
+  }
+
+  /**
+   * Check the hash chains and signed checkpoints of the first file backend's store:
+   * `ok` only when everything is intact; otherwise each problem names its file, line,
+   * sequence number and kind. See docs/integrity.md.
+   */
+  async verify(
+    options: {
+      readonly from?: Date;
+      readonly to?: Date;
+      readonly publicKey?: string;
+      readonly witness?: string | readonly string[];
+      readonly onProgress?: Parameters<typeof verifyStore>[0]["onProgress"];
+    } = {},
+  ): Promise<VerifyResult> {
+    await this.flush();
+    const backend = this.#backends.find((b): b is FileBackend => b instanceof FileBackend);
+    if (!backend)
+      throw new VigilError(ErrorCodes.INVALID_ARGUMENT, "verify: no file backend is configured to verify");
+    const signing = options.publicKey
+      ? { ...this.config.security.signing, enabled: true, algorithm: "ed25519" as const, public_key: options.publicKey }
+      : this.config.security.signing;
+    return verifyStore({
+      backend,
+      signing,
+      encryption: this.config.security.encryption,
+      ...(options.from ? { from: options.from } : {}),
+      ...(options.to ? { to: options.to } : {}),
+      ...(options.witness ? { witness: options.witness } : {}),
+      ...(options.onProgress ? { onProgress: options.onProgress } : {}),
+    });
   }
 
   /** The seed's `get_event_count(time_range="today")`. */

@@ -11,7 +11,7 @@
 export { AuditContext, type AuditContextOptions, type AuditContextPatch } from "./capture/audit-context.js";
 export { type AuditDecorator, type AuditLogOptions, auditLog, audited } from "./capture/audit-log.js";
 export { type AuditScope, currentScope, enterAuditScope, withAuditScope } from "./capture/scope.js";
-export { discoverConfigPath, loadConfig } from "./config/index.js";
+export { ConfigFileError, discoverConfigPath, loadConfig, resolveConfig } from "./config/index.js";
 export type { ResolvedConfig, VigilConfig } from "./config/types.js";
 export { configure, getDefaultEngine, setDefaultEngine } from "./default-engine.js";
 export { AuditEngine, type AuditEngineOptions, type EngineMetrics } from "./engine.js";
@@ -38,6 +38,14 @@ export type {
   ResultStatus,
   Severity,
 } from "./event/types.js";
+export {
+  EXPORT_FORMATS,
+  type ExportFormat,
+  type ExportOptions,
+  type ExportResult,
+  exportEvents,
+} from "./export/index.js";
+export type { AggregateBucket, AggregateResult, AggregateSearchOptions } from "./query/aggregate.js";
 export { AuditQuery } from "./query/audit-query.js";
 export type { QueryNode } from "./query/ast.js";
 export { parse as parseQuery } from "./query/parse.js";

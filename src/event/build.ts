@@ -45,8 +45,20 @@ function toUpperName(value: unknown, what: string, fallback: string, report: Inp
   return fallback;
 }
 
+let lastMs = Number.NaN;
+let lastIso = "";
+
+/** `new Date(ms).toISOString()`, remembered for the last millisecond: bursts share it. */
+function isoOf(ms: number): string {
+  if (ms !== lastMs) {
+    lastMs = ms;
+    lastIso = new Date(ms).toISOString();
+  }
+  return lastIso;
+}
+
 function timestampOf(value: LogInput["timestamp"], nowMs: number, report: InputProblem): string {
-  if (value === undefined) return new Date(nowMs).toISOString();
+  if (value === undefined) return isoOf(nowMs);
   const ms = value instanceof Date ? value.getTime() : typeof value === "number" ? value : Date.parse(value);
   if (typeof ms === "number" && Number.isFinite(ms) && Math.abs(ms) <= 8.64e15) return new Date(ms).toISOString();
   problem(report, `input.timestamp must be a Date, an ISO 8601 string or epoch milliseconds, found ${describe(value)}; used the current time`);

@@ -6,6 +6,8 @@
  */
 import { getDefaultEngine } from "../default-engine.js";
 import type { AuditEvent } from "../event/types.js";
+import type { ExportOptions, ExportResult } from "../export/index.js";
+import type { AggregateResult, AggregateSearchOptions } from "./aggregate.js";
 import type { SearchOptions } from "./search.js";
 
 export const AuditQuery = {
@@ -20,5 +22,17 @@ export const AuditQuery = {
   /** Every matching event on the default engine, streamed. */
   stream(options: SearchOptions = {}): AsyncGenerator<AuditEvent> {
     return getDefaultEngine().stream(options);
+  },
+  /**
+   * Export matches from the default engine.
+   * @example
+   * await AuditQuery.export({ format: "excel", filename: "security_audit.xlsx", filters: { category: "SECURITY" } });
+   */
+  export(options: ExportOptions): Promise<ExportResult> {
+    return getDefaultEngine().export(options);
+  },
+  /** Counts per value or time bucket on the default engine. */
+  aggregate(options: AggregateSearchOptions): Promise<AggregateResult> {
+    return getDefaultEngine().aggregate(options);
   },
 } as const;

@@ -5,8 +5,10 @@
  * @module
  */
 import type { ResolvedConfig } from "../config/types.js";
+import { createLineDecoder } from "../crypto/index.js";
 import type { StorageBackend } from "./backend.js";
 import { FileBackend } from "./file/file-backend.js";
+import { createSqlBackend } from "./sql/index.js";
 
 export interface BackendFactoryOptions {
   readonly onWarning: (message: string) => void;
@@ -15,11 +17,17 @@ export interface BackendFactoryOptions {
 /** The enabled backends of a configuration, in order. */
 export function createBackends(config: ResolvedConfig, options: BackendFactoryOptions): StorageBackend[] {
   const backends: StorageBackend[] = [];
+  const decode = createLineDecoder(config); // decrypts envelopes; plain lines as they are
   for (const b of config.storage.backends) {
     if (!b.enabled) continue;
     if (b.type === "file")
-      backends.push(new FileBackend({ config: b, application: config.core.application_name, onWarning: options.onWarning }));
-    // database backends: src/storage/sql (added with the SQL storage)
+      backends.push(
+        new FileBackend({ config: b, application: config.core.application_name, decode, onWarning: options.onWarning }),
+      );
+    else
+      backends.push(
+        createSqlBackend(b, { durability: config.performance.durability, onWarning: options.onWarning }),
+      );
   }
   return backends;
 }

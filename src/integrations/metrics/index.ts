@@ -192,6 +192,7 @@ const emptyMetrics: EngineMetrics = {
   logged: 0,
   filtered: 0,
   filtered_by_category: {},
+  logged_by_category: {},
   written: 0,
   dropped: 0,
   failed: 0,

@@ -16,6 +16,7 @@ import {
   createReadStream,
   createWriteStream,
   existsSync,
+  fdatasync,
   fdatasyncSync,
   fstatSync,
   ftruncateSync,
@@ -27,6 +28,7 @@ import {
 } from "node:fs";
 import { readdir, rename, stat, unlink, utimes } from "node:fs/promises";
 import { join, resolve } from "node:path";
+import { promisify } from "node:util";
 import { pipeline } from "node:stream/promises";
 import { createGzip } from "node:zlib";
 import type { FileBackendConfig } from "../../config/types.js";
@@ -38,6 +40,7 @@ import { type CompiledPattern, compilePattern, type MatchedFile } from "./patter
 import { queryFiles } from "./query.js";
 
 const DAY_MS = 86_400_000;
+const fdatasyncAsync = promisify(fdatasync);
 /** Open files kept at once; the least recently written is closed past this. */
 const MAX_OPEN_FILES = 32;
 
@@ -70,6 +73,7 @@ export class FileBackend extends BaseBackend {
   readonly #decode: (line: string) => AuditEvent;
   readonly #warn: (message: string) => void;
   readonly #open = new Map<string, OpenFile>();
+  readonly #names = new Map<string, string>();
   #dirReady = false;
   #maintenance: Promise<void> | undefined;
 
@@ -100,8 +104,19 @@ export class FileBackend extends BaseBackend {
     this.#dirReady = true;
   }
 
-  /** The file an event belongs in (before size rotation). */
+  /** The file an event belongs in (before size rotation). Cached per category and period. */
   fileNameFor(event: AuditEvent): string {
+    const key = `${event.action.category}\u0000${event.timestamp.slice(0, 13)}`;
+    let name = this.#names.get(key);
+    if (name === undefined) {
+      if (this.#names.size > 4096) this.#names.clear();
+      name = this.#computeFileName(event);
+      this.#names.set(key, name);
+    }
+    return name;
+  }
+
+  #computeFileName(event: AuditEvent): string {
     let name = this.#pattern.name({
       category: event.action.category,
       timestamp: event.timestamp,
@@ -116,12 +131,29 @@ export class FileBackend extends BaseBackend {
     return name;
   }
 
+  /**
+   * Append the batch now (synchronous `write(2)`, so batches stay in queue order), then,
+   * when `sync` is asked, fdatasync the touched files on the thread pool: the event
+   * loop is not blocked while the disk catches up.
+   */
   override async write(batch: readonly StoredRecord[], options: { readonly sync: boolean }): Promise<void> {
-    this.writeSync(batch, options);
+    const touched = this.#appendBatch(batch, false);
+    if (!options.sync) return;
+    try {
+      await Promise.all(touched.map((f) => fdatasyncAsync(f.fd)));
+    } catch (err) {
+      this.markUnhealthy(err);
+      throw new StorageError(this.name, `cannot sync ${this.directory}: ${(err as Error).message}`, { cause: err });
+    }
   }
 
   override writeSync(batch: readonly StoredRecord[], options: { readonly sync: boolean }): boolean {
-    if (batch.length === 0) return true;
+    this.#appendBatch(batch, options.sync);
+    return true;
+  }
+
+  #appendBatch(batch: readonly StoredRecord[], syncNow: boolean): OpenFile[] {
+    if (batch.length === 0) return [];
     try {
       this.#ensureDir();
       const byFile = new Map<string, string[]>();
@@ -131,9 +163,10 @@ export class FileBackend extends BaseBackend {
         if (!lines) byFile.set(name, (lines = []));
         lines.push(record.line);
       }
-      for (const [name, lines] of byFile) this.#append(name, `${lines.join("\n")}\n`, options.sync);
+      const touched: OpenFile[] = [];
+      for (const [name, lines] of byFile) touched.push(this.#append(name, `${lines.join("\n")}\n`, syncNow));
       this.markHealthy();
-      return true;
+      return touched;
     } catch (err) {
       this.markUnhealthy(err);
       throw new StorageError(this.name, `cannot write to ${this.directory}: ${(err as Error).message}`, {
@@ -142,8 +175,9 @@ export class FileBackend extends BaseBackend {
     }
   }
 
-  #append(name: string, text: string, sync: boolean): void {
-    const bytes = Buffer.byteLength(text);
+  #append(name: string, text: string, sync: boolean): OpenFile {
+    const buf = Buffer.from(text);
+    const bytes = buf.length;
     let file = this.#fileFor(name);
     const { rotation } = this.#config;
     if (rotation.enabled && rotation.max_bytes > 0 && file.size > 0 && file.size + bytes > rotation.max_bytes) {
@@ -151,11 +185,11 @@ export class FileBackend extends BaseBackend {
       file = this.#fileFor(name);
     }
     let off = 0;
-    const buf = Buffer.from(text);
     while (off < buf.length) off += writeSync(file.fd, buf, off, buf.length - off);
     file.size += bytes;
     file.lastUsed = Date.now();
     if (sync) fdatasyncSync(file.fd);
+    return file;
   }
 
   #fileFor(name: string): OpenFile {

@@ -7,6 +7,7 @@
  *
  * @module
  */
+import { KeyError } from "../../crypto/keyring.js";
 import type { AuditEvent } from "../../event/types.js";
 import { compileQuery } from "../../query/evaluate.js";
 import type { QuerySpec } from "../backend.js";
@@ -67,7 +68,8 @@ export async function* queryFiles(
           let event: AuditEvent;
           try {
             event = decode(line);
-          } catch {
+          } catch (err) {
+            if (err instanceof KeyError) throw err; // a wrong or missing key must not look like "no results"
             continue; // a corrupt line: `verify` names it; a search cannot return it
           }
           const ts = event.timestamp;

@@ -1,0 +1,113 @@
+/**
+ * Integrity benchmark (issue 5): what chain hashing (and encryption) costs the writer,
+ * compared in the same run with the unsigned pipeline, and how fast `verify` reads a store.
+ *
+ *   node --import tsx bench/integrity.bench.mjs [events]
+ *
+ * Targets: signing costs the writer at most 25% of its throughput; verify reads at least
+ * 200,000 events/s from plain files. Durability is `none` so the figures measure CPU, not fsync.
+ */
+import { mkdtempSync, rmSync } from "node:fs";
+import { loadavg, tmpdir } from "node:os";
+import { join } from "node:path";
+import { loadConfig } from "../src/config/index.ts";
+import { createEncryptionStage } from "../src/crypto/stage.ts";
+import { AuditEngine } from "../src/engine.ts";
+import { createIntegrityStage } from "../src/integrity/stage.ts";
+import { verifyStore } from "../src/integrity/verify.ts";
+import { FileBackend } from "../src/storage/file/file-backend.ts";
+
+const N = Number(process.argv[2] ?? 100_000);
+const SECRET = "bench-secret-0123456789abcdef";
+const KEY = "ab".repeat(32);
+
+function configFor(dir, { sign, encrypt }) {
+  return {
+    core: { application_name: "bench" },
+    storage: {
+      backends: [
+        { type: "file", directory: dir, rotation: { enabled: true, when: "size", max_bytes: 20_000_000 } },
+      ],
+    },
+    performance: {
+      async: { enabled: true, queue_size: 1_000_000 },
+      batching: { batch_size: 500 },
+      durability: "none",
+    },
+    security: {
+      signing: sign ? { enabled: true, secret_key: SECRET, checkpoint_every: 10_000 } : { enabled: false },
+      encryption: encrypt ? { enabled: true, key: KEY, key_id: "k1" } : { enabled: false },
+    },
+  };
+}
+
+async function write(mode) {
+  const dir = mkdtempSync(join(tmpdir(), "vigil-bench-"));
+  const input = configFor(dir, mode);
+  const config = loadConfig(input, { env: {} });
+  const stages = [createIntegrityStage(config), createEncryptionStage(config)].filter((s) => s !== undefined);
+  const engine = new AuditEngine({ config: input, env: {}, stages });
+  const t0 = performance.now();
+  for (let i = 0; i < N; i++) {
+    engine.log({
+      action: "QUERY",
+      category: i % 2 ? "DATABASE" : "API",
+      actor: { id: String(i % 100), username: `user${i % 100}`, ip: "10.0.0.7" },
+      resource: { type: "table", name: "orders", id: String(i) },
+      result: { duration_ms: 3.2, count: i % 17 },
+      metadata: { request: i, path: "/api/v1/orders" },
+    });
+  }
+  await engine.close();
+  const ms = performance.now() - t0;
+  return { dir, config, rate: N / (ms / 1000) };
+}
+
+async function verify(config) {
+  const b = config.storage.backends[0];
+  const backend = new FileBackend({ config: b, application: "bench" });
+  const t0 = performance.now();
+  const r = await verifyStore({
+    backend,
+    signing: config.security.signing,
+    encryption: config.security.encryption,
+  });
+  const ms = performance.now() - t0;
+  if (!r.ok) throw new Error(`bench store does not verify: ${JSON.stringify(r.problems.slice(0, 3))}`);
+  return r.events / (ms / 1000);
+}
+
+const fmt = (n) => Math.round(n).toLocaleString("en-US");
+const best = (xs) => Math.max(...xs);
+const runs = { unsigned: [], signed: [], "signed+encrypted": [] };
+const verifyRates = { plain: [], encrypted: [] };
+console.log(
+  `vigil integrity bench: ${fmt(N)} events per run, load average ${loadavg()
+    .map((x) => x.toFixed(1))
+    .join(" ")}`,
+);
+for (let round = 0; round < 3; round++) {
+  for (const [name, mode] of [
+    ["unsigned", { sign: false, encrypt: false }],
+    ["signed", { sign: true, encrypt: false }],
+    ["signed+encrypted", { sign: true, encrypt: true }],
+  ]) {
+    const { dir, config, rate } = await write(mode);
+    runs[name].push(rate);
+    if (name === "signed") verifyRates.plain.push(await verify(config));
+    if (name === "signed+encrypted") verifyRates.encrypted.push(await verify(config));
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+const base = best(runs.unsigned);
+console.log("\nwriter throughput (best of 3, events/s, engine → file backend, durability none)");
+for (const [name, xs] of Object.entries(runs)) {
+  const cost =
+    name === "unsigned"
+      ? ""
+      : `  cost ${(((base - best(xs)) / base) * 100).toFixed(1)}% (target ≤ 25% for signed)`;
+  console.log(`  ${name.padEnd(18)} ${fmt(best(xs)).padStart(10)}${cost}`);
+}
+console.log("\nverify (best of 3, events/s)");
+console.log(`  plain files        ${fmt(best(verifyRates.plain)).padStart(10)}  (target ≥ 200,000)`);
+console.log(`  encrypted files    ${fmt(best(verifyRates.encrypted)).padStart(10)}`);

@@ -1,0 +1,57 @@
+/**
+ * Tamper evidence (SPEC §9): the hash chain, signed checkpoints and retention records,
+ * and verification. See `docs/integrity.md`.
+ *
+ * @module
+ */
+export { canonicalize } from "./canonical.js";
+export {
+  checkLine,
+  createChainId,
+  eventHash,
+  GENESIS,
+  type LineCheck,
+  sealEvent,
+  sha256Hex,
+} from "./chain.js";
+export {
+  type CheckpointRecord,
+  type CheckpointSink,
+  checkRecordSignature,
+  FileCheckpointSink,
+  type RetentionRecord,
+  readRecords,
+  type SignedRecord,
+  signRecord,
+} from "./records.js";
+export {
+  applyVerifiableRetention,
+  type VerifiableRetentionOptions,
+  type VerifiableRetentionResult,
+} from "./retention.js";
+export {
+  createSigner,
+  createVerifier,
+  type SignatureVerifier,
+  type Signer,
+  type SigningAlgorithm,
+  type SigningKeys,
+} from "./signing.js";
+export {
+  createIntegrityStage,
+  defaultStoreDirectory,
+  type IntegrityStage,
+  type IntegrityStageOptions,
+} from "./stage.js";
+export {
+  ChainVerifier,
+  type ChainVerifierOptions,
+  type LineSource,
+  type ProblemKind,
+  type VerifyFile,
+  type VerifyProblem,
+  type VerifyProgress,
+  type VerifyResult,
+  type VerifyStoreOptions,
+  verifyStore,
+} from "./verify.js";

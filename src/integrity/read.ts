@@ -1,0 +1,54 @@
+/**
+ * Reading a store file for verification: every line with its number, a last line
+ * without newline reported (not dropped silently), and a read or decompression error
+ * reported with how far the file could be read.
+ *
+ * @module
+ */
+import { createReadStream } from "node:fs";
+import { createGunzip } from "node:zlib";
+
+/** How reading one file ended. */
+export interface ReadOutcome {
+  /** Complete lines read (the last line number). */
+  readonly lines: number;
+  /** A last line without its newline: its number and length in characters. */
+  readonly torn?: { readonly line: number; readonly chars: number; readonly text: string };
+  /** Why reading stopped early (unreadable gzip data, I/O error). */
+  readonly error?: Error;
+}
+
+/**
+ * Call `onLine(text, lineNo)` for each complete line of a plain or gzipped file, in order.
+ * Empty lines are counted but not passed on.
+ */
+export async function readFileLines(
+  path: string,
+  gzip: boolean,
+  onLine: (text: string, lineNo: number) => void,
+): Promise<ReadOutcome> {
+  const raw = createReadStream(path, { highWaterMark: 1024 * 1024 });
+  const stream = gzip ? raw.pipe(createGunzip({ chunkSize: 256 * 1024 })) : raw;
+  raw.on("error", (err) => stream.destroy(err));
+  stream.setEncoding("utf8");
+  let rest = "";
+  let lineNo = 0;
+  try {
+    for await (const chunk of stream as AsyncIterable<string>) {
+      const text = rest.length > 0 ? rest + chunk : chunk;
+      let start = 0;
+      for (;;) {
+        const nl = text.indexOf("\n", start);
+        if (nl < 0) break;
+        lineNo++;
+        if (nl > start) onLine(text.slice(start, nl), lineNo);
+        start = nl + 1;
+      }
+      rest = start < text.length ? text.slice(start) : "";
+    }
+  } catch (err) {
+    return { lines: lineNo, error: err as Error };
+  }
+  if (rest.length > 0) return { lines: lineNo, torn: { line: lineNo + 1, chars: rest.length, text: rest } };
+  return { lines: lineNo };
+}

@@ -1,0 +1,218 @@
+/**
+ * Signed records kept beside the data: **checkpoints** (a chain's head, signed) and
+ * **retention records** (a signed statement that a range of a chain was deleted on
+ * purpose). Both are JSON Lines in a `checkpoints/` directory, append-only and fsync'd:
+ *
+ * ```
+ * <directory>/checkpoints/<chain, made file-safe>.jsonl   checkpoints of one chain
+ * <directory>/checkpoints/retention.jsonl                  retention records of every chain
+ * ```
+ *
+ * A signature covers the RFC 8785 canonical JSON of the record without its `sig` member.
+ *
+ * @module
+ */
+import { closeSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, writeSync } from "node:fs";
+import { join } from "node:path";
+import { canonicalize } from "./canonical.js";
+import type { SignatureVerifier, Signer, SigningAlgorithm } from "./signing.js";
+
+/** A signed chain head. */
+export interface CheckpointRecord {
+  readonly v: 1;
+  readonly type: "checkpoint";
+  readonly chain: string;
+  readonly seq: number;
+  readonly hash: string;
+  /** When it was signed, ISO 8601. */
+  readonly time: string;
+  readonly alg: SigningAlgorithm;
+  readonly key_id: string;
+  /** Set on the checkpoint written at close: the chain ends here. */
+  readonly final?: true;
+  /** base64 signature. */
+  readonly sig: string;
+}
+
+/** A signed statement that events `from..to` of `chain` were deleted by retention. */
+export interface RetentionRecord {
+  readonly v: 1;
+  readonly type: "retention";
+  readonly chain: string;
+  readonly from: number;
+  readonly to: number;
+  /** The hash of event `to`, so the event after the range still links. */
+  readonly last_hash: string;
+  /** The files deleted (names, not paths). */
+  readonly files: readonly string[];
+  /** The retention cutoff, ISO 8601. */
+  readonly cutoff: string;
+  readonly time: string;
+  readonly alg: SigningAlgorithm;
+  readonly key_id: string;
+  readonly sig: string;
+}
+
+export type SignedRecord = CheckpointRecord | RetentionRecord;
+
+/** A record before signing. */
+export type UnsignedRecord =
+  | Omit<CheckpointRecord, "sig" | "alg" | "key_id">
+  | Omit<RetentionRecord, "sig" | "alg" | "key_id">;
+
+/** Sign a record with `signer`, adding `alg`, `key_id` and `sig`. */
+export function signRecord<T extends UnsignedRecord>(
+  record: T,
+  signer: Signer,
+): T & { alg: SigningAlgorithm; key_id: string; sig: string } {
+  const body = { ...record, alg: signer.algorithm, key_id: signer.keyId };
+  return { ...body, sig: signer.sign(canonicalize(body)) };
+}
+
+/** Whether a record's signature holds under `verifier` (constant-time for HMAC). */
+export function checkRecordSignature(record: SignedRecord, verifier: SignatureVerifier): boolean {
+  const { sig, ...body } = record;
+  if (typeof sig !== "string") return false;
+  return verifier.verify(canonicalize(body), sig);
+}
+
+/** Where signed records go: beside the data, and optionally to a witness. */
+export interface CheckpointSink {
+  /** Persist one record durably before returning. */
+  append(record: SignedRecord): void;
+  /** Release files. */
+  close(): void;
+}
+
+/** A chain id made safe as a file name. */
+export function recordFileName(record: Pick<SignedRecord, "type" | "chain">): string {
+  return record.type === "retention"
+    ? "retention.jsonl"
+    : `${record.chain.replace(/[^A-Za-z0-9._-]/g, "_")}.jsonl`;
+}
+
+/**
+ * Appends signed records to `<directory>/<chain>.jsonl` (and `retention.jsonl`), fsync'd,
+ * and the same lines to each witness directory.
+ *
+ * @example
+ * const sink = new FileCheckpointSink("logs/audit/checkpoints", ["/mnt/witness/audit"]);
+ */
+export class FileCheckpointSink implements CheckpointSink {
+  readonly #directories: readonly string[];
+  readonly #fds = new Map<string, number>();
+
+  /**
+   * @param directory - the checkpoint directory (created when missing).
+   * @param witnesses - more directories that receive a copy of every record (default none).
+   */
+  constructor(directory: string, witnesses: readonly string[] = []) {
+    this.#directories = [directory, ...witnesses];
+  }
+
+  append(record: SignedRecord): void {
+    const text = Buffer.from(`${JSON.stringify(record)}\n`);
+    const name = recordFileName(record);
+    let firstError: unknown;
+    for (const dir of this.#directories) {
+      try {
+        const path = join(dir, name);
+        let fd = this.#fds.get(path);
+        if (fd === undefined) {
+          mkdirSync(dir, { recursive: true });
+          fd = openSync(path, "a", 0o640);
+          this.#fds.set(path, fd);
+        }
+        let off = 0;
+        while (off < text.length) off += writeSync(fd, text, off, text.length - off);
+        fsyncSync(fd);
+      } catch (err) {
+        firstError ??= err;
+      }
+    }
+    if (firstError !== undefined) throw firstError;
+  }
+
+  close(): void {
+    for (const fd of this.#fds.values()) closeSync(fd);
+    this.#fds.clear();
+  }
+}
+
+/** One record read back, with where it was found. */
+export interface StoredSignedRecord {
+  readonly record: SignedRecord;
+  readonly file: string;
+  readonly line: number;
+}
+
+/** A line of a record file that is not a record. */
+export interface BadRecordLine {
+  readonly file: string;
+  readonly line: number;
+  readonly reason: string;
+}
+
+/** Read every record file (`*.jsonl`) of a checkpoint directory; a missing directory reads as empty. */
+export function readRecords(directory: string): { records: StoredSignedRecord[]; bad: BadRecordLine[] } {
+  const records: StoredSignedRecord[] = [];
+  const bad: BadRecordLine[] = [];
+  let names: string[];
+  try {
+    names = readdirSync(directory).filter((n) => n.endsWith(".jsonl"));
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === "ENOENT") return { records, bad };
+    throw err;
+  }
+  names.sort();
+  for (const name of names) {
+    const file = join(directory, name);
+    const lines = readFileSync(file, "utf8").split("\n");
+    const complete = lines.length - 1; // the text after the last newline is a torn or empty tail
+    for (let i = 0; i < lines.length; i++) {
+      const text = lines[i]!;
+      if (text === "") continue;
+      if (i === complete) {
+        bad.push({ file, line: i + 1, reason: "last line has no newline (torn or cut)" });
+        continue;
+      }
+      const record = parseRecord(text);
+      if (typeof record === "string") bad.push({ file, line: i + 1, reason: record });
+      else records.push({ record, file, line: i + 1 });
+    }
+  }
+  return { records, bad };
+}
+
+const HEX64 = /^[0-9a-f]{64}$/;
+const isSeq = (n: unknown): n is number => typeof n === "number" && Number.isSafeInteger(n) && n >= 1;
+
+/** A record, or why the text is not one. */
+function parseRecord(text: string): SignedRecord | string {
+  let r: Record<string, unknown>;
+  try {
+    r = JSON.parse(text) as Record<string, unknown>;
+  } catch {
+    return "not JSON";
+  }
+  if (r === null || typeof r !== "object" || Array.isArray(r)) return "not a JSON object";
+  if (r.v !== 1) return `unknown record version ${JSON.stringify(r.v)}`;
+  if (typeof r.chain !== "string" || typeof r.sig !== "string" || typeof r.key_id !== "string") {
+    return "chain, key_id or sig missing";
+  }
+  if (r.alg !== "hmac-sha256" && r.alg !== "ed25519") return `unknown algorithm ${JSON.stringify(r.alg)}`;
+  if (r.type === "checkpoint") {
+    if (!isSeq(r.seq) || typeof r.hash !== "string" || !HEX64.test(r.hash))
+      return "checkpoint without a valid seq and hash";
+    return r as unknown as CheckpointRecord;
+  }
+  if (r.type === "retention") {
+    if (!isSeq(r.from) || !isSeq(r.to) || r.to < r.from)
+      return "retention record without a valid from..to range";
+    if (typeof r.last_hash !== "string" || !HEX64.test(r.last_hash))
+      return "retention record without last_hash";
+    if (!Array.isArray(r.files)) return "retention record without files";
+    return r as unknown as RetentionRecord;
+  }
+  return `unknown record type ${JSON.stringify(r.type)}`;
+}
