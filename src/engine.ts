@@ -662,6 +662,11 @@ export class AuditEngine extends EventEmitter<EngineEvents> implements Flushable
     return this.count(options);
   }
 
+  /** @internal Used by the capture API to report options that threw. */
+  _warn(message: string): void {
+    this.#warn(message);
+  }
+
   #warn(message: string): void {
     if (this.listenerCount("warning") > 0) this.emit("warning", message);
     else process.emitWarning(message, { code: "VIGIL_WARNING" });

@@ -84,7 +84,7 @@ function safeCall<T>(fn: () => T, engine: AuditEngine, what: string): T | undefi
   try {
     return fn();
   } catch (err) {
-    engine.emit("warning", `auditLog: the ${what} option threw: ${(err as Error)?.message ?? String(err)}`);
+    engine._warn(`auditLog: the ${what} option threw: ${(err as Error)?.message ?? String(err)}`);
     return undefined;
   }
 }

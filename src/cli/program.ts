@@ -9,10 +9,12 @@ import { Command, CommanderError } from "commander";
 import packageJson from "../../package.json" with { type: "json" };
 import { exportCommand } from "./commands/export.js";
 import { initCommand } from "./commands/init.js";
+import { keygenCommand } from "./commands/keygen.js";
 import { retentionCommand } from "./commands/retention.js";
 import { searchCommand } from "./commands/search.js";
 import { statsCommand } from "./commands/stats.js";
 import { tailCommand } from "./commands/tail.js";
+import { verifyCommand } from "./commands/verify.js";
 import { type CliContext, processContext } from "./context.js";
 import { EXIT_OK, EXIT_USAGE, reportError } from "./errors.js";
 import { neutralize } from "./terminal.js";
@@ -45,6 +47,8 @@ Exit status: 0 success, 1 failure, 2 bad input (query, options, configuration).`
   statsCommand(program, ctx);
   initCommand(program, ctx);
   retentionCommand(program, ctx);
+  verifyCommand(program, ctx);
+  keygenCommand(program, ctx);
   return program;
 }
 

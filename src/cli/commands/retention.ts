@@ -2,12 +2,25 @@
  * `vigil retention [--dry-run]`: delete what is older than the retention period
  * (`compliance.gdpr.retention_days`, or `--days`) from every configured backend.
  *
+ * With `security.signing` enabled, a file store's deletion stays verifiable: before the
+ * files go, a signed retention record per chain range is written beside the checkpoints
+ * (`applyVerifiableRetention`), so `vigil verify` accepts exactly that gap.
+ *
  * @module
  */
+import { join } from "node:path";
 import type { Command } from "commander";
 import { loadConfig } from "../../config/load.js";
 import { ErrorCodes, VigilError } from "../../errors.js";
+import {
+  applyVerifiableRetention,
+  createSigner,
+  FileCheckpointSink,
+  type Signer,
+  type SigningKeys,
+} from "../../integrity/index.js";
 import type { RetentionResult, StorageBackend } from "../../storage/backend.js";
+import { FileBackend } from "../../storage/file/file-backend.js";
 import { createBackends } from "../../storage/index.js";
 import { type CliContext, configPath, notice, write } from "../context.js";
 import { UsageError } from "../errors.js";
@@ -22,9 +35,9 @@ interface RetentionFlags {
   readonly days?: number;
 }
 
-/** A backend's answer, or why it failed. */
+/** A backend's answer (with the retention records signed for it), or why it failed. */
 type Outcome = { readonly backend: StorageBackend } & (
-  | { readonly result: RetentionResult }
+  | { readonly result: RetentionResult; readonly signed?: number }
   | { readonly error: unknown }
 );
 
@@ -54,16 +67,33 @@ export function retentionCommand(program: Command, ctx: CliContext): Command {
       );
     if (days === 0) throw new UsageError("--days 0 would delete everything: give at least 1");
     const cutoff = new Date(Date.now() - days * DAY_MS);
+    const signer = config.security.signing.enabled ? retentionSigner(config.security.signing) : undefined;
     const backends = createBackends(config, { onWarning: (m) => notice(ctx, `warning: ${m}`) });
     if (backends.length === 0) throw new UsageError("no storage backend is enabled in the configuration");
 
     const outcomes: Outcome[] = [];
     for (const backend of backends) {
       try {
-        outcomes.push({
-          backend,
-          result: await backend.applyRetention(cutoff, { dryRun: flags.dryRun === true }),
-        });
+        if (signer && backend instanceof FileBackend) {
+          const sink = new FileCheckpointSink(join(backend.directory, "checkpoints"));
+          try {
+            const result = await applyVerifiableRetention({
+              backend,
+              cutoff,
+              signer,
+              sink,
+              encryption: config.security.encryption,
+              dryRun: flags.dryRun === true,
+            });
+            outcomes.push({ backend, result, signed: result.records.length });
+          } finally {
+            sink.close();
+          }
+        } else
+          outcomes.push({
+            backend,
+            result: await backend.applyRetention(cutoff, { dryRun: flags.dryRun === true }),
+          });
       } catch (error) {
         outcomes.push({ backend, error });
       } finally {
@@ -86,6 +116,10 @@ export function retentionCommand(program: Command, ctx: CliContext): Command {
       const files = o.result.deletedFiles;
       out += `${name}: ${verb} ${formatCount(o.result.deletedEvents)} events${
         files ? ` in ${formatCount(files.length)} file${files.length === 1 ? "" : "s"}` : ""
+      }${
+        o.signed === undefined
+          ? ""
+          : `; ${flags.dryRun ? "would sign" : "signed"} ${formatCount(o.signed)} retention record${o.signed === 1 ? "" : "s"}`
       }\n`;
       for (const f of files ?? []) out += `  ${neutralize(f)}\n`;
     }
@@ -97,4 +131,17 @@ export function retentionCommand(program: Command, ctx: CliContext): Command {
       );
   });
   return command;
+}
+
+/** The signer of retention records; without the signing key, nothing may be deleted. */
+function retentionSigner(keys: SigningKeys): Signer {
+  try {
+    return createSigner(keys);
+  } catch (err) {
+    throw new UsageError(
+      `security.signing is enabled, so deleted files must be covered by signed retention records, but ${
+        (err as Error).message
+      }`,
+    );
+  }
 }

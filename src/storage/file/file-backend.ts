@@ -95,7 +95,8 @@ export class FileBackend extends BaseBackend {
 
   override async open(): Promise<void> {
     this.#ensureDir();
-    await this.maintain();
+    this.#scheduleMaintenance();
+    await this.#maintenance;
   }
 
   #ensureDir(): void {
