@@ -97,7 +97,15 @@ function rawLimit(dir) {
   return N / (Number(process.hrtime.bigint() - t0) / 1e9);
 }
 
-const results = { vigilCall: [], pinoCall: [], vigilTput: [], pinoTput: [], raw: [], vigilPeak: [], pinoPeak: [] };
+const results = {
+  vigilCall: [],
+  pinoCall: [],
+  vigilTput: [],
+  pinoTput: [],
+  raw: [],
+  vigilPeak: [],
+  pinoPeak: [],
+};
 for (let round = 0; round < ROUNDS; round++) {
   {
     const dir = mkdtempSync(join(tmpdir(), "vigil-bench-"));
@@ -117,7 +125,12 @@ for (let round = 0; round < ROUNDS; round++) {
   {
     const dir = mkdtempSync(join(tmpdir(), "vigil-bench-"));
     const engine = vigilEngine(dir);
-    const [tput, peak] = await withPeak(() => throughput((i) => engine.log(inputs[i]), () => engine.flush()));
+    const [tput, peak] = await withPeak(() =>
+      throughput(
+        (i) => engine.log(inputs[i]),
+        () => engine.flush(),
+      ),
+    );
     results.vigilTput.push(tput);
     results.vigilPeak.push(peak);
     await engine.close();
@@ -126,7 +139,12 @@ for (let round = 0; round < ROUNDS; round++) {
   {
     const dir = mkdtempSync(join(tmpdir(), "vigil-bench-"));
     const { logger, dest } = pinoLogger(dir);
-    const [tput, peak] = await withPeak(() => throughput((i) => logger.info(events[i]), () => flushPino(dest)));
+    const [tput, peak] = await withPeak(() =>
+      throughput(
+        (i) => logger.info(events[i]),
+        () => flushPino(dest),
+      ),
+    );
     results.pinoTput.push(tput);
     results.pinoPeak.push(peak);
     dest.end();
@@ -146,8 +164,18 @@ const vt = median(results.vigilTput);
 const pt = median(results.pinoTput);
 const raw = median(results.raw);
 const fmt = (n) => Math.round(n).toLocaleString("en-US");
-console.log(`engine benchmark: ${fmt(N)} reference events x ${ROUNDS} rounds (medians), node ${process.version}`);
-console.log(`(a) caller time per event   vigil ${vc.toFixed(0)} ns   pino ${pc.toFixed(0)} ns   ratio ${(vc / pc).toFixed(2)}x (target <= 0.5x)`);
-console.log(`(b) sustained events/s      vigil ${fmt(vt)}   pino ${fmt(pt)}   ratio ${(vt / pt).toFixed(2)}x (target >= 1.0x)`);
-console.log(`(c) raw stringify+writeSync ${fmt(raw)} events/s   vigil/raw ${(vt / raw).toFixed(2)}x (target >= 0.5x)`);
-console.log(`    peak RSS during (b)     vigil ${median(results.vigilPeak).toFixed(0)} MiB   pino ${median(results.pinoPeak).toFixed(0)} MiB (includes the ${fmt(N)} prepared inputs)`);
+console.log(
+  `engine benchmark: ${fmt(N)} reference events x ${ROUNDS} rounds (medians), node ${process.version}`,
+);
+console.log(
+  `(a) caller time per event   vigil ${vc.toFixed(0)} ns   pino ${pc.toFixed(0)} ns   ratio ${(vc / pc).toFixed(2)}x (target <= 0.5x)`,
+);
+console.log(
+  `(b) sustained events/s      vigil ${fmt(vt)}   pino ${fmt(pt)}   ratio ${(vt / pt).toFixed(2)}x (target >= 1.0x)`,
+);
+console.log(
+  `(c) raw stringify+writeSync ${fmt(raw)} events/s   vigil/raw ${(vt / raw).toFixed(2)}x (target >= 0.5x)`,
+);
+console.log(
+  `    peak RSS during (b)     vigil ${median(results.vigilPeak).toFixed(0)} MiB   pino ${median(results.pinoPeak).toFixed(0)} MiB (includes the ${fmt(N)} prepared inputs)`,
+);

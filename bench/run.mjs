@@ -9,7 +9,10 @@ const here = fileURLToPath(new URL(".", import.meta.url));
 const BENCHES = {
   engine: { file: "engine.bench.mjs", what: "engine.log() vs pino 10 vs raw writeSync (issue 2)" },
   sanitize: { file: "sanitize.bench.mjs", what: "sanitizer vs a JSON copy", tsx: true },
-  search: { file: "search.bench.mjs", what: "file search vs jq over 1M events; xlsx export memory (issue 3)" },
+  search: {
+    file: "search.bench.mjs",
+    what: "file search vs jq over 1M events; xlsx export memory (issue 3)",
+  },
   sql: { file: "sql-insert.bench.mjs", what: "SQL inserts vs the raw drivers (issue 4)", tsx: true },
   integrity: { file: "integrity.bench.mjs", what: "hash chain cost and verify speed (issue 5)", tsx: true },
   http: { file: "http.bench.mjs", what: "Express with/without vigil vs pino-http (issue 6)", tsx: true },

@@ -39,7 +39,8 @@ export function setDefaultEngine(engine: AuditEngine): void {
  * default engine is flushed and closed in the background.
  */
 export function configure(config: VigilConfig | string): AuditEngine {
-  const engine = typeof config === "string" ? new AuditEngine({ configFile: config }) : new AuditEngine({ config });
+  const engine =
+    typeof config === "string" ? new AuditEngine({ configFile: config }) : new AuditEngine({ config });
   const previous = current;
   current = engine;
   if (previous && previous !== engine) void previous.close().catch(() => {});

@@ -4,6 +4,7 @@ import { eventsOnDisk, fileEngine, rawLines, tempDir } from "../test/helpers.js"
 import { withAuditScope } from "./capture/scope.js";
 import type { AuditEngine } from "./engine.js";
 import type { VigilError } from "./errors.js";
+import type { LogInput } from "./event/types.js";
 
 let dir: string;
 let cleanup: () => void;
@@ -23,7 +24,11 @@ afterEach(async () => {
 
 describe("AuditEngine.log", () => {
   it("writes one jq-readable JSON line per event with the SPEC §2 shape", async () => {
-    const engine = track(fileEngine(dir, { core: { application_name: "traffictracer", version: "2.0.0", environment: "production" } }));
+    const engine = track(
+      fileEngine(dir, {
+        core: { application_name: "traffictracer", version: "2.0.0", environment: "production" },
+      }),
+    );
     const returned = engine.log({
       action: "query",
       category: "database",
@@ -67,12 +72,16 @@ describe("AuditEngine.log", () => {
     const engine = track(fileEngine(dir));
     const errors: VigilError[] = [];
     engine.on("error", (e) => errors.push(e));
-    // biome-ignore lint/suspicious/noExplicitAny: deliberately malformed input
-    const bad = engine.log({ action: 42, severity: "LOUD", status: "MAYBE", timestamp: "yesterday-ish" } as any);
+    const malformed: unknown = { action: 42, severity: "LOUD", status: "MAYBE", timestamp: "yesterday-ish" };
+    const bad = engine.log(malformed as LogInput);
     expect(bad).toBeDefined();
     expect(errors.map((e) => e.code)).toEqual(Array(4).fill("VIGIL_ERR_INVALID_ARGUMENT"));
-    expect(errors.map((e) => e.message).join("\n")).toMatch(/input\.action must be a non-empty string, found number/);
-    expect(errors.map((e) => e.message).join("\n")).toMatch(/input\.severity must be one of DEBUG, INFO, WARNING, ERROR, CRITICAL, found "LOUD"/);
+    expect(errors.map((e) => e.message).join("\n")).toMatch(
+      /input\.action must be a non-empty string, found number/,
+    );
+    expect(errors.map((e) => e.message).join("\n")).toMatch(
+      /input\.severity must be one of DEBUG, INFO, WARNING, ERROR, CRITICAL, found "LOUD"/,
+    );
     // biome-ignore lint/suspicious/noExplicitAny: deliberately malformed input
     expect(() => engine.log(null as any)).not.toThrow();
     const stored = eventsOnDisk(dir);
@@ -82,15 +91,23 @@ describe("AuditEngine.log", () => {
 
   it("carries the ambient scope's actor and correlation unless the event names its own", async () => {
     const engine = track(fileEngine(dir));
-    await withAuditScope({ actor: { username: "alice", ip: "10.0.0.7" }, correlation: { request_id: "r-1" } }, async () => {
-      await new Promise((r) => setTimeout(r, 1));
-      engine.log({ action: "INNER" });
-      engine.log({ action: "OWN", actor: { username: "bob" } });
-      await withAuditScope({ correlation: { trace_id: "t-9" } }, async () => engine.log({ action: "NESTED" }));
-    });
+    await withAuditScope(
+      { actor: { username: "alice", ip: "10.0.0.7" }, correlation: { request_id: "r-1" } },
+      async () => {
+        await new Promise((r) => setTimeout(r, 1));
+        engine.log({ action: "INNER" });
+        engine.log({ action: "OWN", actor: { username: "bob" } });
+        await withAuditScope({ correlation: { trace_id: "t-9" } }, async () =>
+          engine.log({ action: "NESTED" }),
+        );
+      },
+    );
     engine.log({ action: "OUTSIDE" });
     const [inner, own, nested, outside] = eventsOnDisk(dir);
-    expect(inner).toMatchObject({ actor: { username: "alice", ip: "10.0.0.7" }, correlation: { request_id: "r-1" } });
+    expect(inner).toMatchObject({
+      actor: { username: "alice", ip: "10.0.0.7" },
+      correlation: { request_id: "r-1" },
+    });
     expect(own!.actor).toEqual({ username: "bob" });
     expect(nested!.correlation).toEqual({ request_id: "r-1", trace_id: "t-9" });
     expect(outside!.actor).toBeUndefined();
@@ -140,14 +157,25 @@ describe("filters", () => {
     expect(m.filtered).toBe(4);
     expect(m.filtered_by_category).toEqual({ AUTHENTICATION: 2, HEARTBEAT: 1, DATABASE: 1 });
     expect(warnings).toHaveLength(3);
-    expect(warnings[0]).toMatch(/AUTHENTICATION is not in the include list \[DATABASE, API, AUTH, SECURITY\]/);
+    expect(warnings[0]).toMatch(
+      /AUTHENTICATION is not in the include list \[DATABASE, API, AUTH, SECURITY\]/,
+    );
   });
 });
 
 describe("async pipeline", () => {
   it("batches by size and by timeout, and flush() writes everything", async () => {
     const engine = track(
-      fileEngine(dir, { performance: { async: { enabled: true }, batching: { batch_size: 10, batch_timeout_seconds: 0.05 } } }, { async: true }),
+      fileEngine(
+        dir,
+        {
+          performance: {
+            async: { enabled: true },
+            batching: { batch_size: 10, batch_timeout_seconds: 0.05 },
+          },
+        },
+        { async: true },
+      ),
     );
     for (let i = 0; i < 25; i++) engine.log({ action: "E", metadata: { i } });
     expect(rawLines(dir)).toHaveLength(0); // nothing on the caller's path
@@ -165,20 +193,42 @@ describe("async pipeline", () => {
 
   it("on_full: drop drops, counts, and records the drop as an EVENTS_DROPPED event", async () => {
     const engine = track(
-      fileEngine(dir, { performance: { async: { enabled: true, queue_size: 5, on_full: "drop" }, batching: { batch_size: 100, batch_timeout_seconds: 10 } } }, { async: true }),
+      fileEngine(
+        dir,
+        {
+          performance: {
+            async: { enabled: true, queue_size: 5, on_full: "drop" },
+            batching: { batch_size: 100, batch_timeout_seconds: 10 },
+          },
+        },
+        { async: true },
+      ),
     );
     for (let i = 0; i < 12; i++) engine.log({ action: "E", metadata: { i } });
     await engine.flush();
     const events = eventsOnDisk(dir);
     expect(engine.metrics().dropped).toBe(7);
     const drop = events.find((e) => e.action.type === "EVENTS_DROPPED");
-    expect(drop).toMatchObject({ action: { category: "AUDIT" }, result: { status: "FAILURE", count: 7 }, severity: "WARNING" });
+    expect(drop).toMatchObject({
+      action: { category: "AUDIT" },
+      result: { status: "FAILURE", count: 7 },
+      severity: "WARNING",
+    });
     expect(events.filter((e) => e.action.type === "E").map((e) => e.metadata!.i)).toEqual([0, 1, 2, 3, 4]);
   });
 
   it("on_full: block writes the queue on the caller's thread and loses nothing", async () => {
     const engine = track(
-      fileEngine(dir, { performance: { async: { enabled: true, queue_size: 5, on_full: "block" }, batching: { batch_size: 100, batch_timeout_seconds: 10 } } }, { async: true }),
+      fileEngine(
+        dir,
+        {
+          performance: {
+            async: { enabled: true, queue_size: 5, on_full: "block" },
+            batching: { batch_size: 100, batch_timeout_seconds: 10 },
+          },
+        },
+        { async: true },
+      ),
     );
     for (let i = 0; i < 12; i++) engine.log({ action: "E", metadata: { i } });
     expect(rawLines(dir).length).toBe(10); // two full queues were written synchronously
@@ -188,16 +238,36 @@ describe("async pipeline", () => {
   });
 
   it("logDurable resolves after the event is on disk", async () => {
-    const engine = track(fileEngine(dir, { performance: { async: { enabled: true }, batching: { batch_timeout_seconds: 60 }, durability: "none" } }, { async: true }));
+    const engine = track(
+      fileEngine(
+        dir,
+        {
+          performance: {
+            async: { enabled: true },
+            batching: { batch_timeout_seconds: 60 },
+            durability: "none",
+          },
+        },
+        { async: true },
+      ),
+    );
     const event = await engine.logDurable({ action: "PAYMENT", category: "SECURITY" });
     expect(eventsOnDisk(dir).map((e) => e.id)).toEqual([event!.id]);
   });
 
   it("logDurable rejects with VIGIL_ERR_NOT_DURABLE when no backend can store the event", async () => {
-    const engine = track(fileEngine(dir, { storage: { backends: [{ type: "file", directory: "/dev/null/vigil-cannot-write" }] } }, { async: true }));
+    const engine = track(
+      fileEngine(
+        dir,
+        { storage: { backends: [{ type: "file", directory: "/dev/null/vigil-cannot-write" }] } },
+        { async: true },
+      ),
+    );
     const errors: VigilError[] = [];
     engine.on("error", (e) => errors.push(e));
-    await expect(engine.logDurable({ action: "PAYMENT" })).rejects.toMatchObject({ code: "VIGIL_ERR_NOT_DURABLE" });
+    await expect(engine.logDurable({ action: "PAYMENT" })).rejects.toMatchObject({
+      code: "VIGIL_ERR_NOT_DURABLE",
+    });
     expect(engine.log({ action: "OTHER" })).toBeDefined(); // log() itself never throws
     await engine.flush();
     expect(engine.metrics().failed).toBe(2);
@@ -218,7 +288,12 @@ describe("introspection and search", () => {
   it("answers getLastEvent, getLastEventTime, getEventCount, getActiveBackends and search", async () => {
     const engine = track(fileEngine(dir, {}, { async: true }));
     engine.log({ action: "TEST_EVENT", category: "TEST" });
-    engine.log({ action: "LOGIN", category: "AUTHENTICATION", status: "FAILURE", actor: { username: "alice" } });
+    engine.log({
+      action: "LOGIN",
+      category: "AUTHENTICATION",
+      status: "FAILURE",
+      actor: { username: "alice" },
+    });
     engine.log({ action: "OLD", category: "TEST", timestamp: new Date(Date.now() - 3 * 86_400_000) });
     const last = engine.getLastEvent()!;
     expect(last.action.type).toBe("OLD");
@@ -227,10 +302,17 @@ describe("introspection and search", () => {
     expect(engine.getActiveBackends()).toEqual([{ type: "file", name: "file", healthy: true }]);
     const tests = await engine.search({ timeRange: "last_1h", category: "TEST" });
     expect(tests.map((e) => e.action.type)).toEqual(["TEST_EVENT"]);
-    const failed = await engine.search({ query: "action.type:LOGIN AND result.status:FAILURE", timeRange: "last_24h" });
+    const failed = await engine.search({
+      query: "action.type:LOGIN AND result.status:FAILURE",
+      timeRange: "last_24h",
+    });
     expect(failed.map((e) => e.actor?.username)).toEqual(["alice"]);
     expect((await engine.search({ filters: { "actor.username": "ALICE" } })).length).toBe(1);
-    expect((await engine.search({ order: "asc" })).map((e) => e.action.type)).toEqual(["OLD", "TEST_EVENT", "LOGIN"]);
+    expect((await engine.search({ order: "asc" })).map((e) => e.action.type)).toEqual([
+      "OLD",
+      "TEST_EVENT",
+      "LOGIN",
+    ]);
   });
 
   it("pages with a cursor that stays stable while new events arrive", async () => {
@@ -240,7 +322,9 @@ describe("introspection and search", () => {
     engine.log({ action: "E", metadata: { i: 7 } });
     const p2 = await engine.searchPage({ limit: 3, order: "asc", cursor: p1.cursor! });
     const p3 = await engine.searchPage({ limit: 3, order: "asc", cursor: p2.cursor! });
-    expect([...p1.events, ...p2.events, ...p3.events].map((e) => e.metadata!.i)).toEqual([0, 1, 2, 3, 4, 5, 6, 7, undefined].slice(0, 8));
+    expect([...p1.events, ...p2.events, ...p3.events].map((e) => e.metadata!.i)).toEqual(
+      [0, 1, 2, 3, 4, 5, 6, 7, undefined].slice(0, 8),
+    );
     expect(p3.cursor).toBeUndefined();
   });
 
@@ -250,7 +334,11 @@ describe("introspection and search", () => {
     // biome-ignore lint/suspicious/noExplicitAny: deliberately malformed input
     await expect(engine.search({ order: "up" as any })).rejects.toThrow(/order: expected "asc" or "desc"/);
     await expect(engine.search({ filters: { "a b": "x" } })).rejects.toThrow(/invalid field name "a b"/);
-    await expect(engine.search({ query: "action.type:(" })).rejects.toMatchObject({ code: "VIGIL_ERR_QUERY_SYNTAX" });
-    await expect(engine.search({ timeRange: "last_24x" })).rejects.toMatchObject({ code: "VIGIL_ERR_QUERY_OPTIONS" });
+    await expect(engine.search({ query: "action.type:(" })).rejects.toMatchObject({
+      code: "VIGIL_ERR_QUERY_SYNTAX",
+    });
+    await expect(engine.search({ timeRange: "last_24x" })).rejects.toMatchObject({
+      code: "VIGIL_ERR_QUERY_OPTIONS",
+    });
   });
 });

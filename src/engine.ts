@@ -22,17 +22,23 @@ import { ConfigError, ErrorCodes, VigilError } from "./errors.js";
 import { buildEvent } from "./event/build.js";
 import { toJsonLine } from "./event/serialize.js";
 import type { Application, AuditEvent, LogInput, Mutable } from "./event/types.js";
+import { type ExportOptions, type ExportResult, exportSearch } from "./export/index.js";
+import { createIntegrityStage, type VerifyResult, verifyStore } from "./integrity/index.js";
 import { type Flushable, registerExitFlush, unregisterExitFlush } from "./pipeline/exit.js";
 import { compileFilters, type EventFilter } from "./pipeline/filter.js";
 import { compilePrepare, type Prepare } from "./pipeline/prepare.js";
 import type { BatchStage } from "./pipeline/stage.js";
-import { createIntegrityStage, type VerifyResult, verifyStore } from "./integrity/index.js";
-import { FileBackend } from "./storage/file/file-backend.js";
-import { type ExportOptions, type ExportResult, exportSearch } from "./export/index.js";
 import { type AggregateResult, type AggregateSearchOptions, aggregateSearch } from "./query/aggregate.js";
 import { encodeCursor } from "./query/cursor.js";
 import { type SearchOptions, type SearchPage, toQuerySpec } from "./query/search.js";
-import type { BackendHealth, QuerySpec, RetentionResult, StorageBackend, StoredRecord } from "./storage/backend.js";
+import type {
+  BackendHealth,
+  QuerySpec,
+  RetentionResult,
+  StorageBackend,
+  StoredRecord,
+} from "./storage/backend.js";
+import { FileBackend } from "./storage/file/file-backend.js";
 import { createBackends } from "./storage/index.js";
 
 export interface AuditEngineOptions {
@@ -56,7 +62,9 @@ export interface EngineMetrics {
   readonly filtered: number;
   readonly filtered_by_category: Readonly<Record<string, number>>;
   /** Events accepted, per category and outcome. */
-  readonly logged_by_category: Readonly<Record<string, { readonly success: number; readonly failure: number }>>;
+  readonly logged_by_category: Readonly<
+    Record<string, { readonly success: number; readonly failure: number }>
+  >;
   /** Events written by at least one backend. */
   readonly written: number;
   /** Events dropped because the queue was full (`on_full: drop`). */
@@ -69,7 +77,9 @@ export interface EngineMetrics {
   readonly batches: number;
   /** Mean and last time from taking a batch off the queue to every backend having answered. */
   readonly batch_latency_ms: { readonly mean: number; readonly last: number };
-  readonly backends: Readonly<Record<string, { readonly written: number; readonly failed: number; readonly healthy: boolean }>>;
+  readonly backends: Readonly<
+    Record<string, { readonly written: number; readonly failed: number; readonly healthy: boolean }>
+  >;
 }
 
 interface Entry {
@@ -153,7 +163,9 @@ export class AuditEngine extends EventEmitter<EngineEvents> implements Flushable
     this.#prepare = compilePrepare(this.config);
     this.#async = performance.async.enabled;
     this.#batchSize = performance.batching.enabled ? performance.batching.batch_size : 1;
-    this.#batchTimeoutMs = performance.batching.enabled ? performance.batching.batch_timeout_seconds * 1000 : 0;
+    this.#batchTimeoutMs = performance.batching.enabled
+      ? performance.batching.batch_timeout_seconds * 1000
+      : 0;
     this.#queueSize = performance.async.queue_size;
     this.#dropWhenFull = performance.async.on_full === "drop";
     this.#durability = performance.durability;
@@ -247,7 +259,13 @@ export class AuditEngine extends EventEmitter<EngineEvents> implements Flushable
       this.#report(new VigilError(ErrorCodes.CLOSED, "log() after close(): the event was not recorded"));
       return undefined;
     }
-    const event = buildEvent(input, this.#application, currentScope(), (e) => this.#report(e), failedByException);
+    const event = buildEvent(
+      input,
+      this.#application,
+      currentScope(),
+      (e) => this.#report(e),
+      failedByException,
+    );
     if (this.#filter) {
       const verdict = this.#filter(event.severity, event.action.category);
       if (verdict !== undefined) {
@@ -258,7 +276,10 @@ export class AuditEngine extends EventEmitter<EngineEvents> implements Flushable
     this.#m.logged++;
     const category = event.action.category;
     let perCategory = this.#m.loggedByCategory.get(category);
-    if (!perCategory) this.#m.loggedByCategory.set(category, (perCategory = { success: 0, failure: 0 }));
+    if (!perCategory) {
+      perCategory = { success: 0, failure: 0 };
+      this.#m.loggedByCategory.set(category, perCategory);
+    }
     if (event.result.status === "SUCCESS") perCategory.success++;
     else perCategory.failure++;
     this.#lastEvent = event;
@@ -484,7 +505,9 @@ export class AuditEngine extends EventEmitter<EngineEvents> implements Flushable
       }
     }
     await Promise.allSettled(
-      this.#backends.map((b) => b.close().catch((err: unknown) => this.#report(err, `${b.name}: close failed`))),
+      this.#backends.map((b) =>
+        b.close().catch((err: unknown) => this.#report(err, `${b.name}: close failed`)),
+      ),
     );
   }
 
@@ -609,7 +632,8 @@ export class AuditEngine extends EventEmitter<EngineEvents> implements Flushable
     const dryRun = options.dryRun === true;
     await this.flush();
     const results: Array<{ readonly backend: string } & RetentionResult> = [];
-    for (const b of this.#backends) results.push({ backend: b.name, ...(await b.applyRetention(cutoff, { dryRun })) });
+    for (const b of this.#backends)
+      results.push({ backend: b.name, ...(await b.applyRetention(cutoff, { dryRun })) });
     if (!dryRun && this.enabled) {
       this.log({
         action: "RETENTION_APPLIED",
@@ -617,7 +641,11 @@ export class AuditEngine extends EventEmitter<EngineEvents> implements Flushable
         metadata: {
           cutoff: cutoff.toISOString(),
           retention_days: days,
-          deleted: results.map((r) => ({ backend: r.backend, events: r.deletedEvents, files: r.deletedFiles?.length ?? 0 })),
+          deleted: results.map((r) => ({
+            backend: r.backend,
+            events: r.deletedEvents,
+            files: r.deletedFiles?.length ?? 0,
+          })),
         },
       });
       await this.flush();
@@ -644,7 +672,12 @@ export class AuditEngine extends EventEmitter<EngineEvents> implements Flushable
     if (!backend)
       throw new VigilError(ErrorCodes.INVALID_ARGUMENT, "verify: no file backend is configured to verify");
     const signing = options.publicKey
-      ? { ...this.config.security.signing, enabled: true, algorithm: "ed25519" as const, public_key: options.publicKey }
+      ? {
+          ...this.config.security.signing,
+          enabled: true,
+          algorithm: "ed25519" as const,
+          public_key: options.publicKey,
+        }
       : this.config.security.signing;
     return verifyStore({
       backend,
@@ -677,9 +710,13 @@ export class AuditEngine extends EventEmitter<EngineEvents> implements Flushable
     const error =
       err instanceof VigilError
         ? err
-        : new VigilError(ErrorCodes.STORAGE, `${context ?? "audit failure"}: ${(err as Error)?.message ?? String(err)}`, {
-            cause: err,
-          });
+        : new VigilError(
+            ErrorCodes.STORAGE,
+            `${context ?? "audit failure"}: ${(err as Error)?.message ?? String(err)}`,
+            {
+              cause: err,
+            },
+          );
     if (this.listenerCount("error") > 0) {
       try {
         this.emit("error", error);

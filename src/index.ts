@@ -9,15 +9,15 @@
  * @module
  */
 export { AuditContext, type AuditContextOptions, type AuditContextPatch } from "./capture/audit-context.js";
-export { type AuditDecorator, type AuditLogOptions, auditLog, audited } from "./capture/audit-log.js";
+export { type AuditDecorator, type AuditLogOptions, audited, auditLog } from "./capture/audit-log.js";
 export { type AuditScope, currentScope, enterAuditScope, withAuditScope } from "./capture/scope.js";
 export { ConfigFileError, discoverConfigPath, loadConfig, resolveConfig } from "./config/index.js";
 export type { ResolvedConfig, VigilConfig } from "./config/types.js";
 export { configure, getDefaultEngine, setDefaultEngine } from "./default-engine.js";
 export { AuditEngine, type AuditEngineOptions, type EngineMetrics } from "./engine.js";
 export {
-  type ConfigProblem,
   ConfigError,
+  type ConfigProblem,
   type ErrorCode,
   ErrorCodes,
   QuerySyntaxError,
@@ -46,10 +46,10 @@ export {
   exportEvents,
 } from "./export/index.js";
 export type { AggregateBucket, AggregateResult, AggregateSearchOptions } from "./query/aggregate.js";
-export { AuditQuery } from "./query/audit-query.js";
 export type { QueryNode } from "./query/ast.js";
+export { AuditQuery } from "./query/audit-query.js";
 export { parse as parseQuery } from "./query/parse.js";
-export { serialize as serializeQuery } from "./query/serialize.js";
 export type { FilterValue, SearchOptions, SearchPage } from "./query/search.js";
+export { serialize as serializeQuery } from "./query/serialize.js";
 export type { BackendHealth, QuerySpec, StorageBackend, StoredRecord } from "./storage/backend.js";
 export { BaseBackend } from "./storage/backend.js";

@@ -36,7 +36,9 @@ ${tail}
   return spawn(process.execPath, ["--import", "tsx", script], { stdio: ["ignore", "pipe", "pipe"] });
 }
 
-function exited(p: ChildProcess): Promise<{ code: number | null; signal: NodeJS.Signals | null; out: string }> {
+function exited(
+  p: ChildProcess,
+): Promise<{ code: number | null; signal: NodeJS.Signals | null; out: string }> {
   let out = "";
   p.stdout!.on("data", (d) => (out += d));
   p.stderr!.on("data", (d) => (out += d));

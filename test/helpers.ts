@@ -18,7 +18,11 @@ export function tempDir(prefix = "vigil-test-"): { dir: string; cleanup: () => v
 type Writable<T> = { -readonly [K in keyof T]: T[K] };
 
 /** An engine writing JSON lines under `dir`, synchronous unless `async` is asked for. */
-export function fileEngine(dir: string, extra: Writable<VigilConfig> = {}, opts: { async?: boolean } = {}): AuditEngine {
+export function fileEngine(
+  dir: string,
+  extra: Writable<VigilConfig> = {},
+  opts: { async?: boolean } = {},
+): AuditEngine {
   const config: VigilConfig = {
     core: { application_name: "test" },
     storage: { backends: [{ type: "file", directory: dir }] },

@@ -2,7 +2,7 @@
  * The issue's "Bad input" list, end to end: each hostile value given to log() becomes
  * exactly one valid JSON line on disk, and nothing throws into the caller.
  */
-import { readFileSync, readdirSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { AuditEngine } from "../src/engine.js";
@@ -47,10 +47,23 @@ const HOSTILE: Array<[string, unknown, (stored: Record<string, unknown>) => void
   ["a function", function named() {}, (m) => expect(m.value).toBe("[Function named]")],
   [
     "a getter that throws",
-    Object.defineProperty({}, "bad", { enumerable: true, get: () => { throw new Error("no"); } }),
+    Object.defineProperty({}, "bad", {
+      enumerable: true,
+      get: () => {
+        throw new Error("no");
+      },
+    }),
     (m) => expect(String((m.value as Record<string, unknown>).bad)).toMatch(/^\[Unreadable: .*no/),
   ],
-  ["a toJSON that throws", { toJSON: () => { throw new Error("nope"); } }, (m) => expect(String(m.value)).toMatch(/Unreadable/)],
+  [
+    "a toJSON that throws",
+    {
+      toJSON: () => {
+        throw new Error("nope");
+      },
+    },
+    (m) => expect(String(m.value)).toMatch(/Unreadable/),
+  ],
   ["a Proxy whose traps throw", throwingProxy, (m) => expect(JSON.stringify(m.value)).toMatch(/Unreadable/)],
   [
     "__proto__ and constructor keys",
@@ -60,8 +73,16 @@ const HOSTILE: Array<[string, unknown, (stored: Record<string, unknown>) => void
       expect(({} as Record<string, unknown>).polluted).toBeUndefined();
     },
   ],
-  ["a 10 MB string", "x".repeat(10 * 1024 * 1024), (m) => expect(String(m.value)).toMatch(/…\[truncated \d+ chars\]$/)],
-  ["10,000-deep nesting", deep(10_000), (m) => expect(JSON.stringify(m.value)).toContain("[Truncated: depth]")],
+  [
+    "a 10 MB string",
+    "x".repeat(10 * 1024 * 1024),
+    (m) => expect(String(m.value)).toMatch(/…\[truncated \d+ chars\]$/),
+  ],
+  [
+    "10,000-deep nesting",
+    deep(10_000),
+    (m) => expect(JSON.stringify(m.value)).toContain("[Truncated: depth]"),
+  ],
   ["invalid UTF-16", "a\ud800b\udc00c", (m) => expect(m.value).toBe("a\ufffdb\ufffdc")],
 ];
 
@@ -77,13 +98,16 @@ describe("hostile values in events", () => {
   });
 
   it("marks the events whose values were cut as truncated", () => {
-    const truncated = lines().map((l) => JSON.parse(l)).filter((e) => e.truncated === true);
+    const truncated = lines()
+      .map((l) => JSON.parse(l))
+      .filter((e) => e.truncated === true);
     expect(truncated.map((e) => e.metadata.label).sort()).toEqual(["10,000-deep nesting", "a 10 MB string"]);
   });
 });
 
 function lines(): string[] {
   const out: string[] = [];
-  for (const f of readdirSync(dir).sort()) out.push(...readFileSync(join(dir, f), "utf8").split("\n").filter(Boolean));
+  for (const f of readdirSync(dir).sort())
+    out.push(...readFileSync(join(dir, f), "utf8").split("\n").filter(Boolean));
   return out;
 }

@@ -109,7 +109,13 @@ export class AuditContext {
     if (metadata) this.#patch.metadata = { ...this.#patch.metadata, ...metadata };
   }
 
-  #record(engine: AuditEngine, parent: AuditContext | undefined, started: number, error: unknown, failed: boolean): void {
+  #record(
+    engine: AuditEngine,
+    parent: AuditContext | undefined,
+    started: number,
+    error: unknown,
+    failed: boolean,
+  ): void {
     try {
       const o = this.#options;
       const p = this.#patch;

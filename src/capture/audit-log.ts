@@ -40,7 +40,9 @@ export interface AuditLogOptions<Args extends readonly unknown[] = readonly unkn
   /** An explicit severity; default INFO, ERROR when an exception made the call fail. */
   readonly severity?: Severity;
   /** Extra metadata, or a function of the arguments returning it. */
-  readonly metadata?: Readonly<Record<string, unknown>> | ((...args: Args) => Readonly<Record<string, unknown>> | undefined);
+  readonly metadata?:
+    | Readonly<Record<string, unknown>>
+    | ((...args: Args) => Readonly<Record<string, unknown>> | undefined);
   /** Who acted, from the arguments; default the ambient scope's actor. */
   readonly actor?: (...args: Args) => Actor | undefined;
   /** The engine; default the default engine, looked up at call time. */
@@ -117,7 +119,9 @@ function wrap<T extends AnyFunction>(fn: T, options: AuditLogOptions, name: stri
         names ??= parameterNames(fn);
         params = captureArguments(names, args, only);
       }
-      const result: Record<string, unknown> = { duration_ms: Math.round((performance.now() - started) * 1000) / 1000 };
+      const result: Record<string, unknown> = {
+        duration_ms: Math.round((performance.now() - started) * 1000) / 1000,
+      };
       let error: LogInput["error"];
       if (outcome.ok) {
         if (options.captureResultCount) {
@@ -227,7 +231,11 @@ function makeDecorator(options: AuditLogOptions): AuditDecorator {
  * const handler = auditLog({ category: "API" })(async (req) => { ... });
  */
 export function auditLog<T extends AnyFunction>(value: T, context: ClassMethodDecoratorContext): T;
-export function auditLog(target: object, propertyKey: string | symbol, descriptor: PropertyDescriptor): PropertyDescriptor;
+export function auditLog(
+  target: object,
+  propertyKey: string | symbol,
+  descriptor: PropertyDescriptor,
+): PropertyDescriptor;
 export function auditLog<T extends AnyFunction>(fn: T): T;
 export function auditLog(options?: AuditLogOptions): AuditDecorator;
 export function auditLog(...args: unknown[]): unknown {

@@ -89,7 +89,12 @@ export function captureArguments(
   for (let i = 0; i < args.length; i++) {
     const name = names[i] ?? `arg${i}`;
     if (only && !only.has(name)) continue;
-    Object.defineProperty(out, name, { value: args[i], enumerable: true, writable: true, configurable: true });
+    Object.defineProperty(out, name, {
+      value: args[i],
+      enumerable: true,
+      writable: true,
+      configurable: true,
+    });
   }
   return out;
 }

@@ -17,7 +17,6 @@ import type {
   Resource,
   Result,
   ResultStatus,
-  Severity,
 } from "./types.js";
 import { RESULT_STATUSES, SEVERITIES } from "./types.js";
 import { uuidv7 } from "./uuid.js";
@@ -41,7 +40,8 @@ function describe(value: unknown): string {
 function toUpperName(value: unknown, what: string, fallback: string, report: InputProblem): string {
   if (typeof value === "string" && value.trim() !== "") return value.trim().toUpperCase();
   if (value !== undefined) problem(report, `${what} must be a non-empty string, found ${describe(value)}`);
-  else if (what === "input.action") problem(report, "input.action is required (the action type, e.g. \"LOGIN\")");
+  else if (what === "input.action")
+    problem(report, 'input.action is required (the action type, e.g. "LOGIN")');
   return fallback;
 }
 
@@ -60,8 +60,12 @@ function isoOf(ms: number): string {
 function timestampOf(value: LogInput["timestamp"], nowMs: number, report: InputProblem): string {
   if (value === undefined) return isoOf(nowMs);
   const ms = value instanceof Date ? value.getTime() : typeof value === "number" ? value : Date.parse(value);
-  if (typeof ms === "number" && Number.isFinite(ms) && Math.abs(ms) <= 8.64e15) return new Date(ms).toISOString();
-  problem(report, `input.timestamp must be a Date, an ISO 8601 string or epoch milliseconds, found ${describe(value)}; used the current time`);
+  if (typeof ms === "number" && Number.isFinite(ms) && Math.abs(ms) <= 8.64e15)
+    return new Date(ms).toISOString();
+  problem(
+    report,
+    `input.timestamp must be a Date, an ISO 8601 string or epoch milliseconds, found ${describe(value)}; used the current time`,
+  );
   return new Date(nowMs).toISOString();
 }
 
@@ -105,7 +109,10 @@ export function buildEvent(
   const internal = input as { readonly _id?: unknown; readonly _parentId?: unknown };
   const timestamp = timestampOf(input.timestamp, nowMs, report);
   const type = toUpperName(input.action, "input.action", "UNSPECIFIED", report);
-  const category = input.category === undefined ? "GENERAL" : toUpperName(input.category, "input.category", "GENERAL", report);
+  const category =
+    input.category === undefined
+      ? "GENERAL"
+      : toUpperName(input.category, "input.category", "GENERAL", report);
 
   const action: Mutable<Action> = { type, category };
   if (input.method !== undefined) action.method = String(input.method);
@@ -130,13 +137,20 @@ export function buildEvent(
     problem(report, `input.severity must be one of ${SEVERITIES.join(", ")}, found ${describe(severity)}`);
     severity = undefined;
   }
-  severity ??= result.status === "SUCCESS" ? "INFO" : failedByException || input.error !== undefined ? "ERROR" : "WARNING";
+  severity ??=
+    result.status === "SUCCESS"
+      ? "INFO"
+      : failedByException || input.error !== undefined
+        ? "ERROR"
+        : "WARNING";
 
   const actor = input.actor ?? scope?.actor;
   let correlation = input.correlation ?? scope?.correlation;
   if (typeof internal._parentId === "string") correlation = { ...correlation, parent_id: internal._parentId };
   const metadata =
-    scope?.metadata && input.metadata ? { ...scope.metadata, ...input.metadata } : (input.metadata ?? scope?.metadata);
+    scope?.metadata && input.metadata
+      ? { ...scope.metadata, ...input.metadata }
+      : (input.metadata ?? scope?.metadata);
   // Keys in the documented order, so stored lines read the same way every time.
   const event: Mutable<AuditEvent> = {
     schema_version: 1,

@@ -22,12 +22,14 @@ export function compileFilters(filters: readonly FilterConfig[]): EventFilter | 
       const list = f.levels.join(", ");
       return (severity) => (levels.has(severity) ? undefined : `severity ${severity} is not in [${list}]`);
     }
-    const include = f.include && f.include.length > 0 ? new Set(f.include.map((c) => c.toUpperCase())) : undefined;
+    const include =
+      f.include && f.include.length > 0 ? new Set(f.include.map((c) => c.toUpperCase())) : undefined;
     const exclude = new Set((f.exclude ?? []).map((c) => c.toUpperCase()));
     const list = f.include?.join(", ") ?? "";
     return (_severity, category) => {
       if (exclude.has(category)) return `category ${category} is excluded`;
-      if (include && !include.has(category)) return `category ${category} is not in the include list [${list}]`;
+      if (include && !include.has(category))
+        return `category ${category} is not in the include list [${list}]`;
       return undefined;
     };
   });

@@ -21,13 +21,20 @@ export function compilePrepare(config: ResolvedConfig): Prepare {
   const redacting: Sanitizer = compileSanitizer(sanitization, limits);
   // Identity fields (actor, resource, correlation) are made safe but never redacted:
   // who did it is the point of an audit record.
-  const safe: Sanitizer = sanitization.enabled ? compileSanitizer({ ...sanitization, enabled: false }, limits) : redacting;
+  const safe: Sanitizer = sanitization.enabled
+    ? compileSanitizer({ ...sanitization, enabled: false }, limits)
+    : redacting;
 
-  const plainObject = (s: Sanitizer, value: unknown, note: (t: boolean) => void): Record<string, unknown> | undefined => {
+  const plainObject = (
+    s: Sanitizer,
+    value: unknown,
+    note: (t: boolean) => void,
+  ): Record<string, unknown> | undefined => {
     const out = s.value(value);
     note(out.truncated);
     if (out.value === undefined || out.value === null) return undefined;
-    if (typeof out.value === "object" && !Array.isArray(out.value)) return out.value as Record<string, unknown>;
+    if (typeof out.value === "object" && !Array.isArray(out.value))
+      return out.value as Record<string, unknown>;
     return { value: out.value };
   };
 
@@ -84,7 +91,12 @@ export function compilePrepare(config: ResolvedConfig): Prepare {
     }
     // Anything else a caller put in `result` is made safe too.
     for (const key of Object.keys(result)) {
-      if (key === "status" || key === "error" || key === "value" || (NUMERIC_RESULT_FIELDS as readonly string[]).includes(key))
+      if (
+        key === "status" ||
+        key === "error" ||
+        key === "value" ||
+        (NUMERIC_RESULT_FIELDS as readonly string[]).includes(key)
+      )
         continue;
       const out = redacting.value(result[key]);
       note(out.truncated);
@@ -94,4 +106,3 @@ export function compilePrepare(config: ResolvedConfig): Prepare {
     if (truncated) event.truncated = true;
   };
 }
-

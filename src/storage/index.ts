@@ -22,7 +22,12 @@ export function createBackends(config: ResolvedConfig, options: BackendFactoryOp
     if (!b.enabled) continue;
     if (b.type === "file")
       backends.push(
-        new FileBackend({ config: b, application: config.core.application_name, decode, onWarning: options.onWarning }),
+        new FileBackend({
+          config: b,
+          application: config.core.application_name,
+          decode,
+          onWarning: options.onWarning,
+        }),
       );
     else
       backends.push(

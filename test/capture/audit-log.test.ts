@@ -1,7 +1,7 @@
 import ts from "typescript";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { AuditContext } from "../../src/capture/audit-context.js";
-import { auditLog, audited } from "../../src/capture/audit-log.js";
+import { audited, auditLog } from "../../src/capture/audit-log.js";
 import { parameterNames } from "../../src/capture/params.js";
 import { withAuditScope } from "../../src/capture/scope.js";
 import { getDefaultEngine, setDefaultEngine } from "../../src/default-engine.js";
@@ -28,7 +28,11 @@ afterEach(async () => {
  */
 function compileTs<T>(source: string, experimentalDecorators: boolean): T {
   const out = ts.transpileModule(source, {
-    compilerOptions: { experimentalDecorators, target: ts.ScriptTarget.ES2022, module: ts.ModuleKind.CommonJS },
+    compilerOptions: {
+      experimentalDecorators,
+      target: ts.ScriptTarget.ES2022,
+      module: ts.ModuleKind.CommonJS,
+    },
   }).outputText;
   expect(out).toContain(experimentalDecorators ? "__decorate" : "__esDecorate");
   const mod = { exports: {} as unknown };
@@ -101,8 +105,14 @@ describe("auditLog as a TC39 decorator", () => {
     }
     expect(syncErr).toBeInstanceOf(RangeError);
     const [q, exp] = eventsOnDisk(dir);
-    expect(q).toMatchObject({ severity: "ERROR", result: { status: "FAILURE", error: { type: "SyntaxError", message: 'near "BAD SQL"' } } });
-    expect(exp).toMatchObject({ action: { type: "EXPORT", category: "UI_ACTION", resource: { type: "excel" } }, result: { status: "FAILURE" } });
+    expect(q).toMatchObject({
+      severity: "ERROR",
+      result: { status: "FAILURE", error: { type: "SyntaxError", message: 'near "BAD SQL"' } },
+    });
+    expect(exp).toMatchObject({
+      action: { type: "EXPORT", category: "UI_ACTION", resource: { type: "excel" } },
+      result: { status: "FAILURE" },
+    });
   });
 });
 
@@ -117,12 +127,17 @@ describe("auditLog as a legacy experimentalDecorators decorator (NestJS style)",
         refreshCache() { return "ok"; }
       }
       module.exports = Service;`;
-    const Service = compileTs<new () => { createConnection(i: unknown, s: string): number; refreshCache(): string }>(source, true);
+    const Service = compileTs<
+      new () => { createConnection(i: unknown, s: string): number; refreshCache(): string }
+    >(source, true);
     const s = new Service();
     expect(s.createConnection({ port: 5432 }, "hunter2")).toBe(5437);
     expect(s.refreshCache()).toBe("ok");
     const [conn, refresh] = eventsOnDisk(dir);
-    expect(conn).toMatchObject({ action: { type: "CONNECTION", category: "DATABASE" }, params: { info: { port: 5432 } } });
+    expect(conn).toMatchObject({
+      action: { type: "CONNECTION", category: "DATABASE" },
+      params: { info: { port: 5432 } },
+    });
     expect(JSON.stringify(conn)).not.toContain("hunter2");
     expect(refresh!.action).toEqual({ type: "REFRESH_CACHE", category: "GENERAL" });
   });
@@ -131,7 +146,13 @@ describe("auditLog as a legacy experimentalDecorators decorator (NestJS style)",
 describe("plain functions", () => {
   it("audited() wraps the seed's login as a security event, keeping the password out", async () => {
     const login = audited(
-      { actionType: "LOGIN", category: "AUTHENTICATION", captureExceptions: true, securityEvent: true, captureParams: true },
+      {
+        actionType: "LOGIN",
+        category: "AUTHENTICATION",
+        captureExceptions: true,
+        securityEvent: true,
+        captureParams: true,
+      },
       async (username: string, password: string) => {
         if (password !== "s3cret!") throw Object.assign(new Error("bad credentials"), { name: "AuthError" });
         return { session: `${username}-session` };
@@ -140,8 +161,15 @@ describe("plain functions", () => {
     await expect(login("alice", "s3cret!")).resolves.toEqual({ session: "alice-session" });
     await expect(login("mallory", "guess")).rejects.toThrow("bad credentials");
     const [ok, bad] = eventsOnDisk(dir);
-    expect(ok).toMatchObject({ security_event: true, action: { type: "LOGIN", category: "AUTHENTICATION" }, result: { status: "SUCCESS" } });
-    expect(bad).toMatchObject({ params: { username: "mallory", password: "[REDACTED]" }, result: { status: "FAILURE", error: { type: "AuthError" } } });
+    expect(ok).toMatchObject({
+      security_event: true,
+      action: { type: "LOGIN", category: "AUTHENTICATION" },
+      result: { status: "SUCCESS" },
+    });
+    expect(bad).toMatchObject({
+      params: { username: "mallory", password: "[REDACTED]" },
+      result: { status: "FAILURE", error: { type: "AuthError" } },
+    });
     expect(JSON.stringify([ok, bad])).not.toMatch(/s3cret|guess/);
   });
 
@@ -173,7 +201,17 @@ describe("plain functions", () => {
   it("options that throw never change the result", () => {
     const warnings: string[] = [];
     engine.on("warning", (w) => warnings.push(w));
-    const fn = audited({ metadata: () => { throw new Error("metadata broke"); }, resource: () => { throw new Error("x"); } }, (a: number) => a + 1);
+    const fn = audited(
+      {
+        metadata: () => {
+          throw new Error("metadata broke");
+        },
+        resource: () => {
+          throw new Error("x");
+        },
+      },
+      (a: number) => a + 1,
+    );
     expect(fn(1)).toBe(2);
     expect(eventsOnDisk(dir)).toHaveLength(1);
     expect(warnings.join()).toMatch(/metadata option threw: metadata broke/);
@@ -192,12 +230,18 @@ describe("plain functions", () => {
 
 describe("AuditContext.run", () => {
   it("records one event with duration and ctx.set() additions; nested contexts name their parent", async () => {
-    const conn = await AuditContext.run({ action: "CONNECTION_CREATE", category: "DATABASE", resource: "orders_db" }, async (ctx) => {
-      ctx.set({ metadata: { pool: "main" } });
-      await AuditContext.run({ action: "HANDSHAKE", category: "DATABASE" }, async () => new Promise((r) => setTimeout(r, 2)));
-      ctx.set({ metadata: { tls: true }, count: 1 });
-      return "conn-1";
-    });
+    const conn = await AuditContext.run(
+      { action: "CONNECTION_CREATE", category: "DATABASE", resource: "orders_db" },
+      async (ctx) => {
+        ctx.set({ metadata: { pool: "main" } });
+        await AuditContext.run(
+          { action: "HANDSHAKE", category: "DATABASE" },
+          async () => new Promise((r) => setTimeout(r, 2)),
+        );
+        ctx.set({ metadata: { tls: true }, count: 1 });
+        return "conn-1";
+      },
+    );
     expect(conn).toBe("conn-1");
     const [inner, outer] = eventsOnDisk(dir);
     expect(outer).toMatchObject({
@@ -216,19 +260,30 @@ describe("AuditContext.run", () => {
         throw err;
       }),
     ).toThrow(err);
-    expect(engine.getLastEvent()!.result).toMatchObject({ status: "FAILURE", error: { type: "Error", message: "refused" } });
+    expect(engine.getLastEvent()!.result).toMatchObject({
+      status: "FAILURE",
+      error: { type: "Error", message: "refused" },
+    });
   });
 
   it("events inside carry the ambient scope", async () => {
-    await withAuditScope({ actor: { username: "carol" } }, () => AuditContext.run({ action: "X" }, () => engine.log({ action: "Y" })));
+    await withAuditScope({ actor: { username: "carol" } }, () =>
+      AuditContext.run({ action: "X" }, () => engine.log({ action: "Y" })),
+    );
     expect(eventsOnDisk(dir).map((e) => e.actor?.username)).toEqual(["carol", "carol"]);
   });
 });
 
 describe("parameterNames", () => {
   it("reads names from functions, methods, arrows, defaults and rest; arg<i> for destructuring", () => {
-    expect(parameterNames(function f(sql: string, params = [1, 2]) { return [sql, params]; })).toEqual(["sql", "params"]);
-    expect(parameterNames(async (a: number, { b }: { b: number }, ...rest: number[]) => [a, b, rest])).toEqual(["a", "arg1", "rest"]);
+    expect(
+      parameterNames(function f(sql: string, params = [1, 2]) {
+        return [sql, params];
+      }),
+    ).toEqual(["sql", "params"]);
+    expect(
+      parameterNames(async (a: number, { b }: { b: number }, ...rest: number[]) => [a, b, rest]),
+    ).toEqual(["a", "arg1", "rest"]);
     expect(parameterNames(((x: number) => x) as (x: number) => number)).toEqual(["x"]);
     expect(parameterNames(Math.max)).toEqual([]); // native: "function max() { [native code] }"
     expect(getDefaultEngine()).toBe(engine);

@@ -12,6 +12,7 @@
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import express from "express";
+import express4 from "express4";
 import Fastify from "fastify";
 import type { AuditEngine } from "../../src/engine.js";
 import { expressAuditMiddleware } from "../../src/integrations/express/index.js";
@@ -57,55 +58,61 @@ async function work(engine: AuditEngine, n: string): Promise<void> {
   engine.log({ action: "INNER_TWO", category: "TEST", metadata: { n } });
 }
 
-export const expressHarness: Harness = {
-  name: "express",
-  knowsRoutes: true,
-  async start(engine, options) {
-    const held = deferred();
-    const app = express();
-    app.use(express.json());
-    app.use(expressAuditMiddleware({ engine, ...(options as HttpAuditOptions) }));
-    app.use((req, _res, next) => {
-      (req as { user?: unknown }).user = userFrom(req.headers["x-user"]);
-      next();
-    });
-    const api = express.Router();
-    api.get("/users/:id", (req, res) => {
-      engine.log({ action: "INNER", category: "TEST" });
-      res.json({ id: req.params.id });
-    });
-    app.use("/api", api);
-    app.get("/users/:id", (req, res) => {
-      engine.log({ action: "INNER", category: "TEST" });
-      res.json({ id: req.params.id });
-    });
-    app.get("/bad", (_req, res) => {
-      res.status(400).json({ error: "bad" });
-    });
-    app.get("/fail", () => {
-      throw new Error("boom");
-    });
-    app.post("/echo", (req, res) => {
-      engine.log({ action: "INNER", category: "TEST" });
-      res.json(req.body);
-    });
-    app.get("/hold", (_req, res) => {
-      res.writeHead(200, { "content-type": "text/plain" });
-      res.write("partial");
-      res.on("close", held.resolve);
-    });
-    app.get("/work/:n", async (req, res) => {
-      await work(engine, req.params.n);
-      res.json({ n: req.params.n });
-    });
-    app.get("/health", (_req, res) => {
-      res.json({ status: "ok" });
-    });
-    const server = createServer(app);
-    const url = await listen(server);
-    return { url, holdClosed: held.promise, close: () => closeServer(server) };
-  },
-};
+/** The same app on Express 5 (`express`) and Express 4 (`express4`, an npm alias of express@4). */
+function makeExpressHarness(name: string, lib: typeof express): Harness {
+  return {
+    name,
+    knowsRoutes: true,
+    async start(engine, options) {
+      const held = deferred();
+      const app = lib();
+      app.use(lib.json());
+      app.use(expressAuditMiddleware({ engine, ...(options as HttpAuditOptions) }));
+      app.use((req, _res, next) => {
+        (req as { user?: unknown }).user = userFrom(req.headers["x-user"]);
+        next();
+      });
+      const api = lib.Router();
+      api.get("/users/:id", (req, res) => {
+        engine.log({ action: "INNER", category: "TEST" });
+        res.json({ id: req.params.id });
+      });
+      app.use("/api", api);
+      app.get("/users/:id", (req, res) => {
+        engine.log({ action: "INNER", category: "TEST" });
+        res.json({ id: req.params.id });
+      });
+      app.get("/bad", (_req, res) => {
+        res.status(400).json({ error: "bad" });
+      });
+      app.get("/fail", () => {
+        throw new Error("boom");
+      });
+      app.post("/echo", (req, res) => {
+        engine.log({ action: "INNER", category: "TEST" });
+        res.json(req.body);
+      });
+      app.get("/hold", (_req, res) => {
+        res.writeHead(200, { "content-type": "text/plain" });
+        res.write("partial");
+        res.on("close", held.resolve);
+      });
+      app.get("/work/:n", async (req, res) => {
+        await work(engine, req.params.n);
+        res.json({ n: req.params.n });
+      });
+      app.get("/health", (_req, res) => {
+        res.json({ status: "ok" });
+      });
+      const server = createServer(app);
+      const url = await listen(server);
+      return { url, holdClosed: held.promise, close: () => closeServer(server) };
+    },
+  };
+}
+
+export const expressHarness = makeExpressHarness("express", express);
+export const express4Harness = makeExpressHarness("express 4", express4);
 
 export const fastifyHarness: Harness = {
   name: "fastify",
@@ -219,4 +226,9 @@ export const nodeHttpHarness: Harness = {
   },
 };
 
-export const harnesses: readonly Harness[] = [expressHarness, fastifyHarness, nodeHttpHarness];
+export const harnesses: readonly Harness[] = [
+  expressHarness,
+  express4Harness,
+  fastifyHarness,
+  nodeHttpHarness,
+];

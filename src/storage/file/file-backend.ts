@@ -28,11 +28,11 @@ import {
 } from "node:fs";
 import { readdir, rename, stat, unlink, utimes } from "node:fs/promises";
 import { join, resolve } from "node:path";
-import { promisify } from "node:util";
 import { pipeline } from "node:stream/promises";
+import { promisify } from "node:util";
 import { createGzip } from "node:zlib";
 import type { FileBackendConfig } from "../../config/types.js";
-import { StorageError, ErrorCodes, VigilError } from "../../errors.js";
+import { ErrorCodes, StorageError, VigilError } from "../../errors.js";
 import type { AuditEvent } from "../../event/types.js";
 import { BaseBackend, type QuerySpec, type RetentionResult, type StoredRecord } from "../backend.js";
 import { readLines } from "./lines.js";
@@ -144,7 +144,9 @@ export class FileBackend extends BaseBackend {
       await Promise.all(touched.map((f) => fdatasyncAsync(f.fd)));
     } catch (err) {
       this.markUnhealthy(err);
-      throw new StorageError(this.name, `cannot sync ${this.directory}: ${(err as Error).message}`, { cause: err });
+      throw new StorageError(this.name, `cannot sync ${this.directory}: ${(err as Error).message}`, {
+        cause: err,
+      });
     }
   }
 
@@ -161,7 +163,10 @@ export class FileBackend extends BaseBackend {
       for (const record of batch) {
         const name = this.fileNameFor(record.event);
         let lines = byFile.get(name);
-        if (!lines) byFile.set(name, (lines = []));
+        if (!lines) {
+          lines = [];
+          byFile.set(name, lines);
+        }
         lines.push(record.line);
       }
       const touched: OpenFile[] = [];
@@ -181,7 +186,12 @@ export class FileBackend extends BaseBackend {
     const bytes = buf.length;
     let file = this.#fileFor(name);
     const { rotation } = this.#config;
-    if (rotation.enabled && rotation.max_bytes > 0 && file.size > 0 && file.size + bytes > rotation.max_bytes) {
+    if (
+      rotation.enabled &&
+      rotation.max_bytes > 0 &&
+      file.size > 0 &&
+      file.size + bytes > rotation.max_bytes
+    ) {
       this.#rotateBySize(name);
       file = this.#fileFor(name);
     }
@@ -333,7 +343,10 @@ export class FileBackend extends BaseBackend {
     for (const f of files) {
       const key = familyKey(f.name);
       let list = families.get(key);
-      if (!list) families.set(key, (list = []));
+      if (!list) {
+        list = [];
+        families.set(key, list);
+      }
       list.push(f);
     }
     for (const list of families.values()) {
@@ -350,7 +363,10 @@ export class FileBackend extends BaseBackend {
     return queryFiles(() => this.listFiles(), spec, this.#decode);
   }
 
-  override async applyRetention(cutoff: Date, options: { readonly dryRun: boolean }): Promise<RetentionResult> {
+  override async applyRetention(
+    cutoff: Date,
+    options: { readonly dryRun: boolean },
+  ): Promise<RetentionResult> {
     const deleted: string[] = [];
     let deletedEvents = 0;
     for (const f of await this.listFiles()) {

@@ -11,8 +11,8 @@ import { KeyError } from "../../crypto/keyring.js";
 import type { AuditEvent } from "../../event/types.js";
 import { compileQuery } from "../../query/evaluate.js";
 import type { QuerySpec } from "../backend.js";
-import { readLines } from "./lines.js";
 import type { StoreFile } from "./file-backend.js";
+import { readLines } from "./lines.js";
 
 const DAY_MS = 86_400_000;
 
@@ -26,7 +26,16 @@ export function compareEvents(a: AuditEvent, b: AuditEvent): number {
 function afterCursor(e: AuditEvent, spec: QuerySpec): boolean {
   const a = spec.after;
   if (!a) return true;
-  const c = e.timestamp !== a.timestamp ? (e.timestamp < a.timestamp ? -1 : 1) : e.id < a.id ? -1 : e.id > a.id ? 1 : 0;
+  const c =
+    e.timestamp !== a.timestamp
+      ? e.timestamp < a.timestamp
+        ? -1
+        : 1
+      : e.id < a.id
+        ? -1
+        : e.id > a.id
+          ? 1
+          : 0;
   return spec.order === "asc" ? c > 0 : c < 0;
 }
 
@@ -53,7 +62,10 @@ export async function* queryFiles(
       if (afterDay !== undefined && (spec.order === "asc" ? day < afterDay : day > afterDay)) continue;
     }
     let list = groups.get(day);
-    if (!list) groups.set(day, (list = []));
+    if (!list) {
+      list = [];
+      groups.set(day, list);
+    }
     list.push(f);
   }
   const days = [...groups.keys()].sort((a, b) => (spec.order === "asc" ? a - b : b - a));
