@@ -342,3 +342,24 @@ describe("introspection and search", () => {
     });
   });
 });
+
+describe("GDPR access", () => {
+  it("exportSubject returns every event about one person, by actor id or username, oldest first", async () => {
+    const engine = track(fileEngine(dir));
+    engine.log({
+      action: "LOGIN",
+      actor: { id: "42", username: "alice" },
+      timestamp: "2026-01-01T00:00:00Z",
+    });
+    engine.log({ action: "LOGIN", actor: { id: "7", username: "bob" } });
+    engine.log({ action: "EXPORT", actor: { username: "alice" } });
+    engine.log({ action: "VIEW", actor: { id: "42" } });
+    const byId: string[] = [];
+    for await (const e of engine.exportSubject("42")) byId.push(e.action.type);
+    expect(byId).toEqual(["LOGIN", "VIEW"]);
+    const byName: string[] = [];
+    for await (const e of engine.exportSubject("alice")) byName.push(e.action.type);
+    expect(byName).toEqual(["LOGIN", "EXPORT"]);
+    expect(() => engine.exportSubject("")).toThrow(/non-empty actor id or username/);
+  });
+});

@@ -583,11 +583,8 @@ export class AuditEngine extends EventEmitter<EngineEvents> implements Flushable
   }
 
   /** Every matching event, streamed (no limit unless given). */
-  async *stream(options: SearchOptions = {}): AsyncGenerator<AuditEvent> {
-    const spec = toQuerySpec({ ...options, limit: options.limit ?? Number.POSITIVE_INFINITY });
-    await this.flush();
-    const reader = this.#reader();
-    if (reader) yield* reader.query(spec);
+  stream(options: SearchOptions = {}): AsyncGenerator<AuditEvent> {
+    return this.#streamSpec(toQuerySpec({ ...options, limit: options.limit ?? Number.POSITIVE_INFINITY }));
   }
 
   /** How many events match (ignores limit and cursor). */
@@ -688,6 +685,32 @@ export class AuditEngine extends EventEmitter<EngineEvents> implements Flushable
       ...(options.witness ? { witness: options.witness } : {}),
       ...(options.onProgress ? { onProgress: options.onProgress } : {}),
     });
+  }
+
+  /**
+   * Everything recorded about one person (GDPR art. 15): every event whose `actor.id`
+   * or `actor.username` equals `subject`, oldest first, across all time.
+   *
+   * @example
+   * for await (const e of engine.exportSubject("42")) report.push(e);
+   */
+  exportSubject(subject: string): AsyncGenerator<AuditEvent> {
+    if (typeof subject !== "string" || subject === "")
+      throw new VigilError(
+        ErrorCodes.INVALID_ARGUMENT,
+        "exportSubject: expected a non-empty actor id or username",
+      );
+    const span = { start: 0, end: 0 };
+    const term = (field: string) =>
+      ({ type: "term", field, value: { kind: "phrase", text: subject }, span }) as const;
+    const where = { type: "or", operands: [term("actor.id"), term("actor.username")], span } as const;
+    return this.#streamSpec({ where, order: "asc" });
+  }
+
+  async *#streamSpec(spec: QuerySpec): AsyncGenerator<AuditEvent> {
+    await this.flush();
+    const reader = this.#reader();
+    if (reader) yield* reader.query(spec);
   }
 
   /** The seed's `get_event_count(time_range="today")`. */
