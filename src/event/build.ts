@@ -37,8 +37,19 @@ function describe(value: unknown): string {
   return typeof value;
 }
 
+/** Upper-cased names seen so far: categories and types repeat, so most calls are one lookup. */
+const upperNames = new Map<string, string>();
+
 function toUpperName(value: unknown, what: string, fallback: string, report: InputProblem): string {
-  if (typeof value === "string" && value.trim() !== "") return value.trim().toUpperCase();
+  if (typeof value === "string") {
+    const known = upperNames.get(value);
+    if (known !== undefined) return known;
+    const name = value.trim().toUpperCase();
+    if (name !== "") {
+      if (upperNames.size < 10_000) upperNames.set(value, name);
+      return name;
+    }
+  }
   if (value !== undefined) problem(report, `${what} must be a non-empty string, found ${describe(value)}`);
   else if (what === "input.action")
     problem(report, 'input.action is required (the action type, e.g. "LOGIN")');
@@ -151,20 +162,21 @@ export function buildEvent(
     scope?.metadata && input.metadata
       ? { ...scope.metadata, ...input.metadata }
       : (input.metadata ?? scope?.metadata);
-  // Keys in the documented order, so stored lines read the same way every time.
-  const event: Mutable<AuditEvent> = {
+  // Keys in the documented order, so stored lines read the same way every time
+  // (assigned one by one: no temporary objects on the caller's path).
+  const event = {
     schema_version: 1,
     id: typeof internal._id === "string" ? internal._id : uuidv7(nowMs),
     timestamp,
     severity,
     security_event: input.securityEvent === true,
     application,
-    ...(actor !== undefined ? { actor: actor as Mutable<AuditEvent>["actor"] } : {}),
-    action,
-    result,
-    ...(correlation !== undefined ? { correlation: correlation as Mutable<AuditEvent>["correlation"] } : {}),
-    ...(input.params !== undefined ? { params: input.params } : {}),
-    ...(metadata !== undefined ? { metadata: metadata as Record<string, unknown> } : {}),
-  };
+  } as Mutable<AuditEvent>;
+  if (actor !== undefined) event.actor = actor as Mutable<AuditEvent>["actor"];
+  event.action = action;
+  event.result = result;
+  if (correlation !== undefined) event.correlation = correlation as Mutable<AuditEvent>["correlation"];
+  if (input.params !== undefined) event.params = input.params;
+  if (metadata !== undefined) event.metadata = metadata as Record<string, unknown>;
   return event;
 }
