@@ -363,3 +363,29 @@ describe("GDPR access", () => {
     expect(() => engine.exportSubject("")).toThrow(/non-empty actor id or username/);
   });
 });
+
+describe("retention with signing", () => {
+  it("applyRetention leaves signed retention records, so the store still verifies", async () => {
+    const signed = {
+      security: { signing: { enabled: true, algorithm: "hmac-sha256" as const, secret_key: "a-test-secret-of-enough-length" } },
+    };
+    const day = 86_400_000;
+    const writer = fileEngine(dir, signed);
+    for (let d = 10; d >= 0; d--)
+      for (let i = 0; i < 3; i++) writer.log({ action: "E", timestamp: new Date(Date.now() - d * day), metadata: { d, i } });
+    await writer.close();
+
+    const keeper = fileEngine(dir, signed);
+    const results = await keeper.applyRetention({ days: 5 });
+    expect(results[0]!.deletedEvents).toBeGreaterThanOrEqual(15);
+    await keeper.close();
+
+    const auditor = track(fileEngine(dir, signed));
+    const verdict = await auditor.verify();
+    expect(verdict.problems).toEqual([]);
+    expect(verdict.ok).toBe(true);
+    const kept = await auditor.search({ query: "action.type:E", limit: 100 });
+    expect(kept.every((e) => Date.parse(e.timestamp) > Date.now() - 6 * day)).toBe(true);
+    expect((await auditor.search({ query: "action.type:RETENTION_APPLIED" })).length).toBe(1);
+  });
+});

@@ -23,7 +23,13 @@ import { buildEvent } from "./event/build.js";
 import { toJsonLine } from "./event/serialize.js";
 import type { Application, AuditEvent, LogInput, Mutable } from "./event/types.js";
 import { type ExportOptions, type ExportResult, exportSearch } from "./export/index.js";
-import { createIntegrityStage, type VerifyResult, verifyStore } from "./integrity/index.js";
+import {
+  createIntegrityStage,
+  createSigner,
+  retainBackend,
+  type VerifyResult,
+  verifyStore,
+} from "./integrity/index.js";
 import { type Flushable, registerExitFlush, unregisterExitFlush } from "./pipeline/exit.js";
 import { compileFilters, type EventFilter } from "./pipeline/filter.js";
 import { compilePrepare, type Prepare } from "./pipeline/prepare.js";
@@ -628,9 +634,13 @@ export class AuditEngine extends EventEmitter<EngineEvents> implements Flushable
     const cutoff = new Date((options.now ?? new Date()).getTime() - days * 86_400_000);
     const dryRun = options.dryRun === true;
     await this.flush();
+    const { signing, encryption } = this.config.security;
+    const signer = signing.enabled ? createSigner(signing) : undefined; // deletions stay verifiable
     const results: Array<{ readonly backend: string } & RetentionResult> = [];
-    for (const b of this.#backends)
-      results.push({ backend: b.name, ...(await b.applyRetention(cutoff, { dryRun })) });
+    for (const b of this.#backends) {
+      const result = await retainBackend(b, cutoff, { ...(signer ? { signer } : {}), encryption, dryRun });
+      results.push({ backend: b.name, ...result });
+    }
     if (!dryRun && this.enabled) {
       this.log({
         action: "RETENTION_APPLIED",

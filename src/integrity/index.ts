@@ -26,6 +26,8 @@ export {
 } from "./records.js";
 export {
   applyVerifiableRetention,
+  type BackendRetentionResult,
+  retainBackend,
   type VerifiableRetentionOptions,
   type VerifiableRetentionResult,
 } from "./retention.js";

@@ -7,13 +7,14 @@
  * @module
  */
 import { unlink } from "node:fs/promises";
-import { basename } from "node:path";
+import { basename, join } from "node:path";
 import { createLineOpener } from "../crypto/decode.js";
 import type { EncryptionKeys } from "../crypto/keyring.js";
-import type { RetentionResult } from "../storage/backend.js";
+import type { RetentionResult, StorageBackend } from "../storage/backend.js";
+import { FileBackend } from "../storage/file/file-backend.js";
 import { checkLine } from "./chain.js";
 import { readFileLines } from "./read.js";
-import { type CheckpointSink, type RetentionRecord, signRecord } from "./records.js";
+import { type CheckpointSink, FileCheckpointSink, type RetentionRecord, signRecord } from "./records.js";
 import type { Signer } from "./signing.js";
 
 /** Options of {@link applyVerifiableRetention}. */
@@ -107,4 +108,39 @@ export async function applyVerifiableRetention(
     for (const path of paths) await unlink(path);
   }
   return { deletedEvents: plan.deletedEvents, deletedFiles: paths, records };
+}
+
+/** What {@link retainBackend} did for one backend. */
+export interface BackendRetentionResult extends RetentionResult {
+  /** Retention records signed (file stores with signing on). */
+  readonly signed?: number;
+}
+
+/**
+ * Retention for one backend, the one path both `engine.applyRetention()` and
+ * `vigil retention` take: with a signer and a file store, the files go only after a
+ * signed retention record covers each chain range they hold, so `verify` accepts
+ * exactly that gap; otherwise the backend deletes by itself.
+ */
+export async function retainBackend(
+  backend: StorageBackend,
+  cutoff: Date,
+  options: { readonly signer?: Signer; readonly encryption?: EncryptionKeys; readonly dryRun: boolean },
+): Promise<BackendRetentionResult> {
+  if (!options.signer || !(backend instanceof FileBackend))
+    return backend.applyRetention(cutoff, { dryRun: options.dryRun });
+  const sink = new FileCheckpointSink(join(backend.directory, "checkpoints"));
+  try {
+    const result = await applyVerifiableRetention({
+      backend,
+      cutoff,
+      signer: options.signer,
+      sink,
+      ...(options.encryption ? { encryption: options.encryption } : {}),
+      dryRun: options.dryRun,
+    });
+    return { ...result, signed: result.records.length };
+  } finally {
+    sink.close();
+  }
 }

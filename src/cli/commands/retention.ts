@@ -8,19 +8,11 @@
  *
  * @module
  */
-import { join } from "node:path";
 import type { Command } from "commander";
 import { loadConfig } from "../../config/load.js";
 import { ErrorCodes, VigilError } from "../../errors.js";
-import {
-  applyVerifiableRetention,
-  createSigner,
-  FileCheckpointSink,
-  type Signer,
-  type SigningKeys,
-} from "../../integrity/index.js";
+import { createSigner, retainBackend, type Signer, type SigningKeys } from "../../integrity/index.js";
 import type { RetentionResult, StorageBackend } from "../../storage/backend.js";
-import { FileBackend } from "../../storage/file/file-backend.js";
 import { createBackends } from "../../storage/index.js";
 import { type CliContext, configPath, notice, write } from "../context.js";
 import { UsageError } from "../errors.js";
@@ -74,26 +66,12 @@ export function retentionCommand(program: Command, ctx: CliContext): Command {
     const outcomes: Outcome[] = [];
     for (const backend of backends) {
       try {
-        if (signer && backend instanceof FileBackend) {
-          const sink = new FileCheckpointSink(join(backend.directory, "checkpoints"));
-          try {
-            const result = await applyVerifiableRetention({
-              backend,
-              cutoff,
-              signer,
-              sink,
-              encryption: config.security.encryption,
-              dryRun: flags.dryRun === true,
-            });
-            outcomes.push({ backend, result, signed: result.records.length });
-          } finally {
-            sink.close();
-          }
-        } else
-          outcomes.push({
-            backend,
-            result: await backend.applyRetention(cutoff, { dryRun: flags.dryRun === true }),
-          });
+        const result = await retainBackend(backend, cutoff, {
+          ...(signer ? { signer } : {}),
+          encryption: config.security.encryption,
+          dryRun: flags.dryRun === true,
+        });
+        outcomes.push({ backend, result, ...(result.signed !== undefined ? { signed: result.signed } : {}) });
       } catch (error) {
         outcomes.push({ backend, error });
       } finally {
