@@ -367,12 +367,19 @@ describe("GDPR access", () => {
 describe("retention with signing", () => {
   it("applyRetention leaves signed retention records, so the store still verifies", async () => {
     const signed = {
-      security: { signing: { enabled: true, algorithm: "hmac-sha256" as const, secret_key: "a-test-secret-of-enough-length" } },
+      security: {
+        signing: {
+          enabled: true,
+          algorithm: "hmac-sha256" as const,
+          secret_key: "a-test-secret-of-enough-length",
+        },
+      },
     };
     const day = 86_400_000;
     const writer = fileEngine(dir, signed);
     for (let d = 10; d >= 0; d--)
-      for (let i = 0; i < 3; i++) writer.log({ action: "E", timestamp: new Date(Date.now() - d * day), metadata: { d, i } });
+      for (let i = 0; i < 3; i++)
+        writer.log({ action: "E", timestamp: new Date(Date.now() - d * day), metadata: { d, i } });
     await writer.close();
 
     const keeper = fileEngine(dir, signed);
@@ -387,5 +394,36 @@ describe("retention with signing", () => {
     const kept = await auditor.search({ query: "action.type:E", limit: 100 });
     expect(kept.every((e) => Date.parse(e.timestamp) > Date.now() - 6 * day)).toBe(true);
     expect((await auditor.search({ query: "action.type:RETENTION_APPLIED" })).length).toBe(1);
+  });
+});
+
+describe("read-only engines", () => {
+  it("search an existing store without recording, creating directories or housekeeping", async () => {
+    const writer = fileEngine(dir);
+    writer.log({ action: "WRITTEN" });
+    await writer.close();
+    const { AuditEngine } = await import("./engine.js");
+    const missing = `${dir}/not-there`;
+    const ro = track(
+      new AuditEngine({
+        readOnly: true,
+        env: {},
+        config: {
+          core: { application_name: "test" },
+          storage: {
+            backends: [
+              { type: "file", directory: dir },
+              { type: "file", directory: missing },
+            ],
+          },
+        },
+      }),
+    );
+    expect(ro.enabled).toBe(false);
+    expect(ro.log({ action: "IGNORED" })).toBeUndefined();
+    expect((await ro.search()).map((e) => e.action.type)).toEqual(["WRITTEN"]);
+    await ro.close();
+    expect(readdirSync(dir)).not.toContain("not-there");
+    expect(eventsOnDisk(dir).map((e) => e.action.type)).toEqual(["WRITTEN"]);
   });
 });

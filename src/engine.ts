@@ -58,6 +58,12 @@ export interface AuditEngineOptions {
   readonly stages?: readonly BatchStage[];
   /** Environment for `${VAR}` and `VIGIL_ENABLED`; default `process.env`. */
   readonly env?: NodeJS.ProcessEnv;
+  /**
+   * Only read the store (search, count, export, verify): nothing is recorded, no
+   * directory is created, no housekeeping (gzip, pruning) runs, no chain or exit hook
+   * is set up. What the command line uses. Default false.
+   */
+  readonly readOnly?: boolean;
 }
 
 /** Counters and gauges of one engine. */
@@ -157,7 +163,7 @@ export class AuditEngine extends EventEmitter<EngineEvents> implements Flushable
     const env = options.env ?? process.env;
     this.config = loadConfig(options.config ?? options.configFile, { env });
     const { core, performance, processing } = this.config;
-    this.#enabled = core.enabled;
+    this.#enabled = core.enabled && options.readOnly !== true;
     this.#application = Object.freeze({
       name: core.application_name,
       ...(core.version !== undefined ? { version: core.version } : {}),
@@ -175,9 +181,10 @@ export class AuditEngine extends EventEmitter<EngineEvents> implements Flushable
     this.#queueSize = performance.async.queue_size;
     this.#dropWhenFull = performance.async.on_full === "drop";
     this.#durability = performance.durability;
-    this.#backends = this.#enabled
-      ? [...createBackends(this.config, { onWarning: (m) => this.#warn(m) }), ...(options.backends ?? [])]
-      : [];
+    this.#backends =
+      this.#enabled || options.readOnly === true
+        ? [...createBackends(this.config, { onWarning: (m) => this.#warn(m) }), ...(options.backends ?? [])]
+        : [];
     if (this.#enabled && this.config.security.encryption.enabled) {
       const sql = this.config.storage.backends.findIndex((b) => b.enabled && b.type === "database");
       if (sql >= 0)
@@ -203,7 +210,7 @@ export class AuditEngine extends EventEmitter<EngineEvents> implements Flushable
     this.#stages = [...builtIn.filter((s): s is BatchStage => s !== undefined), ...(options.stages ?? [])];
     for (const b of this.#backends) {
       this.#m.backend.set(b.name, { written: 0, failed: 0 });
-      b.open().catch((err: unknown) => this.#report(err, `${b.name}: open failed`));
+      if (this.#enabled) b.open().catch((err: unknown) => this.#report(err, `${b.name}: open failed`));
     }
     if (this.#enabled) registerExitFlush(this);
   }

@@ -78,7 +78,9 @@ export function openEngine(ctx: CliContext, option: string | undefined): AuditEn
   const file = configPath(ctx, option);
   const env = { ...ctx.env, VIGIL_ENABLED: "true" };
   const engine =
-    file === undefined ? new AuditEngine({ config: {}, env }) : new AuditEngine({ configFile: file, env });
+    file === undefined
+      ? new AuditEngine({ config: {}, env, readOnly: true })
+      : new AuditEngine({ configFile: file, env, readOnly: true });
   engine.on("error", (err) => notice(ctx, err.message));
   engine.on("warning", (message) => notice(ctx, `warning: ${message}`));
   return engine;
