@@ -10,6 +10,7 @@
 import type { ResolvedConfig } from "../config/types.js";
 import type { AuditEvent, Mutable } from "../event/types.js";
 import { compileSanitizer, type Sanitizer } from "./sanitize/index.js";
+import { wellFormed } from "./sanitize/strings.js";
 
 export type Prepare = (event: Mutable<AuditEvent>) => void;
 
@@ -25,11 +26,44 @@ export function compilePrepare(config: ResolvedConfig): Prepare {
     ? compileSanitizer({ ...sanitization, enabled: false }, limits)
     : redacting;
 
+  const maxString = limits.max_string_length;
+  /**
+   * Identity objects are nearly always flat records of short strings (`{ username, ip }`):
+   * copy those directly. Anything else — nesting, arrays, odd types, long or ill-formed
+   * strings, getters that throw — goes through the full walk.
+   */
+  const flatCopy = (value: unknown): Record<string, unknown> | undefined => {
+    if (value === null || typeof value !== "object" || Object.getPrototypeOf(value) !== Object.prototype)
+      return undefined;
+    const out: Record<string, unknown> = {};
+    for (const key of Object.keys(value)) {
+      if (key === "__proto__") return undefined;
+      const v = (value as Record<string, unknown>)[key];
+      if (typeof v === "string") {
+        if (v.length > maxString || wellFormed(v) !== v) return undefined;
+      } else if (typeof v === "number") {
+        if (!Number.isFinite(v)) return undefined;
+      } else if (v === undefined) continue;
+      else if (typeof v !== "boolean") return undefined;
+      out[key] = v;
+    }
+    return out;
+  };
+
   const plainObject = (
     s: Sanitizer,
     value: unknown,
     note: (t: boolean) => void,
   ): Record<string, unknown> | undefined => {
+    if (s === safe) {
+      let flat: Record<string, unknown> | undefined;
+      try {
+        flat = flatCopy(value);
+      } catch {
+        flat = undefined; // a throwing getter or Proxy trap: the walk reports it properly
+      }
+      if (flat !== undefined) return Object.keys(flat).length > 0 ? flat : undefined;
+    }
     const out = s.value(value);
     note(out.truncated);
     if (out.value === undefined || out.value === null) return undefined;
