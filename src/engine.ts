@@ -94,6 +94,9 @@ export interface EngineMetrics {
   >;
 }
 
+/** Batches written but not yet acknowledged (fsync, commit) at once; more waits. */
+const MAX_BATCHES_IN_FLIGHT = 4;
+
 interface Entry {
   readonly event: Mutable<AuditEvent>;
   readonly waiter?: { resolve(e: AuditEvent): void; reject(e: unknown): void };
@@ -301,7 +304,7 @@ export class AuditEngine extends EventEmitter<EngineEvents> implements Flushable
     if (waiter) this.#waiters++;
     if (!this.#async || this.#durability === "event") {
       this.#pending.push(entry);
-      this.#drainSync();
+      this.#drainNow(true);
       return event;
     }
     if (this.#pending.length >= this.#queueSize) {
@@ -310,7 +313,9 @@ export class AuditEngine extends EventEmitter<EngineEvents> implements Flushable
         this.#pendingDrops++;
         return undefined;
       }
-      this.#drainSync(); // on_full: block — the caller's thread writes the queue now
+      // on_full: block — the caller's thread hands the queue to the backends now (the file
+      // backend appends synchronously; its fsync, if any, runs on the thread pool)
+      this.#drainNow(false);
     }
     this.#pending.push(entry);
     if (waiter || this.#pending.length >= this.#batchSize) this.#scheduleNow();
@@ -358,7 +363,11 @@ export class AuditEngine extends EventEmitter<EngineEvents> implements Flushable
       for (;;) {
         if (this.#pending.length === 0) break;
         if (this.#pending.length < this.#batchSize && !this.#drainAll && this.#waiters === 0) break;
-        await this.#writeBatch(this.#takeBatch(), false);
+        // Batches reach the backends in order (everything up to `write` is synchronous);
+        // a few may await their fsync or commit at once, so the disk's latency does not
+        // throttle the queue.
+        void this.#writeBatch(this.#takeBatch(), false);
+        if (this.#inFlight.size >= MAX_BATCHES_IN_FLIGHT) await Promise.race(this.#inFlight);
       }
     })();
     // Assigned before `finally` can run, even when the loop ends without awaiting.
@@ -380,9 +389,12 @@ export class AuditEngine extends EventEmitter<EngineEvents> implements Flushable
     return batch;
   }
 
-  /** Write every queued event now, on this thread, through backends that can write synchronously. */
-  #drainSync(): void {
-    while (this.#pending.length > 0) void this.#writeBatch(this.#takeBatch(), true);
+  /**
+   * Hand every queued event to the backends now, on this thread. `synchronous` (sync
+   * mode and the exit path) uses the backends' synchronous writes where they have them.
+   */
+  #drainNow(synchronous: boolean): void {
+    while (this.#pending.length > 0) void this.#writeBatch(this.#takeBatch(), synchronous);
   }
 
   #droppedEvent(): Mutable<AuditEvent> {
@@ -495,7 +507,7 @@ export class AuditEngine extends EventEmitter<EngineEvents> implements Flushable
   flushSync(): void {
     if (this.#timer !== undefined) clearTimeout(this.#timer);
     this.#timer = undefined;
-    this.#drainSync();
+    this.#drainNow(true);
   }
 
   /** @internal */
