@@ -87,14 +87,14 @@ function sortedCopy(value: unknown, depth: number): unknown {
     if (i > 0 && keys[i - 1]! > k) sorted = false;
   }
   if (!sorted) keys.sort();
-  let out: Record<string, unknown> | undefined = sorted ? undefined : {};
+  let out: Record<string, unknown> | undefined = sorted ? undefined : ownKeysObject();
   for (let i = 0; i < keys.length; i++) {
     const k = keys[i]!;
     const before = obj[k];
     const v = sortedCopy(before, depth + 1);
     if (v === FALLBACK) return FALLBACK;
     if (out === undefined && v !== before) {
-      out = {};
+      out = ownKeysObject();
       for (let j = 0; j < i; j++) out[keys[j]!] = obj[keys[j]!];
     }
     if (out !== undefined) out[k] = v;
@@ -169,8 +169,8 @@ function writeObject(obj: Record<string, unknown>, depth: number): string {
 export function canonicalSplit(obj: Record<string, unknown>, key: string): { head: string; tail: string } {
   const keys = Object.keys(obj).filter((k) => k !== key);
   keys.sort();
-  const before: Record<string, unknown> = {};
-  const after: Record<string, unknown> = {};
+  const before = ownKeysObject();
+  const after = ownKeysObject();
   let fallback = false;
   for (const k of keys) {
     if (k.length > 0 && k.charCodeAt(0) <= 0x39 && INDEX_KEY.test(k)) {
@@ -212,4 +212,12 @@ function slowSplit(obj: Record<string, unknown>, key: string): { head: string; t
     else tail += "," + member;
   }
   return { head, tail: tail + "}" };
+}
+
+/**
+ * A null-prototype object: assigning `"__proto__"` makes an own property (which
+ * `JSON.stringify` writes) instead of setting the prototype — so such a key is hashed.
+ */
+function ownKeysObject(): Record<string, unknown> {
+  return Object.create(null) as Record<string, unknown>;
 }

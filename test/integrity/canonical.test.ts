@@ -7,6 +7,15 @@ import { canonicalize, canonicalSplit } from "../../src/integrity/canonical.js";
 import { checkLine, eventHash, GENESIS, sealEvent } from "../../src/integrity/chain.js";
 
 describe("canonicalize (RFC 8785)", () => {
+  test("keeps a __proto__ key (so it is hashed), sorted like any other key, in any order", () => {
+    expect(canonicalize(JSON.parse('{"__proto__":"","":0}'))).toBe('{"":0,"__proto__":""}');
+    expect(canonicalize(JSON.parse('{"b":{"z":1,"__proto__":{"x":1}},"a":1}'))).toBe(
+      '{"a":1,"b":{"__proto__":{"x":1},"z":1}}',
+    );
+    const split = canonicalSplit(JSON.parse('{"z":2,"__proto__":"p","a":1}'), "m");
+    expect(`${split.head}"m":0${split.tail}`).toBe('{"__proto__":"p","a":1,"m":0,"z":2}');
+  });
+
   test("sorts members by UTF-16 code units (RFC 8785 §3.2.3 example)", () => {
     const input = {
       "\u20ac": "Euro Sign",
