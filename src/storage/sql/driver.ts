@@ -59,6 +59,56 @@ export interface SyncSqlSession {
   run(statement: Rendered): number;
 }
 
+/** Runs one parameterless statement (DDL) on a pool or connection. */
+type ExecOne = (text: string) => Promise<unknown>;
+
+/**
+ * A client bound to one checked-out connection, handed to `withLock` callers (schema
+ * migrations): statements only — no nested transaction, no nested lock, nothing to close.
+ */
+export function connectionClient(session: SqlSession, exec: ExecOne): SqlClient {
+  return {
+    ...session,
+    exec: async (statements) => {
+      for (const text of statements) await exec(text);
+    },
+    transaction: () => Promise.reject(new Error("nested transaction")),
+    withLock: () => Promise.reject(new Error("nested lock")),
+    close: async () => {},
+  };
+}
+
+/**
+ * The part every pooled client shares: statements go through the pool's session and
+ * DDL one statement at a time. A dialect adds how it runs a transaction, takes a lock
+ * and closes the pool.
+ */
+export abstract class PooledClient implements SqlClient {
+  readonly #session: SqlSession;
+  readonly #exec: ExecOne;
+
+  constructor(session: SqlSession, exec: ExecOne) {
+    this.#session = session;
+    this.#exec = exec;
+  }
+
+  all(statement: Rendered): Promise<readonly Row[]> {
+    return this.#session.all(statement);
+  }
+
+  run(statement: Rendered): Promise<number> {
+    return this.#session.run(statement);
+  }
+
+  async exec(statements: readonly string[]): Promise<void> {
+    for (const text of statements) await this.#exec(text);
+  }
+
+  abstract transaction<T>(fn: (session: SqlSession) => Promise<T>, options?: TransactionOptions): Promise<T>;
+  abstract withLock<T>(name: string, fn: (session: SqlClient) => Promise<T>): Promise<T>;
+  abstract close(): Promise<void>;
+}
+
 function isModuleNotFound(error: unknown, packageName: string): boolean {
   if (typeof error !== "object" || error === null) return false;
   const { code, message } = error as { code?: unknown; message?: unknown };

@@ -30,7 +30,15 @@ import {
   widen,
 } from "./compile.js";
 import { type Connected, type Dialect, LOWER, type SqlBackendOptions, UPPER } from "./dialect.js";
-import { loadDriver, type Row, type SqlClient, type SqlSession, type TransactionOptions } from "./driver.js";
+import {
+  connectionClient,
+  loadDriver,
+  PooledClient,
+  type Row,
+  type SqlClient,
+  type SqlSession,
+  type TransactionOptions,
+} from "./driver.js";
 import { BASE_COLUMNS, baseRow, derivedName, type Migration, parseTableName } from "./schema.js";
 import { join, type Rendered, raw, render, type Sql, sql } from "./sql.js";
 
@@ -67,37 +75,12 @@ function session(conn: Executor): SqlSession {
   };
 }
 
-function connectionClient(conn: MysqlConnection): SqlClient {
-  return {
-    ...session(conn),
-    exec: async (statements) => {
-      for (const text of statements) await conn.query(text);
-    },
-    transaction: () => Promise.reject(new Error("nested transaction")),
-    withLock: () => Promise.reject(new Error("nested lock")),
-    close: async () => {},
-  };
-}
-
-class MysqlClient implements SqlClient {
+class MysqlClient extends PooledClient {
   readonly #pool: MysqlPool;
-  readonly #session: SqlSession;
 
   constructor(pool: MysqlPool) {
+    super(session(pool), (text) => pool.query(text));
     this.#pool = pool;
-    this.#session = session(pool);
-  }
-
-  all(statement: Rendered): Promise<readonly Row[]> {
-    return this.#session.all(statement);
-  }
-
-  run(statement: Rendered): Promise<number> {
-    return this.#session.run(statement);
-  }
-
-  async exec(statements: readonly string[]): Promise<void> {
-    for (const text of statements) await this.#pool.query(text);
   }
 
   async transaction<T>(fn: (session: SqlSession) => Promise<T>, options?: TransactionOptions): Promise<T> {
@@ -133,7 +116,7 @@ class MysqlClient implements SqlClient {
       const [rows] = await conn.query("SELECT GET_LOCK(?, 60) AS l", [name]);
       if (Number((rows as Row[])[0]?.l) !== 1) throw new Error(`could not take the lock ${name} within 60 s`);
       try {
-        return await fn(connectionClient(conn));
+        return await fn(connectionClient(session(conn), (text) => conn.query(text)));
       } finally {
         await conn.query("SELECT RELEASE_LOCK(?)", [name]).catch(() => undefined);
       }

@@ -26,7 +26,15 @@ import {
   type TextColumn,
 } from "./compile.js";
 import type { Connected, Dialect, SqlBackendOptions } from "./dialect.js";
-import { loadDriver, type Row, type SqlClient, type SqlSession, type TransactionOptions } from "./driver.js";
+import {
+  connectionClient,
+  loadDriver,
+  PooledClient,
+  type Row,
+  type SqlClient,
+  type SqlSession,
+  type TransactionOptions,
+} from "./driver.js";
 import { BASE_COLUMNS, baseRow, derivedName, type Migration, parseTableName } from "./schema.js";
 import { join, type Rendered, raw, render, type Sql, sql, typed } from "./sql.js";
 
@@ -64,39 +72,12 @@ function session(conn: { query(text: string, values?: readonly unknown[]): Promi
   };
 }
 
-/** A client bound to one checked-out connection (for migrations under the lock). */
-function connectionClient(conn: PgPoolClient): SqlClient {
-  const s = session(conn);
-  return {
-    ...s,
-    exec: async (statements) => {
-      for (const text of statements) await conn.query(text);
-    },
-    transaction: () => Promise.reject(new Error("nested transaction")),
-    withLock: () => Promise.reject(new Error("nested lock")),
-    close: async () => {},
-  };
-}
-
-class PgClient implements SqlClient {
+class PgClient extends PooledClient {
   readonly #pool: PgPool;
-  readonly #session: SqlSession;
 
   constructor(pool: PgPool) {
+    super(session(pool), (text) => pool.query(text));
     this.#pool = pool;
-    this.#session = session(pool);
-  }
-
-  all(statement: Rendered): Promise<readonly Row[]> {
-    return this.#session.all(statement);
-  }
-
-  run(statement: Rendered): Promise<number> {
-    return this.#session.run(statement);
-  }
-
-  async exec(statements: readonly string[]): Promise<void> {
-    for (const text of statements) await this.#pool.query(text);
   }
 
   /**
@@ -153,7 +134,7 @@ class PgClient implements SqlClient {
     // A transaction-scoped advisory lock: released at COMMIT or when the connection dies.
     let locked: SqlClient | undefined;
     return this.#withConnection(async (conn) => {
-      locked = connectionClient(conn);
+      locked = connectionClient(session(conn), (text) => conn.query(text));
       await conn.query("BEGIN");
       try {
         await conn.query("SELECT pg_advisory_xact_lock(hashtext($1))", [name]);
