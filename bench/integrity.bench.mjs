@@ -11,9 +11,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { loadConfig } from "../src/config/index.ts";
-import { createEncryptionStage } from "../src/crypto/stage.ts";
 import { AuditEngine } from "../src/engine.ts";
-import { createIntegrityStage } from "../src/integrity/stage.ts";
 import { verifyStore } from "../src/integrity/verify.ts";
 import { FileBackend } from "../src/storage/file/file-backend.ts";
 
@@ -45,8 +43,7 @@ async function write(mode) {
   const dir = mkdtempSync(join(tmpdir(), "vigil-bench-"));
   const input = configFor(dir, mode);
   const config = loadConfig(input, { env: {} });
-  const stages = [createIntegrityStage(config), createEncryptionStage(config)].filter((s) => s !== undefined);
-  const engine = new AuditEngine({ config: input, env: {}, stages });
+  const engine = new AuditEngine({ config: input, env: {} });
   const t0 = performance.now();
   for (let i = 0; i < N; i++) {
     engine.log({

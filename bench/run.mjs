@@ -16,7 +16,10 @@ const BENCHES = {
   sql: { file: "sql-insert.bench.mjs", what: "SQL inserts vs the raw drivers (issue 4)", tsx: true },
   integrity: { file: "integrity.bench.mjs", what: "hash chain cost and verify speed (issue 5)", tsx: true },
   http: { file: "http.bench.mjs", what: "Express with/without vigil vs pino-http (issue 6)", tsx: true },
-  worker: { file: "worker-handoff.bench.mjs", what: "cost of handing events to a worker vs serializing them" },
+  worker: {
+    file: "worker-handoff.bench.mjs",
+    what: "cost of handing events to a worker vs serializing them",
+  },
 };
 
 const wanted = process.argv.slice(2);

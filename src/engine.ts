@@ -54,7 +54,11 @@ export interface AuditEngineOptions {
   readonly configFile?: string;
   /** Extra backends, used besides the configured ones (tests, custom storage). */
   readonly backends?: readonly StorageBackend[];
-  /** Extra batch stages, run after the configured ones (integrity, encryption). */
+  /**
+   * Extra batch stages, run after the configured ones (integrity, encryption). A stage named
+   * `integrity` or `encryption` replaces the one the configuration would create (e.g. an
+   * integrity stage with its own checkpoint sink), in the same place.
+   */
   readonly stages?: readonly BatchStage[];
   /** Environment for `${VAR}` and `VIGIL_ENABLED`; default `process.env`. */
   readonly env?: NodeJS.ProcessEnv;
@@ -124,6 +128,8 @@ export class AuditEngine extends EventEmitter<EngineEvents> implements Flushable
   readonly #prepare: Prepare;
   readonly #backends: readonly StorageBackend[];
   readonly #stages: readonly BatchStage[];
+  /** The stage that writes stored lines (the integrity stage's canonical line), if any. */
+  readonly #serializer: BatchStage | undefined;
   readonly #async: boolean;
   readonly #batchSize: number;
   readonly #batchTimeoutMs: number;
@@ -201,16 +207,24 @@ export class AuditEngine extends EventEmitter<EngineEvents> implements Flushable
         ]);
     }
     // Integrity before encryption: the chain hashes the clear event, encryption wraps that line.
+    // A stage passed in `options.stages` under one of those names takes the built-in's place.
+    const extra = options.stages ?? [];
+    const given = (name: string) => extra.find((s) => s.name === name);
     const builtIn = this.#enabled
       ? [
-          createIntegrityStage(this.config, {
-            application: this.#application,
-            onError: (err) => this.#report(err, "checkpoint failed"),
-          }),
-          createEncryptionStage(this.config),
+          given("integrity") ??
+            createIntegrityStage(this.config, {
+              application: this.#application,
+              onError: (err) => this.#report(err, "checkpoint failed"),
+            }),
+          given("encryption") ?? createEncryptionStage(this.config),
         ]
       : [];
-    this.#stages = [...builtIn.filter((s): s is BatchStage => s !== undefined), ...(options.stages ?? [])];
+    this.#stages = [
+      ...builtIn.filter((s): s is BatchStage => s !== undefined),
+      ...extra.filter((s) => s.name !== "integrity" && s.name !== "encryption"),
+    ];
+    this.#serializer = this.#stages.find((s) => s.serialize !== undefined);
     for (const b of this.#backends) {
       this.#m.backend.set(b.name, { written: 0, failed: 0 });
       if (this.#enabled) b.open().catch((err: unknown) => this.#report(err, `${b.name}: open failed`));
@@ -428,7 +442,7 @@ export class AuditEngine extends EventEmitter<EngineEvents> implements Flushable
       try {
         this.#prepare(entry.event);
         for (const stage of this.#stages) stage.processEvent?.(entry.event);
-        let line = toJsonLine(entry.event);
+        let line = this.#serializer ? this.#serializer.serialize!(entry.event) : toJsonLine(entry.event);
         for (const stage of this.#stages) if (stage.encodeLine) line = stage.encodeLine(line, entry.event);
         records.push({ event: entry.event, line });
       } catch (err) {
@@ -711,7 +725,7 @@ export class AuditEngine extends EventEmitter<EngineEvents> implements Flushable
       encryption: this.config.security.encryption,
       ...(options.from ? { from: options.from } : {}),
       ...(options.to ? { to: options.to } : {}),
-      ...(options.witness ? { witness: options.witness } : {}),
+      ...((options.witness ?? signing.witness) ? { witness: (options.witness ?? signing.witness)! } : {}),
       ...(options.onProgress ? { onProgress: options.onProgress } : {}),
     });
   }

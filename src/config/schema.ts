@@ -34,6 +34,7 @@ export const KEYS = {
     "public_key",
     "checkpoint_every",
     "checkpoint_interval_seconds",
+    "witness",
   ],
 } as const satisfies Record<string, readonly string[]>;
 

@@ -157,6 +157,11 @@ export interface ResolvedConfig {
       readonly checkpoint_every: number;
       /** ...and at least every this many seconds. Default 60. */
       readonly checkpoint_interval_seconds: number;
+      /**
+       * A directory that receives a copy of every checkpoint (ideally on another machine or
+       * write-once storage); `verify` reads it by default to catch a rolled-back store.
+       */
+      readonly witness?: string;
     };
   };
 }

@@ -153,9 +153,11 @@ function readSigning(raw: Section): Security["signing"] {
       );
     }
   }
+  const witness = section.string("witness");
   return {
     enabled,
     algorithm,
+    ...(witness !== undefined ? { witness } : {}),
     ...(secret_key !== undefined ? { secret_key } : {}),
     ...(privatePem !== undefined ? { private_key: privatePem } : {}),
     ...(publicPem !== undefined ? { public_key: publicPem } : {}),

@@ -19,6 +19,7 @@
  * @module
  */
 import { ErrorCodes, VigilError } from "../errors.js";
+import type { AuditEvent } from "../event/types.js";
 
 /**
  * The RFC 8785 canonical JSON text of a JSON-safe value.
@@ -46,8 +47,10 @@ const MAX_DEPTH = 1000;
 
 /**
  * Returned by {@link sortedCopy} when native `JSON.stringify` cannot produce the canonical
- * order (an object with an array-index key like "1", which V8 always enumerates first), or the
- * value needs the checks of the careful writer (non-finite numbers, BigInt, depth).
+ * order (an object with an array-index key like "1", which V8 always enumerates first), the
+ * copy cannot hold a key (`__proto__`, which an assignment to a plain object would turn into
+ * a prototype change instead of a member), or the value needs the checks of the careful
+ * writer (non-finite numbers, BigInt, depth).
  */
 const FALLBACK: unique symbol = Symbol("fallback");
 const INDEX_KEY = /^(?:0|[1-9]\d*)$/;
@@ -83,23 +86,112 @@ function sortedCopy(value: unknown, depth: number): unknown {
   let sorted = true;
   for (let i = 0; i < keys.length; i++) {
     const k = keys[i]!;
-    if (k.length > 0 && k.charCodeAt(0) <= 0x39 && INDEX_KEY.test(k)) return FALLBACK;
+    if (needsCarefulWriter(k)) return FALLBACK;
     if (i > 0 && keys[i - 1]! > k) sorted = false;
   }
   if (!sorted) keys.sort();
-  let out: Record<string, unknown> | undefined = sorted ? undefined : ownKeysObject();
+  // plain objects (not null-prototype ones): V8 stringifies them on its fast path
+  let out: Record<string, unknown> | undefined = sorted ? undefined : {};
   for (let i = 0; i < keys.length; i++) {
     const k = keys[i]!;
     const before = obj[k];
     const v = sortedCopy(before, depth + 1);
     if (v === FALLBACK) return FALLBACK;
     if (out === undefined && v !== before) {
-      out = ownKeysObject();
+      out = {};
       for (let j = 0; j < i; j++) out[keys[j]!] = obj[keys[j]!];
     }
     if (out !== undefined) out[k] = v;
   }
   return out ?? obj;
+}
+
+/**
+ * Whether `JSON.stringify(value)` already is the canonical text: every object's keys in
+ * sorted order (and none that the sorted-copy path cannot hold), no `toJSON`, no
+ * non-finite number or BigInt, not too deep.
+ */
+function isCanonical(value: unknown, depth: number): boolean {
+  if (value === null || typeof value !== "object") {
+    if (typeof value === "number") return Number.isFinite(value);
+    return typeof value !== "bigint";
+  }
+  if (depth > MAX_DEPTH || typeof (value as { toJSON?: unknown }).toJSON === "function") return false;
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) if (!isCanonical(value[i], depth + 1)) return false;
+    return true;
+  }
+  // for-in allocates nothing; it lists own keys first (any inherited enumerable key after
+  // them can only make this answer false, which is safe)
+  let previous = "";
+  let first = true;
+  for (const k in value) {
+    if ((!first && k <= previous) || needsCarefulWriter(k)) return false;
+    if (!isCanonical((value as Record<string, unknown>)[k], depth + 1)) return false;
+    previous = k;
+    first = false;
+  }
+  return true;
+}
+
+/** The top-level members an event can have, in canonical order (see {@link canonicalTopLevel}). */
+const EVENT_MEMBERS = new Set([
+  "action",
+  "actor",
+  "application",
+  "correlation",
+  "id",
+  "integrity",
+  "metadata",
+  "params",
+  "result",
+  "schema_version",
+  "security_event",
+  "severity",
+  "timestamp",
+  "truncated",
+]);
+
+/**
+ * An event's top level rebuilt in canonical member order with `integrity` replaced, such
+ * that `JSON.stringify` of it is the canonical text — or `undefined` when that does not hold
+ * (a member outside the event schema, or a nested part not in canonical order), so the
+ * caller takes the general path. A fixed object literal: absent members are `undefined`,
+ * which `JSON.stringify` leaves out, as canonicalization does.
+ */
+export function canonicalTopLevel(event: AuditEvent, integrity: object): object | undefined {
+  for (const k in event) if (!EVENT_MEMBERS.has(k)) return undefined;
+  const top = {
+    action: event.action,
+    actor: event.actor,
+    application: event.application,
+    correlation: event.correlation,
+    id: event.id,
+    integrity,
+    metadata: event.metadata,
+    params: event.params,
+    result: event.result,
+    schema_version: event.schema_version,
+    security_event: event.security_event,
+    severity: event.severity,
+    timestamp: event.timestamp,
+    truncated: event.truncated,
+  };
+  const canonical =
+    isCanonical(top.action, 1) &&
+    isCanonical(top.actor, 1) &&
+    isCanonical(top.application, 1) &&
+    isCanonical(top.correlation, 1) &&
+    isCanonical(top.metadata, 1) &&
+    isCanonical(top.params, 1) &&
+    isCanonical(top.result, 1) &&
+    isCanonical(top.id, 1) &&
+    isCanonical(top.schema_version, 1) &&
+    isCanonical(top.security_event, 1) &&
+    isCanonical(top.severity, 1) &&
+    isCanonical(top.timestamp, 1) &&
+    isCanonical(top.truncated, 1);
+  return canonical ? top : undefined;
 }
 
 function write(value: unknown, depth: number): string | undefined {
@@ -169,11 +261,11 @@ function writeObject(obj: Record<string, unknown>, depth: number): string {
 export function canonicalSplit(obj: Record<string, unknown>, key: string): { head: string; tail: string } {
   const keys = Object.keys(obj).filter((k) => k !== key);
   keys.sort();
-  const before = ownKeysObject();
-  const after = ownKeysObject();
+  const before: Record<string, unknown> = {};
+  const after: Record<string, unknown> = {};
   let fallback = false;
   for (const k of keys) {
-    if (k.length > 0 && k.charCodeAt(0) <= 0x39 && INDEX_KEY.test(k)) {
+    if (needsCarefulWriter(k)) {
       fallback = true;
       break;
     }
@@ -215,9 +307,12 @@ function slowSplit(obj: Record<string, unknown>, key: string): { head: string; t
 }
 
 /**
- * A null-prototype object: assigning `"__proto__"` makes an own property (which
- * `JSON.stringify` writes) instead of setting the prototype — so such a key is hashed.
+ * A key the sorted-copy path cannot reproduce: an array index (V8 enumerates those first,
+ * whatever the insertion order) or `__proto__` (assigning it to a plain object sets the
+ * prototype instead of adding a member). The careful writer handles both — and so hashes
+ * a `__proto__` member like any other.
  */
-function ownKeysObject(): Record<string, unknown> {
-  return Object.create(null) as Record<string, unknown>;
+function needsCarefulWriter(key: string): boolean {
+  const c = key.charCodeAt(0);
+  return (c <= 0x39 && INDEX_KEY.test(key)) || (c === 0x5f && key === "__proto__");
 }

@@ -22,7 +22,7 @@ import * as nodeCrypto from "node:crypto";
 import { createHash, randomBytes } from "node:crypto";
 import { hostname } from "node:os";
 import type { AuditEvent, Integrity } from "../event/types.js";
-import { canonicalize, canonicalSplit } from "./canonical.js";
+import { canonicalize, canonicalSplit, canonicalTopLevel } from "./canonical.js";
 
 /** The `prev` of the first event of every chain: 64 zeros. */
 export const GENESIS = "0".repeat(64);
@@ -68,15 +68,38 @@ export interface SealedEvent {
  * const { integrity, line } = sealEvent(event, "web-1:4711:…", 1, GENESIS);
  */
 export function sealEvent(event: AuditEvent, chain: string, seq: number, prev: string): SealedEvent {
-  const { head, tail } = canonicalSplit(event as unknown as Record<string, unknown>, "integrity");
   const chainText = JSON.stringify(chain);
-  const seqText = String(seq);
-  const hashed = `${head}"integrity":{"chain":${chainText},"prev":"${prev}","seq":${seqText}}${tail}`;
-  const hash = sha256Hex(hashed);
-  let line = `${head}"integrity":{"chain":${chainText},"hash":"${hash}","prev":"${prev}","seq":${seqText}}${tail}`;
+  let before: string | undefined;
+  let after = "";
+  // Fast path: prepare gave every nested part canonical key order (signed stores), so one
+  // native stringify of the top level writes the hashed form, with a placeholder for `prev`
+  // that marks where the hash goes.
+  const top = canonicalTopLevel(event, { chain, prev: PREV_PLACEHOLDER, seq });
+  if (top !== undefined) {
+    const text = JSON.stringify(top);
+    const at = text.indexOf(PREV_MEMBER);
+    if (at >= 0) {
+      before = text.slice(0, at);
+      after = text.slice(at + PREV_MEMBER.length);
+    }
+  }
+  if (before === undefined) {
+    const split = canonicalSplit(event as unknown as Record<string, unknown>, "integrity");
+    before = `${split.head}"integrity":{"chain":${chainText},`;
+    after = `,"seq":${seq}}${split.tail}`;
+  }
+  const hash = sha256Hex(`${before}"prev":"${prev}"${after}`);
+  let line = `${before}"hash":"${hash}","prev":"${prev}"${after}`;
   if (HAS_SEPARATOR.test(line)) line = line.replace(SEPARATORS, escapeSeparator);
   return { integrity: { chain, seq, prev, hash }, line };
 }
+
+/**
+ * Stands for `prev` while the hashed form is written, so the hash can be put in front of it:
+ * 128 random bits drawn per process and never stored, so no user value can contain it.
+ */
+const PREV_PLACEHOLDER = randomBytes(16).toString("hex");
+const PREV_MEMBER = `"prev":"${PREV_PLACEHOLDER}"`;
 
 /** The hash an event should carry, by the definition above (the slow, parse-based path). */
 export function eventHash(event: AuditEvent): string {

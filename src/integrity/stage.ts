@@ -4,7 +4,7 @@
  * `checkpoint_interval_seconds`, and at close (a `final` checkpoint).
  *
  * Runs as a {@link BatchStage} after `prepare` and before encryption: `processEvent`
- * fills `integrity` and computes the canonical stored line, `encodeLine` hands that
+ * fills `integrity` and computes the canonical stored line, `serialize` hands that
  * line on (so the encryption stage encrypts exactly the hashed bytes), `afterBatch`
  * signs when due.
  *
@@ -13,6 +13,7 @@
 import { join, resolve } from "node:path";
 import type { ResolvedConfig } from "../config/types.js";
 import { ErrorCodes, VigilError } from "../errors.js";
+import { toJsonLine } from "../event/serialize.js";
 import type { Application, AuditEvent, Mutable } from "../event/types.js";
 import type { BatchStage } from "../pipeline/stage.js";
 import type { StoredRecord } from "../storage/backend.js";
@@ -31,7 +32,10 @@ export interface IntegrityStageOptions {
   readonly checkpointSink?: CheckpointSink;
   /** The store directory whose `checkpoints/` subdirectory receives checkpoints. Default: the first file backend's directory. */
   readonly directory?: string;
-  /** Witness directories that receive a copy of every checkpoint (used only without `checkpointSink`). */
+  /**
+   * Witness directories that receive a copy of every checkpoint (used only without
+   * `checkpointSink`). Default: `security.signing.witness`.
+   */
   readonly witness?: string | readonly string[];
   /** Fixed chain id (tests); default {@link createChainId}. */
   readonly chainId?: string;
@@ -86,12 +90,8 @@ export function createIntegrityStage(
         "security.signing is enabled but there is no file backend to keep checkpoints beside: pass a checkpointSink",
       );
     }
-    const witness =
-      options.witness === undefined
-        ? []
-        : typeof options.witness === "string"
-          ? [options.witness]
-          : options.witness;
+    const chosen = options.witness ?? signing.witness;
+    const witness = chosen === undefined ? [] : typeof chosen === "string" ? [chosen] : chosen;
     sink = new FileCheckpointSink(join(directory, "checkpoints"), witness);
   }
   const chain =
@@ -154,8 +154,9 @@ class ChainStage implements IntegrityStage {
     this.#pendingLine = line;
   }
 
-  encodeLine(line: string, event: AuditEvent): string {
-    if (event !== this.#pendingEvent) return line;
+  serialize(event: AuditEvent): string {
+    // Always the event just sealed: the engine serializes each event right after its stages ran.
+    if (event !== this.#pendingEvent) return toJsonLine(event);
     this.#pendingEvent = undefined;
     return this.#pendingLine;
   }

@@ -19,11 +19,14 @@ const NUMERIC_RESULT_FIELDS = ["duration_ms", "count", "http_status"] as const;
 /** Compile the prepare stage for a configuration, once, at engine setup. */
 export function compilePrepare(config: ResolvedConfig): Prepare {
   const { sanitization, limits } = config.processing;
-  const redacting: Sanitizer = compileSanitizer(sanitization, limits);
+  // A signed store hashes every event in canonical (sorted) key order: copying user data
+  // in that order here spares the integrity stage a second copy.
+  const sortKeys = config.security.signing.enabled;
+  const redacting: Sanitizer = compileSanitizer(sanitization, limits, { sortKeys });
   // Identity fields (actor, resource, correlation) are made safe but never redacted:
   // who did it is the point of an audit record.
   const safe: Sanitizer = sanitization.enabled
-    ? compileSanitizer({ ...sanitization, enabled: false }, limits)
+    ? compileSanitizer({ ...sanitization, enabled: false }, limits, { sortKeys })
     : redacting;
 
   const maxString = limits.max_string_length;
@@ -36,7 +39,9 @@ export function compilePrepare(config: ResolvedConfig): Prepare {
     if (value === null || typeof value !== "object" || Object.getPrototypeOf(value) !== Object.prototype)
       return undefined;
     const out: Record<string, unknown> = {};
-    for (const key of Object.keys(value)) {
+    const keys = Object.keys(value);
+    if (sortKeys) keys.sort();
+    for (const key of keys) {
       if (key === "__proto__") return undefined;
       const v = (value as Record<string, unknown>)[key];
       if (typeof v === "string") {
@@ -72,6 +77,9 @@ export function compilePrepare(config: ResolvedConfig): Prepare {
     return { value: out.value };
   };
 
+  // the application object is shared by every event of an engine: sorted once
+  let lastApplication: AuditEvent["application"] | undefined;
+  let sortedApplication: AuditEvent["application"] | undefined;
   return (event) => {
     let truncated = false;
     const note = (t: boolean) => {
@@ -138,5 +146,48 @@ export function compilePrepare(config: ResolvedConfig): Prepare {
       else result[key] = out.value;
     }
     if (truncated) event.truncated = true;
+    if (sortKeys) {
+      // the parts built by buildEvent, in canonical order too (the top level is the
+      // integrity stage's own copy)
+      event.action = sortedAction(event.action);
+      event.result = sortedShallow(event.result);
+      if (event.result.error !== undefined)
+        (event.result as Mutable<AuditEvent["result"]>).error = sortedShallow(event.result.error);
+      if (event.application !== lastApplication) {
+        lastApplication = event.application;
+        sortedApplication = sortedShallow(event.application);
+      }
+      event.application = sortedApplication!;
+    }
   };
+}
+
+/** The action (built by buildEvent: these four members only) with its members in sorted order. */
+function sortedAction(a: AuditEvent["action"]): AuditEvent["action"] {
+  const { category, method, resource, type } = a;
+  if (method === undefined) return resource === undefined ? { category, type } : { category, resource, type };
+  return resource === undefined ? { category, method, type } : { category, method, resource, type };
+}
+
+/** A copy of a flat object with its members in sorted key order (the object itself if already sorted). */
+function sortedShallow<T extends object>(value: T): T {
+  const keys = Object.keys(value);
+  let sorted = true;
+  for (let i = 1; i < keys.length; i++) {
+    if (keys[i - 1]! > keys[i]!) {
+      sorted = false;
+      break;
+    }
+  }
+  if (sorted) return value;
+  keys.sort();
+  const out: Record<string, unknown> = {};
+  for (const key of keys) {
+    const v = (value as Record<string, unknown>)[key];
+    // an own `__proto__` member stays a member (assignment would set the prototype)
+    if (key === "__proto__")
+      Object.defineProperty(out, key, { value: v, enumerable: true, writable: true, configurable: true });
+    else out[key] = v;
+  }
+  return out as T;
 }

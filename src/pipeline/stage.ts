@@ -13,6 +13,11 @@ export interface BatchStage {
   readonly name: string;
   /** Fill or change a prepared event before it is serialized (e.g. `integrity`). */
   processEvent?(event: Mutable<AuditEvent>): void;
+  /**
+   * Write the event's stored line instead of `toJsonLine` (the first stage that has this
+   * hook does it; e.g. the integrity stage's canonical, hashed line).
+   */
+  serialize?(event: AuditEvent): string;
   /** Transform the serialized line (e.g. encrypt it); `event` is the clear event. */
   encodeLine?(line: string, event: AuditEvent): string;
   /** Called once the batch has been handed to every backend (e.g. to sign a checkpoint). */

@@ -128,3 +128,67 @@ describe("the event hash", () => {
     expect(checkLine('{"id":"x"}')).toBeUndefined();
   });
 });
+
+describe("sealing takes the fast path only when it gives the canonical bytes", () => {
+  /** The line by definition: canonical JSON of the event with its integrity, separators escaped. */
+  const byDefinition = (e: AuditEvent, chain: string, seq: number, prev: string): string => {
+    const hash = createHash("sha256")
+      .update(canonicalize({ ...e, integrity: { chain, prev, seq } }))
+      .digest("hex");
+    return canonicalize({ ...e, integrity: { chain, hash, prev, seq } }).replace(/\u2028/g, "\\u2028");
+  };
+  const sorted = (): AuditEvent =>
+    ({
+      action: { category: "AUTHENTICATION", type: "LOGIN" },
+      actor: { id: "7", username: "alice" },
+      application: { host: "web-1", name: "app", pid: 1 },
+      id: "0192f0c4-0000-7000-8000-000000000001",
+      metadata: { a: [1, { y: 2, z: "3" }], b: "x\u2028y" },
+      result: { status: "SUCCESS" },
+      schema_version: 1,
+      security_event: false,
+      severity: "INFO",
+      timestamp: "2026-11-26T12:00:00.123Z",
+    }) as unknown as AuditEvent;
+  const cases: [string, () => AuditEvent][] = [
+    ["every part already in canonical order (what prepare gives a signed store)", sorted],
+    ["the documented (unsorted) order", event],
+    [
+      "a nested object out of order",
+      () => ({ ...sorted(), metadata: { z: 1, a: { d: 1, c: 2 } } }) as AuditEvent,
+    ],
+    [
+      "a member outside the event schema",
+      () => ({ ...sorted(), extra: { b: 1, a: 2 } }) as unknown as AuditEvent,
+    ],
+    ["an array-index key", () => ({ ...sorted(), metadata: { "10": 1, "9": 2, a: 3 } }) as AuditEvent],
+    [
+      "a __proto__ key",
+      () => ({ ...sorted(), metadata: JSON.parse('{"__proto__":{"x":1},"a":1}') }) as AuditEvent,
+    ],
+    ["a date (toJSON)", () => ({ ...sorted(), metadata: { at: new Date(0) } }) as AuditEvent],
+    [
+      "a user value that mimics the integrity member",
+      () =>
+        ({
+          ...sorted(),
+          metadata: { integrity: { chain: "c1", prev: GENESIS, seq: 1 }, prev: GENESIS },
+        }) as AuditEvent,
+    ],
+    [
+      "truncated and params present",
+      () => ({ ...sorted(), params: [{ b: 1, a: 2 }], truncated: true }) as AuditEvent,
+    ],
+  ];
+  test.each(cases)("%s", (_name, make) => {
+    const e = make();
+    for (const [chain, seq, prev] of [
+      ["c1", 1, GENESIS],
+      ['we"ird:chain', 42, "cd".repeat(32)],
+    ] as const) {
+      const { line, integrity } = sealEvent(e, chain, seq, prev);
+      expect(line).toBe(byDefinition(e, chain, seq, prev));
+      expect(checkLine(line)).toEqual({ chain, seq, prev, hash: integrity.hash, valid: true });
+    }
+  });
+});

@@ -146,4 +146,80 @@ describe("createIntegrityStage", () => {
         .map((l) => (JSON.parse(l) as { seq: number }).seq),
     ).toEqual([2, 4, 4]);
   });
+
+  test("security.signing.witness receives the copies, and engine.verify reads it", async () => {
+    const dir = join(tmp.dir, "cw");
+    const witness = join(tmp.dir, "cw-witness");
+    const engine = new AuditEngine({
+      config: {
+        storage: { backends: [{ type: "file", directory: dir }] },
+        security: { signing: { enabled: true, secret_key: HMAC_SECRET, checkpoint_every: 3, witness } },
+        performance: { async: { enabled: false } },
+      },
+      env: {},
+    });
+    for (let i = 0; i < 7; i++) engine.log({ action: "X" });
+    await engine.flush();
+    const names = readdirSync(witness);
+    expect(names).toHaveLength(1);
+    expect(readFileSync(join(witness, names[0]!), "utf8")).toBe(
+      readFileSync(join(dir, "checkpoints", names[0]!), "utf8"),
+    );
+    // the witness holds a checkpoint the store has lost: verify (reading the witness by default) says rollback
+    const first = readFileSync(join(dir, "checkpoints", names[0]!), "utf8").split("\n")[0]!;
+    await engine.close();
+    const { writeFileSync } = await import("node:fs");
+    writeFileSync(join(dir, "checkpoints", names[0]!), `${first}\n`);
+    const result = await new AuditEngine({
+      config: {
+        storage: { backends: [{ type: "file", directory: dir }] },
+        security: { signing: { enabled: true, secret_key: HMAC_SECRET, witness } },
+      },
+      env: {},
+      readOnly: true,
+    }).verify();
+    expect(result.ok).toBe(false);
+    expect(result.problems.map((p) => p.kind)).toContain("rollback");
+  });
+
+  test("a stage named integrity in options.stages takes the built-in's place: one chain, not two", async () => {
+    const dir = join(tmp.dir, "own");
+    const config = configWith({});
+    const sink = new MemorySink();
+    const stage = createIntegrityStage(config, { checkpointSink: sink })!;
+    const engine = new AuditEngine({
+      config: {
+        storage: { backends: [{ type: "file", directory: dir }] },
+        security: { signing: { enabled: true, secret_key: HMAC_SECRET } },
+      },
+      env: {},
+      stages: [stage],
+    });
+    for (let i = 0; i < 3; i++) engine.log({ action: "X" });
+    await engine.close();
+    const lines = readdirSync(dir)
+      .filter((n) => n.endsWith(".log"))
+      .flatMap((n) => readFileSync(join(dir, n), "utf8").trim().split("\n"));
+    const chains = new Set(lines.map((l) => (JSON.parse(l) as AuditEvent).integrity!.chain));
+    expect([...chains]).toEqual([stage.chain]);
+    expect(sink.records.map((r) => (r as { seq: number }).seq)).toEqual([3]);
+  });
+
+  test("a signed store keeps an own __proto__ member of a result (sorted copies do not drop it)", async () => {
+    const dir = join(tmp.dir, "proto");
+    const engine = new AuditEngine({
+      config: {
+        storage: { backends: [{ type: "file", directory: dir }] },
+        security: { signing: { enabled: true, secret_key: HMAC_SECRET } },
+        performance: { async: { enabled: false } },
+      },
+      env: {},
+    });
+    engine.log({ action: "X", result: JSON.parse('{"count":2,"__proto__":{"polluted":1}}') });
+    await engine.close();
+    const name = readdirSync(dir).find((n) => n.endsWith(".log"))!;
+    const line = readFileSync(join(dir, name), "utf8").trim();
+    expect(line).toContain('"result":{"__proto__":{"polluted":1},"count":2,"status":"SUCCESS"}');
+    expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+  });
 });

@@ -288,8 +288,13 @@ function validate(sanitization: SanitizationConfig, limits: LimitsConfig): Parse
  * @throws {ConfigError} listing every invalid setting (path, expected, found), e.g. an invalid
  *   regular expression, one that matches the empty string, or a misspelt rule name
  *   (`creditcards` → did you mean `credit_card`?).
+ * @param options.sortKeys - copy object members in sorted key order (see `WalkContext.sortKeys`).
  */
-export function compileSanitizer(sanitization: SanitizationConfig, limits: LimitsConfig): Sanitizer {
+export function compileSanitizer(
+  sanitization: SanitizationConfig,
+  limits: LimitsConfig,
+  options: { readonly sortKeys?: boolean } = {},
+): Sanitizer {
   const patterns = validate(sanitization, limits);
   const enabled = sanitization.enabled;
   const replacement = sanitization.replacement;
@@ -348,6 +353,7 @@ export function compileSanitizer(sanitization: SanitizationConfig, limits: Limit
     maskCard: maskCardNumber,
     replacement,
     keyInfo,
+    sortKeys: options.sortKeys === true,
   };
 
   return {

@@ -55,6 +55,12 @@ export interface WalkContext {
   readonly replacement: string;
   /** The (cached) decision for a key name. */
   keyInfo(name: string): KeyInfo;
+  /**
+   * Copy object members in sorted key order (the canonical order a hash chain hashes), so
+   * the integrity stage can reuse the copy instead of sorting it again. Which members
+   * survive `maxEntries` then depends on that order.
+   */
+  readonly sortKeys: boolean;
 }
 
 /** The result of one walk. */
@@ -394,6 +400,7 @@ class Walk {
   #openObject(v: object, depth: number): JsonValue {
     if (depth >= this.#ctx.maxDepth) return this.#depthMarker();
     const keys = Object.keys(v);
+    if (this.#ctx.sortKeys) keys.sort();
     const n = Math.min(keys.length, this.#ctx.maxEntries);
     const out: Record<string, JsonValue> = {};
     this.#push(new Frame(KIND_OBJECT, v, keys, out, n, keys.length - n, depth, false));
