@@ -34,6 +34,7 @@ import { type Flushable, registerExitFlush, unregisterExitFlush } from "./pipeli
 import { compileFilters, type EventFilter } from "./pipeline/filter.js";
 import { compilePrepare, type Prepare } from "./pipeline/prepare.js";
 import type { BatchStage } from "./pipeline/stage.js";
+import { createSubjectStage, type SubjectKeyStore, subjectKeyStoreFor } from "./privacy/subjects.js";
 import { type AggregateResult, type AggregateSearchOptions, aggregateSearch } from "./query/aggregate.js";
 import { encodeCursor } from "./query/cursor.js";
 import { type SearchOptions, type SearchPage, toQuerySpec } from "./query/search.js";
@@ -46,6 +47,9 @@ import type {
 } from "./storage/backend.js";
 import { FileBackend } from "./storage/file/file-backend.js";
 import { createBackends } from "./storage/index.js";
+
+/** The stages the configuration creates; one passed under the same name replaces it. */
+const BUILT_IN_STAGES = new Set(["subject", "integrity", "encryption"]);
 
 export interface AuditEngineOptions {
   /** The configuration object (with or without the top-level `vigil` key). */
@@ -128,6 +132,8 @@ export class AuditEngine extends EventEmitter<EngineEvents> implements Flushable
   readonly #prepare: Prepare;
   readonly #backends: readonly StorageBackend[];
   readonly #stages: readonly BatchStage[];
+  /** The per-person keys of erasure (`compliance.gdpr.erasure`), when enabled. */
+  readonly #subjects: SubjectKeyStore | undefined;
   /** The stage that writes stored lines (the integrity stage's canonical line), if any. */
   readonly #serializer: BatchStage | undefined;
   readonly #async: boolean;
@@ -190,9 +196,16 @@ export class AuditEngine extends EventEmitter<EngineEvents> implements Flushable
     this.#queueSize = performance.async.queue_size;
     this.#dropWhenFull = performance.async.on_full === "drop";
     this.#durability = performance.durability;
+    this.#subjects = this.#enabled || options.readOnly === true ? subjectKeyStoreFor(this.config) : undefined;
     this.#backends =
       this.#enabled || options.readOnly === true
-        ? [...createBackends(this.config, { onWarning: (m) => this.#warn(m) }), ...(options.backends ?? [])]
+        ? [
+            ...createBackends(this.config, {
+              onWarning: (m) => this.#warn(m),
+              ...(this.#subjects ? { subjects: this.#subjects } : {}),
+            }),
+            ...(options.backends ?? []),
+          ]
         : [];
     if (this.#enabled && this.config.security.encryption.enabled) {
       const sql = this.config.storage.backends.findIndex((b) => b.enabled && b.type === "database");
@@ -206,12 +219,16 @@ export class AuditEngine extends EventEmitter<EngineEvents> implements Flushable
           },
         ]);
     }
-    // Integrity before encryption: the chain hashes the clear event, encryption wraps that line.
-    // A stage passed in `options.stages` under one of those names takes the built-in's place.
+    // Personal fields are sealed first (the chain hashes them sealed, so erasing a person's key
+    // breaks no proof); integrity before encryption: the chain hashes the clear event,
+    // encryption wraps that line. A stage passed in `options.stages` under one of those names
+    // takes the built-in's place.
     const extra = options.stages ?? [];
     const given = (name: string) => extra.find((s) => s.name === name);
     const builtIn = this.#enabled
       ? [
+          given("subject") ??
+            createSubjectStage(this.config, this.#subjects, (err) => this.#report(err, "subject key failed")),
           given("integrity") ??
             createIntegrityStage(this.config, {
               application: this.#application,
@@ -222,7 +239,7 @@ export class AuditEngine extends EventEmitter<EngineEvents> implements Flushable
       : [];
     this.#stages = [
       ...builtIn.filter((s): s is BatchStage => s !== undefined),
-      ...extra.filter((s) => s.name !== "integrity" && s.name !== "encryption"),
+      ...extra.filter((s) => !BUILT_IN_STAGES.has(s.name)),
     ];
     this.#serializer = this.#stages.find((s) => s.serialize !== undefined);
     for (const b of this.#backends) {
@@ -732,7 +749,8 @@ export class AuditEngine extends EventEmitter<EngineEvents> implements Flushable
 
   /**
    * Everything recorded about one person (GDPR art. 15): every event whose `actor.id`
-   * or `actor.username` equals `subject`, oldest first, across all time.
+   * or `actor.username` equals `subject` (or, with erasure on, that was sealed under that
+   * person's key — found by its pseudonym even when erased), oldest first, across all time.
    *
    * @example
    * for await (const e of engine.exportSubject("42")) report.push(e);
@@ -746,8 +764,47 @@ export class AuditEngine extends EventEmitter<EngineEvents> implements Flushable
     const span = { start: 0, end: 0 };
     const term = (field: string) =>
       ({ type: "term", field, value: { kind: "phrase", text: subject }, span }) as const;
-    const where = { type: "or", operands: [term("actor.id"), term("actor.username")], span } as const;
-    return this.#streamSpec({ where, order: "asc" });
+    const operands = [term("actor.id"), term("actor.username")];
+    if (this.#subjects) {
+      const ref = this.#subjects.ref(subject);
+      operands.push({
+        type: "term",
+        field: "subject.ref",
+        value: { kind: "phrase", text: ref },
+        span,
+      } as const);
+    }
+    return this.#streamSpec({ where: { type: "or", operands, span }, order: "asc" });
+  }
+
+  /**
+   * Erase one person's personal data (GDPR art. 17) by destroying their key
+   * (`compliance.gdpr.erasure`): the personal fields of every event about them — sealed
+   * under that key when written — become unreadable for good, while the events themselves
+   * (ids, times, actions, results, `actor.id`, the sealed bytes) stay and still verify.
+   * Events logged for that person afterwards get a new key. Flushes first.
+   *
+   * @param subject - the person's `actor.id` (or `actor.username` for events without an id).
+   * @returns `erased: false` when there was no key (never seen, or erased before).
+   * @throws {VigilError} `VIGIL_ERR_CONFIG` when erasure is not enabled; `VIGIL_ERR_INVALID_ARGUMENT`
+   *   for an empty subject.
+   * @example
+   * await engine.eraseSubject("42"); // { subject: "42", ref: "9b1c…", erased: true }
+   */
+  async eraseSubject(subject: string): Promise<{ subject: string; ref: string; erased: boolean }> {
+    if (typeof subject !== "string" || subject === "")
+      throw new VigilError(
+        ErrorCodes.INVALID_ARGUMENT,
+        "eraseSubject: expected a non-empty actor id or username",
+      );
+    if (!this.#subjects)
+      throw new VigilError(
+        ErrorCodes.CONFIG,
+        "eraseSubject: compliance.gdpr.erasure is not enabled, so personal fields were stored in clear and cannot be erased by key",
+      );
+    await this.flush();
+    const ref = this.#subjects.ref(subject);
+    return { subject, ref, erased: this.#subjects.erase(ref) };
   }
 
   async *#streamSpec(spec: QuerySpec): AsyncGenerator<AuditEvent> {

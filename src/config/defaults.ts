@@ -59,7 +59,12 @@ export const DEFAULT_CONFIG: ResolvedConfig = deepFreeze({
     durability: "batch",
   },
   compliance: {
-    gdpr: { enabled: false, retention_days: 0, auto_delete_after_retention: false },
+    gdpr: {
+      enabled: false,
+      retention_days: 0,
+      auto_delete_after_retention: false,
+      erasure: { enabled: false, fields: [] },
+    },
   },
   security: {
     encryption: { enabled: false },

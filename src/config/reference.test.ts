@@ -48,6 +48,7 @@ const WHERE: Record<
   async: ["### `vigil.performance`"],
   batching: ["### `vigil.performance`"],
   gdpr: ["### `vigil.compliance`"],
+  erasure: ["### `vigil.compliance`"],
   encryption: ["### `vigil.security`"],
   signing: ["### `vigil.security`"],
 };

@@ -23,7 +23,8 @@ export const KEYS = {
   async: ["enabled", "worker_threads", "queue_size", "on_full"],
   batching: ["enabled", "batch_size", "batch_timeout_seconds"],
   compliance: ["gdpr"],
-  gdpr: ["enabled", "retention_days", "auto_delete_after_retention"],
+  gdpr: ["enabled", "retention_days", "auto_delete_after_retention", "erasure"],
+  erasure: ["enabled", "key", "fields", "key_store"],
   security: ["encryption", "signing"],
   encryption: ["enabled", "key", "key_id", "previous_keys"],
   signing: [
@@ -60,6 +61,7 @@ export const PLACE_NAMES: Readonly<Record<Place, string>> = {
   batching: "vigil.performance.batching",
   compliance: "vigil.compliance",
   gdpr: "vigil.compliance.gdpr",
+  erasure: "vigil.compliance.gdpr.erasure",
   security: "vigil.security",
   encryption: "vigil.security.encryption",
   signing: "vigil.security.signing",

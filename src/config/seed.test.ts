@@ -75,7 +75,14 @@ describe("the seed's config/audit.yaml", () => {
         batching: { enabled: true, batch_size: 50, batch_timeout_seconds: 5 },
         durability: "batch",
       },
-      compliance: { gdpr: { enabled: true, retention_days: 90, auto_delete_after_retention: true } },
+      compliance: {
+        gdpr: {
+          enabled: true,
+          retention_days: 90,
+          auto_delete_after_retention: true,
+          erasure: { enabled: false, fields: [] },
+        },
+      },
       security: {
         encryption: { enabled: false },
         signing: {

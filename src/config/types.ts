@@ -136,6 +136,16 @@ export interface ResolvedConfig {
       readonly enabled: boolean;
       readonly retention_days: number;
       readonly auto_delete_after_retention: boolean;
+      /** Erasure by crypto-shredding (GDPR art. 17): see docs/privacy.md. */
+      readonly erasure: {
+        readonly enabled: boolean;
+        /** The master key that wraps every subject's key (64 lower-case hex characters). */
+        readonly key?: string;
+        /** Personal fields sealed besides the actor's (dotted paths, e.g. `metadata.email`). */
+        readonly fields: readonly string[];
+        /** Where subject keys are kept; default `<first file backend directory>/subjects`. */
+        readonly key_store?: string;
+      };
     };
   };
   readonly security: {

@@ -57,7 +57,8 @@ function readEncryption(raw: Section): Security["encryption"] {
 }
 
 /** A 32-byte key at `key`, normalized to lower-case hex. */
-function readKey32(section: Section, key: string): string | undefined {
+/** A 32-byte key written as hex or base64, normalized to lower-case hex; reported when malformed. */
+export function readKey32(section: Section, key: string): string | undefined {
   const text = section.string(key, undefined, { secret: true });
   if (text === undefined) return undefined;
   const bytes = decodeKey32(text);

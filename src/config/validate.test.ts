@@ -73,7 +73,12 @@ describe("defaults", () => {
       durability: "batch",
     });
     expect(c.compliance).toEqual({
-      gdpr: { enabled: false, retention_days: 0, auto_delete_after_retention: false },
+      gdpr: {
+        enabled: false,
+        retention_days: 0,
+        auto_delete_after_retention: false,
+        erasure: { enabled: false, fields: [] },
+      },
     });
     expect(c.security).toEqual({
       encryption: { enabled: false },
@@ -990,6 +995,35 @@ describe("compliance.gdpr", () => {
       enabled: true,
       retention_days: 30,
       auto_delete_after_retention: true,
+      erasure: { enabled: false, fields: [] },
+    });
+  });
+
+  it("checks erasure's master key and fields only when erasure is enabled", () => {
+    expect(
+      problems({
+        compliance: { gdpr: { erasure: { enabled: true, key: "short", fields: ["metadata"] } } },
+      }).map((p) => p.path),
+    ).toEqual(["vigil.compliance.gdpr.erasure.key", "vigil.compliance.gdpr.erasure.fields[0]"]);
+    // disabled: an unset variable in its key is no problem
+    expect(() =>
+      resolveConfig(
+        { compliance: { gdpr: { erasure: { enabled: false, key: "${ERASURE_KEY}" } } } },
+        { env: {} },
+      ),
+    ).not.toThrow();
+    const c = resolveConfig(
+      {
+        compliance: {
+          gdpr: { erasure: { enabled: true, key: "ab".repeat(32), fields: ["metadata.email"] } },
+        },
+      },
+      { env: {} },
+    );
+    expect(c.compliance.gdpr.erasure).toEqual({
+      enabled: true,
+      key: "ab".repeat(32),
+      fields: ["metadata.email"],
     });
   });
 });

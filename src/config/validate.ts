@@ -13,7 +13,7 @@ import type { Env } from "./interpolate.js";
 import { KEYS } from "./schema.js";
 import type { ResolvedConfig } from "./types.js";
 import { readProcessing } from "./validate-processing.js";
-import { readSecurity } from "./validate-security.js";
+import { readKey32, readSecurity } from "./validate-security.js";
 import { readStorage } from "./validate-storage.js";
 
 /** Options of {@link resolveConfig}. */
@@ -151,5 +151,43 @@ function readGdpr(raw: Section): ResolvedConfig["compliance"]["gdpr"] {
       section.has("retention_days") ? section.shown("retention_days") : "missing (0, keep forever)",
     );
   }
-  return { enabled, retention_days, auto_delete_after_retention: auto_delete };
+  return {
+    enabled,
+    retention_days,
+    auto_delete_after_retention: auto_delete,
+    erasure: readErasure(section.child("erasure", "erasure")),
+  };
+}
+
+/** Paths a subject's personal data may be sealed from (see docs/privacy.md). */
+const SEALABLE_PATH = /^(actor|metadata|params|action\.resource)\.[^.\s]+(\.[^.\s]+)*$/;
+
+function readErasure(raw: Section): ResolvedConfig["compliance"]["gdpr"]["erasure"] {
+  const enabled = raw.bool("enabled", false);
+  const section = raw.withLenient(!enabled);
+  const key = readKey32(section, "key");
+  if (enabled && key === undefined && !section.hasProblem("key")) {
+    section.report(
+      "key",
+      "a 32-byte master key (64 hex characters or base64) when erasure is enabled",
+      "missing",
+      "generate one with: vigil keygen --algorithm aes-256-gcm",
+    );
+  }
+  const fields = section.stringList("fields") ?? [];
+  fields.forEach((f, i) => {
+    if (!SEALABLE_PATH.test(f) || f === "actor.id")
+      section.report(
+        `fields[${i}]`,
+        "a dotted path under actor, metadata, params or action.resource (not actor.id), e.g. metadata.email",
+        JSON.stringify(f),
+      );
+  });
+  const key_store = section.string("key_store");
+  return {
+    enabled,
+    ...(key !== undefined ? { key } : {}),
+    fields,
+    ...(key_store !== undefined ? { key_store } : {}),
+  };
 }

@@ -25,8 +25,8 @@ export class KeyError extends VigilError {
   readonly keyId: string;
   readonly reason: "missing" | "auth";
 
-  constructor(keyId: string, reason: "missing" | "auth", message: string) {
-    super(ErrorCodes.CONFIG, message);
+  constructor(keyId: string, reason: "missing" | "auth", message: string, options?: ErrorOptions) {
+    super(ErrorCodes.CONFIG, message, options);
     this.name = "KeyError";
     this.keyId = keyId;
     this.reason = reason;

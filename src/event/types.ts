@@ -97,8 +97,26 @@ export interface AuditEvent {
   /** Free-form, sanitized. */
   readonly metadata?: Readonly<Record<string, unknown>>;
   readonly integrity?: Integrity;
+  /** The person's sealed personal fields, when erasure is enabled (docs/privacy.md). */
+  readonly subject?: SubjectSection;
   /** Present and true when a value was cut by the size or depth limits. */
   readonly truncated?: true;
+}
+
+/**
+ * Personal fields sealed under the person's own key (`compliance.gdpr.erasure`). Stored with
+ * `ct`, `iv`, `kid` and `tag`; read back as `{ ref }` with the fields restored, or
+ * `{ ref, erased: true }` once the person's key was destroyed.
+ */
+export interface SubjectSection {
+  /** A keyed pseudonym of the person (`actor.id`, else `actor.username`). */
+  readonly ref: string;
+  readonly kid?: string;
+  readonly iv?: string;
+  readonly ct?: string;
+  readonly tag?: string;
+  /** The person's key was destroyed: the sealed fields are gone. */
+  readonly erased?: true;
 }
 
 /** A deep-mutable view, for the pipeline stages that build and fill events. */

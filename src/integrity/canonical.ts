@@ -148,6 +148,7 @@ const EVENT_MEMBERS = new Set([
   "schema_version",
   "security_event",
   "severity",
+  "subject",
   "timestamp",
   "truncated",
 ]);
@@ -174,6 +175,7 @@ export function canonicalTopLevel(event: AuditEvent, integrity: object): object 
     schema_version: event.schema_version,
     security_event: event.security_event,
     severity: event.severity,
+    subject: event.subject,
     timestamp: event.timestamp,
     truncated: event.truncated,
   };
@@ -189,6 +191,7 @@ export function canonicalTopLevel(event: AuditEvent, integrity: object): object 
     isCanonical(top.schema_version, 1) &&
     isCanonical(top.security_event, 1) &&
     isCanonical(top.severity, 1) &&
+    isCanonical(top.subject, 1) &&
     isCanonical(top.timestamp, 1) &&
     isCanonical(top.truncated, 1);
   return canonical ? top : undefined;

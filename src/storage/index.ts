@@ -6,18 +6,25 @@
  */
 import type { ResolvedConfig } from "../config/types.js";
 import { createLineDecoder } from "../crypto/index.js";
+import type { AuditEvent } from "../event/types.js";
+import { createSubjectOpener, type SubjectKeyStore, sealedFieldTest } from "../privacy/subjects.js";
 import type { StorageBackend } from "./backend.js";
 import { FileBackend } from "./file/file-backend.js";
 import { createSqlBackend } from "./sql/index.js";
 
 export interface BackendFactoryOptions {
   readonly onWarning: (message: string) => void;
+  /** The subject keys (erasure enabled): events read back have their personal fields opened. */
+  readonly subjects?: SubjectKeyStore;
 }
 
 /** The enabled backends of a configuration, in order. */
 export function createBackends(config: ResolvedConfig, options: BackendFactoryOptions): StorageBackend[] {
   const backends: StorageBackend[] = [];
-  const decode = createLineDecoder(config); // decrypts envelopes; plain lines as they are
+  const decrypt = createLineDecoder(config); // decrypts envelopes; plain lines as they are
+  const open = options.subjects ? createSubjectOpener(config, options.subjects) : undefined;
+  const decode = open ? (line: string): AuditEvent => open(decrypt(line)) : decrypt;
+  const sealed = options.subjects ? sealedFieldTest(config) : undefined;
   for (const b of config.storage.backends) {
     if (!b.enabled) continue;
     if (b.type === "file")
@@ -31,7 +38,12 @@ export function createBackends(config: ResolvedConfig, options: BackendFactoryOp
       );
     else
       backends.push(
-        createSqlBackend(b, { durability: config.performance.durability, onWarning: options.onWarning }),
+        createSqlBackend(b, {
+          durability: config.performance.durability,
+          onWarning: options.onWarning,
+          ...(open ? { openEvent: open } : {}),
+          ...(sealed ? { sealed } : {}),
+        }),
       );
   }
   return backends;

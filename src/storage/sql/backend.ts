@@ -410,17 +410,23 @@ export class SqlBackend extends BaseBackend {
     }
   }
 
+  /** A stored event's JSON, parsed (and opened, with erasure on). */
+  #event(text: string): AuditEvent {
+    const event = JSON.parse(text) as AuditEvent;
+    return this.#options.openEvent ? this.#options.openEvent(event) : event;
+  }
+
   override async *query(spec: QuerySpec): AsyncIterable<AuditEvent> {
     let remaining = spec.limit ?? Number.POSITIVE_INFINITY;
     if (remaining <= 0) return;
     const c = await this.#readable();
-    const pred = compileWhere(spec.where, c.dialect.leaves);
+    const pred = compileWhere(spec.where, c.dialect.leaves, this.#options.sealed);
     // The evaluator has the last word on every row, exact SQL or not.
     const judge: EventPredicate | undefined = spec.where === undefined ? undefined : compileQuery(spec.where);
     const exactSql = isExact(pred);
     const pageLimit = () => (exactSql ? Math.max(1, Math.min(remaining, this.#pageSize)) : this.#pageSize);
     for await (const row of this.#rows(c, spec, pred.sup, pageLimit)) {
-      const event = JSON.parse(row.e) as AuditEvent;
+      const event = this.#event(row.e);
       if (judge !== undefined && !judge(event)) continue;
       yield event;
       if (--remaining <= 0) return;
@@ -429,7 +435,7 @@ export class SqlBackend extends BaseBackend {
 
   override async count(spec: QuerySpec): Promise<number> {
     const c = await this.#readable();
-    const pred = compileWhere(spec.where, c.dialect.leaves);
+    const pred = compileWhere(spec.where, c.dialect.leaves, this.#options.sealed);
     const range: Sql[] = [];
     if (spec.from !== undefined) range.push(sql`ts >= ${spec.from.toISOString()}`);
     if (spec.to !== undefined) range.push(sql`ts < ${spec.to.toISOString()}`);
@@ -451,7 +457,7 @@ export class SqlBackend extends BaseBackend {
     ]);
     const scan = { from: spec.from, to: spec.to, order: "asc" as const };
     for await (const row of this.#rows(c, scan, undecided, () => this.#pageSize)) {
-      if (judge(JSON.parse(row.e))) total++;
+      if (judge(this.#event(row.e))) total++;
     }
     return total;
   }

@@ -346,12 +346,25 @@ function compileRange(
   return leaf.comparable(path, numericBound(min, minInclusive), numericBound(max, maxInclusive));
 }
 
-function compileNode(node: QueryNode, leaf: LeafCompiler): Pred {
+/**
+ * `sealed` names fields the database holds only sealed (erasure): conditions on them, and
+ * bare terms (which search all text), are left to the evaluator on opened events.
+ */
+function compileNode(node: QueryNode, leaf: LeafCompiler, sealed?: (field: string) => boolean): Pred {
+  if (sealed !== undefined) {
+    if (node.type === "term" && node.field === null) return UNKNOWN;
+    if (
+      (node.type === "term" || node.type === "compare" || node.type === "range" || node.type === "exists") &&
+      node.field !== null &&
+      sealed(resolveField(node.field))
+    )
+      return UNKNOWN;
+  }
   switch (node.type) {
     case "all":
       return exact(true);
     case "group":
-      return compileNode(node.expression, leaf);
+      return compileNode(node.expression, leaf, sealed);
     case "term":
       return node.field === null
         ? compileBare(node.value, leaf)
@@ -379,16 +392,16 @@ function compileNode(node: QueryNode, leaf: LeafCompiler): Pred {
     }
     case "and":
       return combine(
-        node.operands.map((n) => compileNode(n, leaf)),
+        node.operands.map((n) => compileNode(n, leaf, sealed)),
         and,
       );
     case "or":
       return combine(
-        node.operands.map((n) => compileNode(n, leaf)),
+        node.operands.map((n) => compileNode(n, leaf, sealed)),
         or,
       );
     case "not": {
-      const inner = compileNode(node.operand, leaf);
+      const inner = compileNode(node.operand, leaf, sealed);
       if (isExact(inner)) return exact(negate(inner.sup, leaf));
       return { sup: negate(inner.sub, leaf), sub: negate(inner.sup, leaf) };
     }
@@ -402,8 +415,12 @@ function compileNode(node: QueryNode, leaf: LeafCompiler): Pred {
  * const pred = compileWhere(parse("category:DATABASE AND NOT user:bob"), sqliteLeaves);
  * isExact(pred); // true: both leaves use indexed columns
  */
-export function compileWhere(node: QueryNode | undefined, leaf: LeafCompiler): Pred {
-  return node === undefined ? exact(true) : compileNode(node, leaf);
+export function compileWhere(
+  node: QueryNode | undefined,
+  leaf: LeafCompiler,
+  sealed?: (field: string) => boolean,
+): Pred {
+  return node === undefined ? exact(true) : compileNode(node, leaf, sealed);
 }
 
 /**

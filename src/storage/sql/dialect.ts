@@ -7,6 +7,7 @@
  * @module
  */
 import type { SqlDialect } from "../../config/types.js";
+import type { AuditEvent } from "../../event/types.js";
 import type { StoredRecord } from "../backend.js";
 import type { LeafCompiler } from "./compile.js";
 import type { SqlClient } from "./driver.js";
@@ -15,6 +16,13 @@ import type { PlaceholderStyle, Rendered } from "./sql.js";
 
 /** Settings that are not part of the configuration file (tests, tuning). */
 export interface SqlBackendOptions {
+  /** Applied to every event read back (erasure: opens the sealed personal fields). */
+  readonly openEvent?: (event: AuditEvent) => AuditEvent;
+  /**
+   * Fields stored sealed (erasure): SQL cannot filter on them, so queries that name them —
+   * or search all text — are decided on the opened events instead.
+   */
+  readonly sealed?: (field: string) => boolean;
   /**
    * The engine's durability setting: with `none`, SQLite commits with
    * `synchronous = NORMAL` and no durability warning is raised. Default `batch`.
