@@ -151,6 +151,8 @@ export class AuditEngine extends EventEmitter<EngineEvents> implements Flushable
   /** Queued entries whose caller awaits durability: they are written without waiting for a full batch. */
   #waiters = 0;
   #inFlight = new Set<Promise<unknown>>();
+  /** The last batch's `afterBatch` step: the next one runs after it. */
+  #afterBatches: Promise<void> = Promise.resolve();
   #closed = false;
   #lastEvent: Mutable<AuditEvent> | undefined;
   #lastPrepared = true;
@@ -484,14 +486,28 @@ export class AuditEngine extends EventEmitter<EngineEvents> implements Flushable
         return Promise.reject(err);
       }
     });
-    for (const stage of this.#stages) {
-      try {
-        stage.afterBatch?.(records);
-      } catch (err) {
-        this.#report(err, `${stage.name} stage failed`);
+    const afterBatch = () => {
+      for (const stage of this.#stages) {
+        try {
+          stage.afterBatch?.(records);
+        } catch (err) {
+          this.#report(err, `${stage.name} stage failed`);
+        }
       }
+    };
+    const settled = Promise.allSettled(outcomes);
+    // Stages hear of a batch (the integrity stage signs a checkpoint over it) only once the
+    // backends are done with it, in batch order: a checkpoint never claims events still on
+    // their way to disk. A synchronous write (the exit path) is done when it returns.
+    let committed: Promise<void>;
+    if (synchronous) {
+      afterBatch();
+      committed = Promise.resolve();
+    } else {
+      committed = this.#afterBatches.then(() => settled).then(afterBatch);
+      this.#afterBatches = committed;
     }
-    const done = Promise.allSettled(outcomes).then((results) => {
+    const written = settled.then((results) => {
       let anyOk = false;
       results.forEach((r, i) => {
         const b = this.#backends[i]!;
@@ -521,6 +537,7 @@ export class AuditEngine extends EventEmitter<EngineEvents> implements Flushable
           );
       }
     });
+    const done = Promise.all([written, committed]).then(() => undefined);
     this.#inFlight.add(done);
     void done.finally(() => this.#inFlight.delete(done));
     return done;

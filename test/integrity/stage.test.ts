@@ -9,6 +9,7 @@ import type { AuditEvent } from "../../src/event/types.js";
 import { GENESIS } from "../../src/integrity/chain.js";
 import type { CheckpointSink, SignedRecord } from "../../src/integrity/records.js";
 import { createIntegrityStage } from "../../src/integrity/stage.js";
+import { BaseBackend, type StoredRecord } from "../../src/storage/backend.js";
 import { tempDir } from "../helpers.js";
 import { HMAC_SECRET } from "./store.js";
 
@@ -221,5 +222,42 @@ describe("createIntegrityStage", () => {
     const line = readFileSync(join(dir, name), "utf8").trim();
     expect(line).toContain('"result":{"__proto__":{"polluted":1},"count":2,"status":"SUCCESS"}');
     expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+  });
+
+  test("a checkpoint is signed only once the backends are done with the batch it covers", async () => {
+    let release!: () => void;
+    const gate = new Promise<void>((r) => {
+      release = r;
+    });
+    const stored: number[] = [];
+    class SlowBackend extends BaseBackend {
+      readonly type = "slow";
+      async write(batch: readonly StoredRecord[]): Promise<void> {
+        await gate; // the batch is "on its way to disk"
+        for (const r of batch) stored.push(r.event.integrity!.seq);
+      }
+      async *query(): AsyncIterable<AuditEvent> {}
+    }
+    const sink = new MemorySink();
+    const stage = createIntegrityStage(configWith({ checkpoint_every: 1 }), { checkpointSink: sink })!;
+    const engine = new AuditEngine({
+      config: {
+        storage: { backends: [{ type: "file", directory: join(tmp.dir, "slow") }] },
+        performance: { async: { enabled: true } },
+      },
+      env: {},
+      stages: [stage],
+      backends: [new SlowBackend("slow")],
+    });
+    for (let i = 0; i < 3; i++) engine.log({ action: "X" });
+    const flushed = engine.flush();
+    await new Promise((r) => setTimeout(r, 20));
+    expect(stored).toEqual([]);
+    expect(sink.records).toEqual([]); // handed over, not yet written: nothing may be claimed
+    release();
+    await flushed;
+    expect(stored).toEqual([1, 2, 3]);
+    expect(sink.records.map((r) => (r as { seq: number }).seq)).toEqual([3]);
+    await engine.close();
   });
 });
