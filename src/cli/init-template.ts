@@ -109,6 +109,12 @@ vigil:
       enabled: false
       retention_days: 0       # 0 keeps events forever
       auto_delete_after_retention: false
+      # Erasure (GDPR art. 17): personal fields sealed under a key per person, so that
+      # engine.eraseSubject(id) destroys them and the store still verifies (docs/privacy.md).
+      erasure:
+        enabled: false
+        # key: "\${VIGIL_SUBJECT_MASTER_KEY}"   # 32 bytes: vigil keygen --algorithm aes-256-gcm
+        fields: []             # more personal fields, e.g. [metadata.address]
 
   security:
     # AES-256-GCM of stored events. key: 64 hex characters (openssl rand -hex 32), from the environment.

@@ -31,6 +31,7 @@ describe("vigil init", () => {
       enabled: false,
       retention_days: 0,
       auto_delete_after_retention: false,
+      erasure: { enabled: false, fields: [] },
     });
   });
 
