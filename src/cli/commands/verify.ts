@@ -1,7 +1,8 @@
 /**
  * `vigil verify [--from --to] [--public-key FILE] [--witness DIR]`: check the hash chains
- * and signed checkpoints of the store (SPEC §9, §10) and either say it is intact, with
- * counts, or name every problem — file and line, chain position, kind.
+ * and signed checkpoints of every file and database backend of the store (SPEC §9, §10)
+ * and either say it is intact, with counts, or name every problem — file and line (or
+ * table and row id), chain position, kind.
  *
  * Exit status 0 only when the store is intact; 1 when it is tampered with or cannot be
  * fully verified (events after the last checkpoint); 2 for bad input.
@@ -62,8 +63,14 @@ export function verifyCommand(program: Command, ctx: CliContext): Command {
   const command = program
     .command("verify")
     .description("check the hash chains and signed checkpoints of the store (exit 0 only when intact)")
-    .option("--from <time>", "only files of days from this time (ISO 8601, e.g. 2025-10-10)")
-    .option("--to <time>", "only files of days before this time (ISO 8601)")
+    .option(
+      "--from <time>",
+      "only files of days from this time, and rows from the first with a timestamp from it (ISO 8601, e.g. 2025-10-10)",
+    )
+    .option(
+      "--to <time>",
+      "only files of days before this time, and rows up to the last before it (ISO 8601)",
+    )
     .option(
       "--public-key <file>",
       "verify with this Ed25519 public key (PEM) instead of security.signing: an auditor needs nothing else",
@@ -98,15 +105,24 @@ Exit status: 0 intact; 1 tampered, or events no signed checkpoint covers yet; 2 
     const env = { ...ctx.env, VIGIL_ENABLED: "true" };
     const config = loadConfig(file ?? {}, { env, cwd: ctx.cwd });
     const where = file === undefined ? "the built-in configuration" : neutralize(file);
-    const store = config.storage.backends.findIndex((b) => b.enabled && b.type === "file");
-    const backend = config.storage.backends[store];
-    if (!backend?.enabled || backend.type !== "file")
-      throw new UsageError(`${where} has no enabled file backend to verify`);
-    const directory = resolve(backend.directory);
-    if (!existsSync(directory))
-      throw new UsageError(
-        `the store directory ${neutralize(directory)} does not exist (storage.backends[${store}].directory in ${where})`,
-      );
+    const stores = config.storage.backends.flatMap((b, i) =>
+      b.enabled && (b.type === "file" || b.type === "database") ? [{ b, i }] : [],
+    );
+    if (stores.length === 0)
+      throw new UsageError(`${where} has no enabled file or database backend to verify`);
+    const places: string[] = [];
+    for (const { b, i } of stores) {
+      if (b.type !== "file") {
+        places.push(`table ${b.table_name} of ${b.name}`);
+        continue;
+      }
+      const directory = resolve(b.directory);
+      if (!existsSync(directory))
+        throw new UsageError(
+          `the store directory ${neutralize(directory)} does not exist (storage.backends[${i}].directory in ${where})`,
+        );
+      places.push(directory);
+    }
     if (publicKey === undefined) requireVerifyingKey(config, where);
 
     const engine = new AuditEngine({ config: readerConfig(config), env });
@@ -123,7 +139,7 @@ Exit status: 0 intact; 1 tampered, or events no signed checkpoint covers yet; 2 
         onProgress: (p) => {
           progress ??= new Progress(ctx.stderr, "verifying", {
             total: p.total,
-            unit: "files",
+            unit: "files and tables",
             ...(flags.progress !== undefined ? { enabled: flags.progress, delayMs: 0 } : {}),
           });
           progress.update(p.done);
@@ -137,7 +153,7 @@ Exit status: 0 intact; 1 tampered, or events no signed checkpoint covers yet; 2 
     if (flags.format === "json") await write(ctx.stdout, `${terminalSafeJson(result, 2)}\n`);
     else await write(ctx.stdout, verifyReport(result));
     if (result.events === 0 && result.ok)
-      notice(ctx, `warning: no events found in ${neutralize(directory)}: nothing was verified`);
+      notice(ctx, `warning: no events found in ${neutralize(places.join(", "))}: nothing was verified`);
     if (!result.ok) throw new VerificationFailedError(result);
   });
   return command;
