@@ -39,8 +39,14 @@ export interface RecordTable {
   readonly name: string;
   /** How the records table is named in problems (`sqlite:vigil_audit_events_checkpoints`). */
   readonly recordsSource: string;
-  /** Append rows in one transaction, after the event batches already handed to the backend. */
-  appendSignedRecords(rows: readonly SignedRecordRow[]): Promise<void>;
+  /**
+   * Append rows in one transaction, after the event batches already handed to the backend.
+   * `retryNow`: try the connection even while an outage's reconnection delay runs (at close).
+   */
+  appendSignedRecords(
+    rows: readonly SignedRecordRow[],
+    options?: { readonly retryNow?: boolean },
+  ): Promise<void>;
   /** Every stored record with its row id, oldest first. */
   signedRecords(): AsyncIterable<{ readonly at: number; readonly text: string }>;
 }
@@ -97,18 +103,18 @@ export class TableCheckpointSink implements CheckpointSink {
     void this.#start();
   }
 
-  #start(): Promise<void> {
-    this.#running ??= this.#drain().finally(() => {
+  #start(retryNow = false): Promise<void> {
+    this.#running ??= this.#drain(retryNow).finally(() => {
       this.#running = undefined;
     });
     return this.#running;
   }
 
-  async #drain(): Promise<void> {
+  async #drain(retryNow: boolean): Promise<void> {
     while (this.#queue.length > 0) {
       const batch = this.#queue.slice();
       try {
-        await this.#table.appendSignedRecords(batch.map(recordRow));
+        await this.#table.appendSignedRecords(batch.map(recordRow), { retryNow });
       } catch (error) {
         if (this.#lastError === undefined) {
           this.#onError(
@@ -129,7 +135,7 @@ export class TableCheckpointSink implements CheckpointSink {
 
   async close(): Promise<void> {
     if (this.#running) await this.#running;
-    if (this.#queue.length > 0) await this.#start();
+    if (this.#queue.length > 0) await this.#start(true);
     if (this.#queue.length > 0) {
       const n = this.#queue.length;
       this.#queue = [];

@@ -548,7 +548,9 @@ export class SqlBackend extends BaseBackend {
    * Appends signed records (checkpoints, retention records) to `<table>_checkpoints` in one
    * transaction, after the batches already handed to {@link write} (and any buffered ones):
    * a checkpoint is never committed before the events it covers. Rejects when the database
-   * cannot be reached; nothing is kept for later (the caller keeps and retries).
+   * cannot be reached; nothing is kept for later (the caller keeps and retries). During an
+   * outage it fails at once until the next reconnection attempt is due, unless `retryNow`
+   * (a last attempt at close) asks to try the connection anyway.
    */
   appendSignedRecords(
     rows: readonly {
@@ -557,11 +559,12 @@ export class SqlBackend extends BaseBackend {
       readonly seq: number;
       readonly text: string;
     }[],
+    options: { readonly retryNow?: boolean } = {},
   ): Promise<void> {
     if (this.#closed) return Promise.reject(this.#closedError());
     if (rows.length === 0) return Promise.resolve();
     return this.#serial(async () => {
-      if (this.#pending.length > 0 && Date.now() < this.#nextAttemptAt)
+      if (!options.retryNow && this.#pending.length > 0 && Date.now() < this.#nextAttemptAt)
         throw new StorageError(this.name, "database unreachable: signed records not written yet");
       let c: Connected;
       try {
