@@ -22,7 +22,12 @@ const temp = tempDir("vigil-sql-store-");
 afterAll(() => temp.cleanup());
 
 const START = Date.parse("2026-03-01T22:00:00.000Z");
-const SIGNING = { enabled: true, algorithm: "hmac-sha256", secret_key: HMAC_SECRET, checkpoint_every: 500 };
+const SIGNING = {
+  enabled: true,
+  algorithm: "hmac-sha256",
+  secret_key: HMAC_SECRET,
+  checkpoint_every: 500,
+} as const;
 
 function sqliteBackend(name: string) {
   return {
@@ -30,7 +35,7 @@ function sqliteBackend(name: string) {
     name: "db",
     connection: { dialect: "sqlite", filename: join(temp.dir, name, "audit.db") },
     table_name: "vigil_audit_events",
-  };
+  } as const;
 }
 
 function config(backends: unknown[]): VigilConfig {

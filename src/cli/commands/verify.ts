@@ -22,7 +22,7 @@ import type { ResolvedConfig, VigilConfig } from "../../config/types.js";
 import { AuditEngine } from "../../engine.js";
 import { ErrorCodes, VigilError } from "../../errors.js";
 import { terminalSafeJson } from "../../export/json.js";
-import type { VerifyProblem, VerifyResult } from "../../integrity/index.js";
+import type { StoreVerifyResult, VerifyProblem, VerifyResult } from "../../integrity/index.js";
 import { toInstant } from "../../query/time-range.js";
 import { type CliContext, configPath, notice, write } from "../context.js";
 import { UsageError } from "../errors.js";
@@ -139,7 +139,7 @@ Exit status: 0 intact; 1 tampered, or events no signed checkpoint covers yet; 2 
         onProgress: (p) => {
           progress ??= new Progress(ctx.stderr, "verifying", {
             total: p.total,
-            unit: "files and tables",
+            unit: stores.every((s) => s.b.type === "file") ? "files" : "files and tables",
             ...(flags.progress !== undefined ? { enabled: flags.progress, delayMs: 0 } : {}),
           });
           progress.update(p.done);
@@ -168,13 +168,13 @@ Exit status: 0 intact; 1 tampered, or events no signed checkpoint covers yet; 2 
  * verifyReport(result);
  * // "OK: 20 events in 1 chain across 6 files, 1 checkpoint verified\n"
  */
-export function verifyReport(result: VerifyResult): string {
+export function verifyReport(result: VerifyResult | StoreVerifyResult): string {
   let out = "";
   for (const p of result.problems) out += `${problemLine(p)}\n`;
   if (result.omittedProblems > 0)
     out += `… and ${plural(result.omittedProblems, "more problem")} not listed\n`;
   const counts =
-    `${plural(result.events, "event")} in ${plural(result.chains, "chain")} across ${plural(result.files, "file")}, ` +
+    `${plural(result.events, "event")} in ${plural(result.chains, "chain")} across ${places(result)}, ` +
     `${plural(result.checkpoints, "checkpoint")} verified` +
     (result.retained > 0
       ? `; ${plural(result.retained, "event")} deleted under signed retention records`
@@ -182,6 +182,20 @@ export function verifyReport(result: VerifyResult): string {
   if (result.ok) return `${out}OK: ${counts}\n`;
   const n = result.problems.length + result.omittedProblems;
   return `${out}${result.status === "unverifiable" ? "UNVERIFIABLE" : "TAMPERED"}: ${plural(n, "problem")}; ${counts}\n`;
+}
+
+/** `6 files`, `1 table`, `6 files and 1 table`: what was read, by kind of backend. */
+function places(result: VerifyResult | StoreVerifyResult): string {
+  if (!("backends" in result)) return plural(result.files, "file");
+  let files = 0;
+  let tables = 0;
+  for (const b of result.backends) {
+    if (b.type === "database") tables += b.result.files;
+    else files += b.result.files;
+  }
+  if (tables === 0) return plural(files, "file");
+  if (files === 0) return plural(tables, "table");
+  return `${plural(files, "file")} and ${plural(tables, "table")}`;
 }
 
 /** The widest kind (`bad-signature`), so that messages line up. */
