@@ -174,6 +174,37 @@ describe("verify with from/to on rows", () => {
   });
 });
 
+describe("retention of rows with --dry-run", () => {
+  const cfg = config([sqliteBackend("dry")]);
+  const file = join(temp.dir, "dry", "audit.db");
+
+  it("counts the rows and the records it would sign, and changes nothing", async () => {
+    expect(await write(cfg, 1000)).toEqual([]);
+    const engine = new AuditEngine({ config: cfg, env: {} });
+    const cutoff = START + 400 * 1000 - 500; // seq 1..400 are older
+    const [outcome] = await engine.applyRetention({
+      dryRun: true,
+      days: 1,
+      now: new Date(cutoff + 86_400_000),
+    });
+    await engine.close();
+    expect(outcome).toMatchObject({ backend: "db", deletedEvents: 400, signed: 1 });
+    const db = new Database(file);
+    try {
+      expect(db.prepare("SELECT COUNT(*) AS n FROM vigil_audit_events").get()).toEqual({ n: 1000 });
+      expect(
+        db
+          .prepare(
+            `SELECT type, COUNT(*) AS n FROM "${derivedName("vigil_audit_events", "checkpoints")}" GROUP BY type`,
+          )
+          .all(),
+      ).toEqual([{ type: "checkpoint", n: 2 }]); // 600 and the final 1000: nothing signed for retention
+    } finally {
+      db.close();
+    }
+  });
+});
+
 describe("checkpoints of a PostgreSQL-only store through an outage", () => {
   const table = uniqueTable("vs_pg");
   afterAll(() => dropTable("postgresql", table));
