@@ -174,6 +174,72 @@ describe("verify with from/to on rows", () => {
   });
 });
 
+describe("rows after the last checkpoint", () => {
+  const cfg = config([sqliteBackend("open")]);
+  const file = join(temp.dir, "open", "audit.db");
+
+  it("are unverifiable while the writer runs, also when the last ones are deleted; truncated once it closed", async () => {
+    const engine = new AuditEngine({ config: cfg, env: {} });
+    logEvents(engine, 700, START); // a checkpoint at 600 (batches of 200)
+    await engine.flush();
+    const open = await verify(cfg);
+    expect(open.status).toBe("unverifiable");
+    expect(open.problems).toEqual([
+      expect.objectContaining({ kind: "unverifiable", seq: 601, toSeq: 700, count: 100, line: 601 }),
+    ]);
+    const db = new Database(file);
+    try {
+      db.exec(`DROP TRIGGER "${derivedName("vigil_audit_events", "no_delete")}"`);
+      db.prepare("DELETE FROM vigil_audit_events WHERE rowid > 650").run();
+      const cut = await verify(cfg);
+      expect(cut.ok).toBe(false);
+      expect(cut.problems).toEqual([
+        expect.objectContaining({ kind: "unverifiable", seq: 601, toSeq: 650, count: 50 }),
+      ]);
+      // the writer signs its final checkpoint (seq 700) at close: the cut now shows
+      await engine.close();
+      const closed = await verify(cfg);
+      expect(closed.problems).toEqual([
+        expect.objectContaining({ kind: "truncated", seq: 651, toSeq: 700, count: 50 }),
+      ]);
+    } finally {
+      db.close();
+    }
+  });
+});
+
+describe("a database-only store with a witness directory", () => {
+  const witness = join(temp.dir, "witness");
+  const cfg = { ...config([sqliteBackend("witnessed")]) } as VigilConfig & {
+    security: { signing: Record<string, unknown> };
+  };
+  cfg.security.signing = { ...SIGNING, witness };
+  const file = join(temp.dir, "witnessed", "audit.db");
+
+  it("copies every checkpoint to the witness, which reveals checkpoint rows deleted from the table", async () => {
+    expect(await write(cfg, 1000)).toEqual([]);
+    const copies = readdirSync(witness);
+    expect(copies).toHaveLength(1);
+    const seqs = readFileSync(join(witness, copies[0]!), "utf8")
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l).seq);
+    expect(seqs).toEqual([600, 1000]);
+    expect((await verify(cfg)).ok).toBe(true);
+    const table = derivedName("vigil_audit_events", "checkpoints");
+    const db = new Database(file);
+    try {
+      db.exec(`DROP TRIGGER "${derivedName("vigil_audit_events", "checkpoints_no_delete")}"`);
+      db.prepare(`DELETE FROM "${table}" WHERE seq = 1000`).run();
+    } finally {
+      db.close();
+    }
+    const result = await verify(cfg);
+    expect(result.ok).toBe(false);
+    expect(result.problems).toEqual([expect.objectContaining({ kind: "rollback", seq: 601, toSeq: 1000 })]);
+  });
+});
+
 describe("retention of rows with --dry-run", () => {
   const cfg = config([sqliteBackend("dry")]);
   const file = join(temp.dir, "dry", "audit.db");
