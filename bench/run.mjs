@@ -15,6 +15,11 @@ const BENCHES = {
   },
   sql: { file: "sql-insert.bench.mjs", what: "SQL inserts vs the raw drivers (issue 4)", tsx: true },
   integrity: { file: "integrity.bench.mjs", what: "hash chain cost and verify speed (issue 5)", tsx: true },
+  "sql-verify": {
+    file: "sql-verify.bench.mjs",
+    what: "verify of SQLite, PostgreSQL and MariaDB rows vs the same events in files (issue 5)",
+    tsx: true,
+  },
   http: { file: "http.bench.mjs", what: "Express with/without vigil vs pino-http (issue 6)", tsx: true },
   worker: {
     file: "worker-handoff.bench.mjs",

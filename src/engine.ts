@@ -27,8 +27,9 @@ import {
   createIntegrityStage,
   createSigner,
   retainBackend,
-  type VerifyResult,
-  verifyStore,
+  type StoreVerifyResult,
+  type VerifyProgress,
+  verifyBackends,
 } from "./integrity/index.js";
 import { type Flushable, registerExitFlush, unregisterExitFlush } from "./pipeline/exit.js";
 import { compileFilters, type EventFilter } from "./pipeline/filter.js";
@@ -47,6 +48,7 @@ import type {
 } from "./storage/backend.js";
 import { FileBackend } from "./storage/file/file-backend.js";
 import { createBackends } from "./storage/index.js";
+import { SqlBackend } from "./storage/sql/backend.js";
 
 /** The stages the configuration creates; one passed under the same name replaces it. */
 const BUILT_IN_STAGES = new Set(["subject", "integrity", "encryption"]);
@@ -234,6 +236,7 @@ export class AuditEngine extends EventEmitter<EngineEvents> implements Flushable
           given("integrity") ??
             createIntegrityStage(this.config, {
               application: this.#application,
+              databases: this.#backends.filter((b): b is SqlBackend => b instanceof SqlBackend),
               onError: (err) => this.#report(err, "checkpoint failed"),
             }),
           given("encryption") ?? createEncryptionStage(this.config),
@@ -728,9 +731,10 @@ export class AuditEngine extends EventEmitter<EngineEvents> implements Flushable
   }
 
   /**
-   * Check the hash chains and signed checkpoints of the first file backend's store:
-   * `ok` only when everything is intact; otherwise each problem names its file, line,
-   * sequence number and kind. See docs/integrity.md.
+   * Check the hash chains and signed checkpoints of every file and database backend:
+   * `ok` only when everything is intact; otherwise each problem names its file and line
+   * (or table and row id), sequence number and kind. `backends` holds each backend's own
+   * result. See docs/integrity.md.
    */
   async verify(
     options: {
@@ -738,13 +742,16 @@ export class AuditEngine extends EventEmitter<EngineEvents> implements Flushable
       readonly to?: Date;
       readonly publicKey?: string;
       readonly witness?: string | readonly string[];
-      readonly onProgress?: Parameters<typeof verifyStore>[0]["onProgress"];
+      readonly onProgress?: (progress: VerifyProgress) => void;
     } = {},
-  ): Promise<VerifyResult> {
+  ): Promise<StoreVerifyResult> {
     await this.flush();
-    const backend = this.#backends.find((b): b is FileBackend => b instanceof FileBackend);
-    if (!backend)
-      throw new VigilError(ErrorCodes.INVALID_ARGUMENT, "verify: no file backend is configured to verify");
+    const backends = this.#backends.filter((b) => b instanceof FileBackend || b instanceof SqlBackend);
+    if (backends.length === 0)
+      throw new VigilError(
+        ErrorCodes.INVALID_ARGUMENT,
+        "verify: no file or database backend is configured to verify",
+      );
     const signing = options.publicKey
       ? {
           ...this.config.security.signing,
@@ -753,8 +760,7 @@ export class AuditEngine extends EventEmitter<EngineEvents> implements Flushable
           public_key: options.publicKey,
         }
       : this.config.security.signing;
-    return verifyStore({
-      backend,
+    return verifyBackends(backends, {
       signing,
       encryption: this.config.security.encryption,
       ...(options.from ? { from: options.from } : {}),

@@ -4,6 +4,13 @@
  *
  * @module
  */
+
+export {
+  type BackendVerifyResult,
+  type StoreVerifyResult,
+  type VerifyBackendsOptions,
+  verifyBackends,
+} from "./backends.js";
 export { canonicalize } from "./canonical.js";
 export {
   checkLine,
@@ -19,6 +26,7 @@ export {
   type CheckpointSink,
   checkRecordSignature,
   FileCheckpointSink,
+  fanOutSinks,
   type RetentionRecord,
   readRecords,
   type SignedRecord,
@@ -39,6 +47,14 @@ export {
   type SigningAlgorithm,
   type SigningKeys,
 } from "./signing.js";
+export {
+  type RecordTable,
+  type RowStore,
+  readTableRecords,
+  retainRows,
+  TableCheckpointSink,
+  tableLineSource,
+} from "./sql.js";
 export {
   createIntegrityStage,
   defaultStoreDirectory,

@@ -76,12 +76,51 @@ export function checkRecordSignature(record: SignedRecord, verifier: SignatureVe
   return verifier.verify(canonicalize(body), sig);
 }
 
-/** Where signed records go: beside the data, and optionally to a witness. */
+/**
+ * Where signed records go: beside the data, and optionally to a witness.
+ *
+ * A file sink persists each record (fsync'd) before `append` returns. A database sink
+ * ({@link TableCheckpointSink}) cannot block: it queues the record, writes it in order
+ * behind the batches it covers, and `close()` resolves once everything queued is written
+ * (or rejects, naming what was not).
+ */
 export interface CheckpointSink {
-  /** Persist one record durably before returning. */
+  /** Persist one record (or queue it for persisting, in order); must not block on I/O it cannot do synchronously. */
   append(record: SignedRecord): void;
-  /** Release files. */
-  close(): void;
+  /** Write what is queued and release files or connections. */
+  close(): void | Promise<void>;
+}
+
+/**
+ * One sink made of several (database tables and witness directories): `append` goes to
+ * each; the first error is rethrown after every sink had its turn.
+ */
+export function fanOutSinks(sinks: readonly CheckpointSink[]): CheckpointSink {
+  if (sinks.length === 1) return sinks[0]!;
+  const each = (fn: (s: CheckpointSink) => void | Promise<void>): unknown[] => {
+    const out: unknown[] = [];
+    let first: { error: unknown } | undefined;
+    for (const s of sinks) {
+      try {
+        out.push(fn(s));
+      } catch (error) {
+        first ??= { error };
+      }
+    }
+    if (first) throw first.error;
+    return out;
+  };
+  return {
+    append: (record) => void each((s) => s.append(record)),
+    close: () => {
+      const pending = each((s) => s.close()).filter((p): p is Promise<void> => p instanceof Promise);
+      if (pending.length === 0) return;
+      return Promise.allSettled(pending).then((results) => {
+        const failed = results.find((r): r is PromiseRejectedResult => r.status === "rejected");
+        if (failed) throw failed.reason;
+      });
+    },
+  };
 }
 
 /** A chain id made safe as a file name. */
@@ -142,15 +181,29 @@ export class FileCheckpointSink implements CheckpointSink {
 /** One record read back, with where it was found. */
 export interface StoredSignedRecord {
   readonly record: SignedRecord;
+  /** The file (path), or the table (`sqlite:vigil_audit_events_checkpoints`). */
   readonly file: string;
+  /** The 1-based line, or the row id when `rows` is set. */
   readonly line: number;
+  /** Read from a database table: `line` is a row id. */
+  readonly rows?: boolean;
 }
 
-/** A line of a record file that is not a record. */
+/** A line of a record file (or a row of a records table) that is not a record. */
 export interface BadRecordLine {
   readonly file: string;
   readonly line: number;
   readonly reason: string;
+  readonly rows?: boolean;
+}
+
+/** Where a stored record is, for messages: `path:12`, or `table row 12`. */
+export function recordLocation(r: {
+  readonly file: string;
+  readonly line: number;
+  readonly rows?: boolean;
+}): string {
+  return r.rows ? `${r.file} row ${r.line}` : `${r.file}:${r.line}`;
 }
 
 /** Read every record file (`*.jsonl`) of a checkpoint directory; a missing directory reads as empty. */
@@ -188,7 +241,7 @@ const HEX64 = /^[0-9a-f]{64}$/;
 const isSeq = (n: unknown): n is number => typeof n === "number" && Number.isSafeInteger(n) && n >= 1;
 
 /** A record, or why the text is not one. */
-function parseRecord(text: string): SignedRecord | string {
+export function parseRecord(text: string): SignedRecord | string {
   let r: Record<string, unknown>;
   try {
     r = JSON.parse(text) as Record<string, unknown>;

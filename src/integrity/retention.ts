@@ -12,10 +12,12 @@ import { createLineOpener } from "../crypto/decode.js";
 import type { EncryptionKeys } from "../crypto/keyring.js";
 import type { RetentionResult, StorageBackend } from "../storage/backend.js";
 import { FileBackend } from "../storage/file/file-backend.js";
+import { SqlBackend } from "../storage/sql/backend.js";
 import { checkLine } from "./chain.js";
 import { readFileLines } from "./read.js";
 import { type CheckpointSink, FileCheckpointSink, type RetentionRecord, signRecord } from "./records.js";
 import type { Signer } from "./signing.js";
+import { retainRows } from "./sql.js";
 
 /** Options of {@link applyVerifiableRetention}. */
 export interface VerifiableRetentionOptions {
@@ -118,15 +120,20 @@ export interface BackendRetentionResult extends RetentionResult {
 
 /**
  * Retention for one backend, the one path both `engine.applyRetention()` and
- * `vigil retention` take: with a signer and a file store, the files go only after a
- * signed retention record covers each chain range they hold, so `verify` accepts
- * exactly that gap; otherwise the backend deletes by itself.
+ * `vigil retention` take: with a signer, a file store's files (and a database's rows) go
+ * only after a signed retention record covers each chain range they hold — beside the
+ * file store's checkpoints, or in the database's `<table>_checkpoints` — so `verify`
+ * accepts exactly that gap; otherwise the backend deletes by itself.
  */
 export async function retainBackend(
   backend: StorageBackend,
   cutoff: Date,
   options: { readonly signer?: Signer; readonly encryption?: EncryptionKeys; readonly dryRun: boolean },
 ): Promise<BackendRetentionResult> {
+  if (options.signer && backend instanceof SqlBackend) {
+    const result = await retainRows(backend, cutoff, { signer: options.signer, dryRun: options.dryRun });
+    return { deletedEvents: result.deletedEvents, signed: result.records.length };
+  }
   if (!options.signer || !(backend instanceof FileBackend))
     return backend.applyRetention(cutoff, { dryRun: options.dryRun });
   const sink = new FileCheckpointSink(join(backend.directory, "checkpoints"));

@@ -18,8 +18,15 @@ import type { Application, AuditEvent, Mutable } from "../event/types.js";
 import type { BatchStage } from "../pipeline/stage.js";
 import type { StoredRecord } from "../storage/backend.js";
 import { createChainId, GENESIS, sealEvent } from "./chain.js";
-import { type CheckpointRecord, type CheckpointSink, FileCheckpointSink, signRecord } from "./records.js";
+import {
+  type CheckpointRecord,
+  type CheckpointSink,
+  FileCheckpointSink,
+  fanOutSinks,
+  signRecord,
+} from "./records.js";
 import { createSigner, type Signer } from "./signing.js";
+import { type RecordTable, TableCheckpointSink } from "./sql.js";
 
 /** Options of {@link createIntegrityStage}. */
 export interface IntegrityStageOptions {
@@ -32,6 +39,13 @@ export interface IntegrityStageOptions {
   readonly checkpointSink?: CheckpointSink;
   /** The store directory whose `checkpoints/` subdirectory receives checkpoints. Default: the first file backend's directory. */
   readonly directory?: string;
+  /**
+   * The store's database backends. When there is no file store (no `directory`, no file
+   * backend), checkpoints go to each one's `<table>_checkpoints` table (and to each witness
+   * directory). With a file store, checkpoints stay in its `checkpoints/` directory, which
+   * verification of the database backends reads too. Default none.
+   */
+  readonly databases?: readonly RecordTable[];
   /**
    * Witness directories that receive a copy of every checkpoint (used only without
    * `checkpointSink`). Default: `security.signing.witness`.
@@ -81,25 +95,30 @@ export function createIntegrityStage(
   const signing = config.security.signing;
   if (!signing.enabled) return undefined;
   const signer = createSigner(signing);
+  const onError =
+    options.onError ??
+    ((err: unknown) => process.emitWarning(`vigil: checkpoint failed: ${(err as Error).message}`));
   let sink = options.checkpointSink;
   if (!sink) {
     const directory = options.directory ?? defaultStoreDirectory(config);
-    if (directory === undefined) {
-      throw new VigilError(
-        ErrorCodes.CONFIG,
-        "security.signing is enabled but there is no file backend to keep checkpoints beside: pass a checkpointSink",
-      );
-    }
     const chosen = options.witness ?? signing.witness;
     const witness = chosen === undefined ? [] : typeof chosen === "string" ? [chosen] : chosen;
-    sink = new FileCheckpointSink(join(directory, "checkpoints"), witness);
+    const databases = options.databases ?? [];
+    if (directory !== undefined) sink = new FileCheckpointSink(join(directory, "checkpoints"), witness);
+    else if (databases.length > 0) {
+      const sinks: CheckpointSink[] = databases.map((t) => new TableCheckpointSink(t, onError));
+      if (witness.length > 0) sinks.push(new FileCheckpointSink(witness[0]!, witness.slice(1)));
+      sink = fanOutSinks(sinks);
+    } else {
+      throw new VigilError(
+        ErrorCodes.CONFIG,
+        "security.signing is enabled but there is no file or database backend to keep checkpoints in: pass a checkpointSink",
+      );
+    }
   }
   const chain =
     options.chainId ??
     createChainId(options.application?.host ?? undefined, options.application?.pid ?? undefined);
-  const onError =
-    options.onError ??
-    ((err: unknown) => process.emitWarning(`vigil: checkpoint failed: ${(err as Error).message}`));
   return new ChainStage(chain, signer, sink, signing, options.now ?? (() => new Date()), onError);
 }
 
@@ -210,13 +229,21 @@ class ChainStage implements IntegrityStage {
     return record;
   }
 
-  close(): void {
+  /** Signs the final checkpoint and closes the sink; a database sink resolves once its queue is written. */
+  close(): void | Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
     try {
       this.checkpoint(true);
-    } finally {
-      this.#sink.close();
+    } catch (err) {
+      try {
+        const closing = this.#sink.close();
+        if (closing) closing.catch(() => undefined);
+      } catch {
+        // the checkpoint's failure is the one to report
+      }
+      throw err;
     }
+    return this.#sink.close();
   }
 }

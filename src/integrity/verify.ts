@@ -22,6 +22,7 @@ import {
   checkRecordSignature,
   type RetentionRecord,
   readRecords,
+  recordLocation,
   type StoredSignedRecord,
 } from "./records.js";
 import { createVerifier, type SignatureVerifier, type SigningKeys } from "./signing.js";
@@ -283,7 +284,7 @@ export class ChainVerifier {
     for (const b of read.bad) {
       this.#push({
         kind: "bad-signature",
-        message: `${b.file}:${b.line}: not a valid signed record (${b.reason})`,
+        message: `${recordLocation(b)}: not a valid signed record (${b.reason})`,
         file: b.file,
         line: b.line,
       });
@@ -300,7 +301,7 @@ export class ChainVerifier {
       if (!checkRecordSignature(r, this.#verifier)) {
         this.#push({
           kind: "bad-signature",
-          message: `${stored.file}:${stored.line}: the signature of this ${r.type} record (chain ${r.chain}) does not verify: the record was edited`,
+          message: `${recordLocation(stored)}: the signature of this ${r.type} record (chain ${r.chain}) does not verify: the record was edited`,
           file: stored.file,
           line: stored.line,
           chain: r.chain,
@@ -488,7 +489,7 @@ export class ChainVerifier {
       const f = mismatch.first;
       this.#push({
         kind: "bad-signature",
-        message: `${f.file}:${f.line} and ${mismatch.count - 1} more: signed with key id ${f.record.key_id}, not the store's key ${this.#verifier.keyId}: forged or edited records`,
+        message: `${recordLocation(f)} and ${mismatch.count - 1} more: signed with key id ${f.record.key_id}, not the store's key ${this.#verifier.keyId}: forged or edited records`,
         file: f.file,
         line: f.line,
         keyId: f.record.key_id,
@@ -961,6 +962,11 @@ export interface VerifyStoreOptions {
   readonly encryption?: EncryptionKeys;
   /** More sources of stored lines (SQL tables). */
   readonly sources?: readonly LineSource[];
+  /** Signed records read elsewhere (a database's `<table>_checkpoints`), judged with the store's. */
+  readonly records?: readonly {
+    readonly records: readonly StoredSignedRecord[];
+    readonly bad: readonly BadRecordLine[];
+  }[];
   /** Only files whose day is in `[from, to)` are read (files without a day always are). */
   readonly from?: Date;
   readonly to?: Date;
@@ -991,6 +997,7 @@ export async function verifyStore(options: VerifyStoreOptions): Promise<VerifyRe
   const checkpointDir =
     options.checkpoints ?? (options.backend ? join(options.backend.directory, "checkpoints") : undefined);
   if (checkpointDir !== undefined) verifier.addRecords(readRecords(checkpointDir));
+  for (const read of options.records ?? []) verifier.addRecords(read);
   const witnesses =
     options.witness === undefined
       ? []

@@ -78,10 +78,13 @@ export async function mysqlQuery(text: string, values: unknown[] = []): Promise<
 export async function dropTable(dialect: "postgresql" | "mysql", table: string): Promise<void> {
   if (dialect === "postgresql") {
     await pgQuery(`DROP TABLE IF EXISTS "${table}" CASCADE`);
+    await pgQuery(`DROP TABLE IF EXISTS "${derivedName(table, "checkpoints")}" CASCADE`);
     await pgQuery(`DROP TABLE IF EXISTS "${derivedName(table, "migrations")}"`);
     await pgQuery(`DROP FUNCTION IF EXISTS "${derivedName(table, "guard")}"()`);
+    await pgQuery(`DROP FUNCTION IF EXISTS "${derivedName(table, "checkpoints_guard")}"()`);
   } else {
     await mysqlQuery(`DROP TABLE IF EXISTS \`${table}\``);
+    await mysqlQuery(`DROP TABLE IF EXISTS \`${derivedName(table, "checkpoints")}\``);
     await mysqlQuery(`DROP TABLE IF EXISTS \`${derivedName(table, "migrations")}\``);
   }
 }

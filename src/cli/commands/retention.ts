@@ -2,9 +2,10 @@
  * `vigil retention [--dry-run]`: delete what is older than the retention period
  * (`compliance.gdpr.retention_days`, or `--days`) from every configured backend.
  *
- * With `security.signing` enabled, a file store's deletion stays verifiable: before the
- * files go, a signed retention record per chain range is written beside the checkpoints
- * (`applyVerifiableRetention`), so `vigil verify` accepts exactly that gap.
+ * With `security.signing` enabled, deletion stays verifiable: before a file store's files
+ * (or a database's rows) go, a signed retention record per chain range is written beside the
+ * checkpoints (`applyVerifiableRetention`) or into `<table>_checkpoints` (`retainRows`), so
+ * `vigil verify` accepts exactly that gap.
  *
  * @module
  */

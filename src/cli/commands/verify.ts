@@ -1,7 +1,8 @@
 /**
  * `vigil verify [--from --to] [--public-key FILE] [--witness DIR]`: check the hash chains
- * and signed checkpoints of the store (SPEC §9, §10) and either say it is intact, with
- * counts, or name every problem — file and line, chain position, kind.
+ * and signed checkpoints of every file and database backend of the store (SPEC §9, §10)
+ * and either say it is intact, with counts, or name every problem — file and line (or
+ * table and row id), chain position, kind.
  *
  * Exit status 0 only when the store is intact; 1 when it is tampered with or cannot be
  * fully verified (events after the last checkpoint); 2 for bad input.
@@ -21,7 +22,7 @@ import type { ResolvedConfig, VigilConfig } from "../../config/types.js";
 import { AuditEngine } from "../../engine.js";
 import { ErrorCodes, VigilError } from "../../errors.js";
 import { terminalSafeJson } from "../../export/json.js";
-import type { VerifyProblem, VerifyResult } from "../../integrity/index.js";
+import type { StoreVerifyResult, VerifyProblem, VerifyResult } from "../../integrity/index.js";
 import { toInstant } from "../../query/time-range.js";
 import { type CliContext, configPath, notice, write } from "../context.js";
 import { UsageError } from "../errors.js";
@@ -62,8 +63,14 @@ export function verifyCommand(program: Command, ctx: CliContext): Command {
   const command = program
     .command("verify")
     .description("check the hash chains and signed checkpoints of the store (exit 0 only when intact)")
-    .option("--from <time>", "only files of days from this time (ISO 8601, e.g. 2025-10-10)")
-    .option("--to <time>", "only files of days before this time (ISO 8601)")
+    .option(
+      "--from <time>",
+      "only files of days from this time, and rows from the first with a timestamp from it (ISO 8601, e.g. 2025-10-10)",
+    )
+    .option(
+      "--to <time>",
+      "only files of days before this time, and rows up to the last before it (ISO 8601)",
+    )
     .option(
       "--public-key <file>",
       "verify with this Ed25519 public key (PEM) instead of security.signing: an auditor needs nothing else",
@@ -98,15 +105,24 @@ Exit status: 0 intact; 1 tampered, or events no signed checkpoint covers yet; 2 
     const env = { ...ctx.env, VIGIL_ENABLED: "true" };
     const config = loadConfig(file ?? {}, { env, cwd: ctx.cwd });
     const where = file === undefined ? "the built-in configuration" : neutralize(file);
-    const store = config.storage.backends.findIndex((b) => b.enabled && b.type === "file");
-    const backend = config.storage.backends[store];
-    if (!backend?.enabled || backend.type !== "file")
-      throw new UsageError(`${where} has no enabled file backend to verify`);
-    const directory = resolve(backend.directory);
-    if (!existsSync(directory))
-      throw new UsageError(
-        `the store directory ${neutralize(directory)} does not exist (storage.backends[${store}].directory in ${where})`,
-      );
+    const stores = config.storage.backends.flatMap((b, i) =>
+      b.enabled && (b.type === "file" || b.type === "database") ? [{ b, i }] : [],
+    );
+    if (stores.length === 0)
+      throw new UsageError(`${where} has no enabled file or database backend to verify`);
+    const places: string[] = [];
+    for (const { b, i } of stores) {
+      if (b.type !== "file") {
+        places.push(`table ${b.table_name} of ${b.name}`);
+        continue;
+      }
+      const directory = resolve(b.directory);
+      if (!existsSync(directory))
+        throw new UsageError(
+          `the store directory ${neutralize(directory)} does not exist (storage.backends[${i}].directory in ${where})`,
+        );
+      places.push(directory);
+    }
     if (publicKey === undefined) requireVerifyingKey(config, where);
 
     const engine = new AuditEngine({ config: readerConfig(config), env });
@@ -123,7 +139,7 @@ Exit status: 0 intact; 1 tampered, or events no signed checkpoint covers yet; 2 
         onProgress: (p) => {
           progress ??= new Progress(ctx.stderr, "verifying", {
             total: p.total,
-            unit: "files",
+            unit: stores.every((s) => s.b.type === "file") ? "files" : "files and tables",
             ...(flags.progress !== undefined ? { enabled: flags.progress, delayMs: 0 } : {}),
           });
           progress.update(p.done);
@@ -137,7 +153,7 @@ Exit status: 0 intact; 1 tampered, or events no signed checkpoint covers yet; 2 
     if (flags.format === "json") await write(ctx.stdout, `${terminalSafeJson(result, 2)}\n`);
     else await write(ctx.stdout, verifyReport(result));
     if (result.events === 0 && result.ok)
-      notice(ctx, `warning: no events found in ${neutralize(directory)}: nothing was verified`);
+      notice(ctx, `warning: no events found in ${neutralize(places.join(", "))}: nothing was verified`);
     if (!result.ok) throw new VerificationFailedError(result);
   });
   return command;
@@ -152,13 +168,13 @@ Exit status: 0 intact; 1 tampered, or events no signed checkpoint covers yet; 2 
  * verifyReport(result);
  * // "OK: 20 events in 1 chain across 6 files, 1 checkpoint verified\n"
  */
-export function verifyReport(result: VerifyResult): string {
+export function verifyReport(result: VerifyResult | StoreVerifyResult): string {
   let out = "";
   for (const p of result.problems) out += `${problemLine(p)}\n`;
   if (result.omittedProblems > 0)
     out += `… and ${plural(result.omittedProblems, "more problem")} not listed\n`;
   const counts =
-    `${plural(result.events, "event")} in ${plural(result.chains, "chain")} across ${plural(result.files, "file")}, ` +
+    `${plural(result.events, "event")} in ${plural(result.chains, "chain")} across ${places(result)}, ` +
     `${plural(result.checkpoints, "checkpoint")} verified` +
     (result.retained > 0
       ? `; ${plural(result.retained, "event")} deleted under signed retention records`
@@ -166,6 +182,20 @@ export function verifyReport(result: VerifyResult): string {
   if (result.ok) return `${out}OK: ${counts}\n`;
   const n = result.problems.length + result.omittedProblems;
   return `${out}${result.status === "unverifiable" ? "UNVERIFIABLE" : "TAMPERED"}: ${plural(n, "problem")}; ${counts}\n`;
+}
+
+/** `6 files`, `1 table`, `6 files and 1 table`: what was read, by kind of backend. */
+function places(result: VerifyResult | StoreVerifyResult): string {
+  if (!("backends" in result)) return plural(result.files, "file");
+  let files = 0;
+  let tables = 0;
+  for (const b of result.backends) {
+    if (b.type === "database") tables += b.result.files;
+    else files += b.result.files;
+  }
+  if (tables === 0) return plural(files, "file");
+  if (files === 0) return plural(tables, "table");
+  return `${plural(files, "file")} and ${plural(tables, "table")}`;
 }
 
 /** The widest kind (`bad-signature`), so that messages line up. */

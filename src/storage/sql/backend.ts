@@ -83,6 +83,7 @@ interface PageRow {
 export class SqlBackend extends BaseBackend {
   readonly type = "database";
   readonly #connect: Connector;
+  readonly #config: DatabaseBackendConfig;
   readonly #options: SqlBackendOptions;
   readonly #bufferLimit: number;
   readonly #pageSize: number;
@@ -103,6 +104,7 @@ export class SqlBackend extends BaseBackend {
   constructor(config: DatabaseBackendConfig, connect: Connector, options: SqlBackendOptions = {}) {
     super(config.name);
     this.#connect = connect;
+    this.#config = config;
     this.#options = options;
     this.#bufferLimit = Math.max(0, options.bufferLimit ?? 10_000);
     this.#pageSize = Math.max(1, Math.min(options.pageSize ?? 500, 10_000));
@@ -471,6 +473,141 @@ export class SqlBackend extends BaseBackend {
       const n = await c.client.transaction((session) => session.run(rendered), c.dialect.deletion);
       total += n;
       if (n < size) return total;
+    }
+  }
+
+  /**
+   * How verification names this table: `<dialect>:<table>` (a problem reads
+   * `sqlite:vigil_audit_events row 42`).
+   */
+  get source(): string {
+    return `${this.#config.connection.dialect}:${this.#config.table_name}`;
+  }
+
+  /** How verification names the signed-records table: `<dialect>:<table>_checkpoints`. */
+  get recordsSource(): string {
+    return `${this.source}_checkpoints`;
+  }
+
+  /**
+   * Every stored line (the exact text the pipeline handed over) with its row id, in row-id
+   * (insertion) order, fetched in keyset pages of `pageSize` rows so memory stays flat.
+   * With `from`/`to`: the rows from the first to the last whose `timestamp` is in
+   * `[from, to)`, all of them in between. With `olderThan`: only rows with `ts` before it.
+   */
+  async *storedLines(
+    options: {
+      readonly from?: Date;
+      readonly to?: Date;
+      readonly olderThan?: Date;
+      readonly pageSize?: number;
+    } = {},
+  ): AsyncGenerator<{ readonly at: number; readonly line: string }> {
+    const c = await this.#readable();
+    const { rowId, table, eventText, placeholders } = c.dialect;
+    const size = Math.max(1, Math.trunc(options.pageSize ?? 5000));
+    const bounds: Sql[] = [];
+    if (options.from !== undefined || options.to !== undefined) {
+      const range: Sql[] = [];
+      if (options.from !== undefined) range.push(sql`ts >= ${options.from.toISOString()}`);
+      if (options.to !== undefined) range.push(sql`ts < ${options.to.toISOString()}`);
+      const rows = await this.#all(
+        c,
+        sql`SELECT MIN(${raw(rowId)}) AS lo, MAX(${raw(rowId)}) AS hi FROM ${raw(table)} WHERE ${join(range, " AND ")}`,
+      );
+      const lo = rows[0]?.lo;
+      const hi = rows[0]?.hi;
+      if (lo === null || lo === undefined || hi === null || hi === undefined) return;
+      bounds.push(sql`${raw(rowId)} >= ${Number(lo)}`, sql`${raw(rowId)} <= ${Number(hi)}`);
+    }
+    if (options.olderThan !== undefined) bounds.push(sql`ts < ${options.olderThan.toISOString()}`);
+    let after: number | undefined;
+    for (;;) {
+      const conds = after === undefined ? bounds : [...bounds, sql`${raw(rowId)} > ${after}`];
+      const statement = sql`SELECT ${raw(rowId)} AS r, ${raw(eventText)} AS e FROM ${raw(table)}${
+        conds.length > 0 ? sql` WHERE ${join(conds, " AND ")}` : raw("")
+      } ORDER BY ${raw(rowId)} LIMIT ${raw(String(size))}`;
+      const rows = await this.#all(c, statement, placeholders);
+      for (const row of rows) yield { at: Number(row.r), line: row.e === null ? "" : String(row.e) };
+      if (rows.length < size) return;
+      after = Number(rows[rows.length - 1]?.r);
+    }
+  }
+
+  /** The signed records (`<table>_checkpoints`) as stored, with their ids, oldest first, in pages. */
+  async *signedRecords(): AsyncGenerator<{ readonly at: number; readonly text: string }> {
+    const c = await this.#readable();
+    const size = 5000;
+    let after = 0;
+    for (;;) {
+      const rows = await this.#all(
+        c,
+        sql`SELECT id, record FROM ${raw(c.dialect.records)} WHERE id > ${after} ORDER BY id LIMIT ${raw(String(size))}`,
+      );
+      for (const row of rows) yield { at: Number(row.id), text: String(row.record) };
+      if (rows.length < size) return;
+      after = Number(rows[rows.length - 1]?.id);
+    }
+  }
+
+  /**
+   * Appends signed records (checkpoints, retention records) to `<table>_checkpoints` in one
+   * transaction, after the batches already handed to {@link write} (and any buffered ones):
+   * a checkpoint is never committed before the events it covers. Rejects when the database
+   * cannot be reached; nothing is kept for later (the caller keeps and retries). During an
+   * outage it fails at once until the next reconnection attempt is due, unless `retryNow`
+   * (a last attempt at close) asks to try the connection anyway.
+   */
+  appendSignedRecords(
+    rows: readonly {
+      readonly type: string;
+      readonly chain: string;
+      readonly seq: number;
+      readonly text: string;
+    }[],
+    options: { readonly retryNow?: boolean } = {},
+  ): Promise<void> {
+    if (this.#closed) return Promise.reject(this.#closedError());
+    if (rows.length === 0) return Promise.resolve();
+    return this.#serial(async () => {
+      if (!options.retryNow && this.#pending.length > 0 && Date.now() < this.#nextAttemptAt)
+        throw new StorageError(this.name, "database unreachable: signed records not written yet");
+      let c: Connected;
+      try {
+        c = await this.#ready();
+        await this.#flushPending(c);
+      } catch (error) {
+        this.#failed(error);
+        throw new StorageError(this.name, `database unreachable: ${message(error)}`, { cause: error });
+      }
+      this.#recovered();
+      const insert = (r: (typeof rows)[number]) =>
+        render(
+          sql`INSERT INTO ${raw(c.dialect.records)} (type, chain, seq, record) VALUES (${r.type}, ${r.chain}, ${r.seq}, ${r.text})`,
+          c.dialect.placeholders,
+        );
+      await c.client.transaction(async (s) => {
+        for (const r of rows) await s.run(insert(r));
+      });
+    });
+  }
+
+  /**
+   * Deletes the rows with `ts < cutoff` and a row id of at most `maxRow` (the rows a
+   * retention pass read and signed for), through the guarded deletion path in bounded
+   * batches. Returns how many were deleted.
+   */
+  async deleteRetained(cutoff: Date, maxRow: number): Promise<number> {
+    const c = await this.#readable();
+    const iso = cutoff.toISOString();
+    return this.#deleteInBatches(c, (limit) => c.dialect.deleteOlder(iso, limit, maxRow));
+  }
+
+  async #all(c: Connected, statement: Sql, style = c.dialect.placeholders): Promise<readonly Row[]> {
+    try {
+      return await c.client.all(render(statement, style));
+    } catch (error) {
+      throw new StorageError(this.name, `query failed: ${message(error)}`, { cause: error });
     }
   }
 

@@ -66,6 +66,17 @@ export interface Dialect {
   readonly table: string;
   /** The SQL expression giving an event's JSON text, to read it back. */
   readonly eventText: string;
+  /**
+   * The SQL expression of a row's id: an integer ascending in insertion order (SQLite's
+   * `rowid`, the `row_id` identity column elsewhere). Verification reads rows in this order
+   * and names a row by it.
+   */
+  readonly rowId: string;
+  /**
+   * The quoted, qualified table of signed records (`<table>_checkpoints`): checkpoints of a
+   * database-only store, and retention records of rows. Append-only.
+   */
+  readonly records: string;
   /** The leaf SQL of the query compiler. */
   readonly leaves: LeafCompiler;
   /** The schema and its migrations. */
@@ -74,8 +85,11 @@ export interface Dialect {
   readonly maxRowsPerInsert: number;
   /** A multi-row `INSERT` that skips rows whose id is already stored. */
   insert(records: readonly StoredRecord[]): Rendered;
-  /** Deletes up to `limit` of the oldest rows with `ts < cutoff`; must run inside {@link deletion}. */
-  deleteOlder(cutoff: string, limit: number): Rendered;
+  /**
+   * Deletes up to `limit` of the oldest rows with `ts < cutoff` (and, when given, a row id
+   * of at most `maxRow`); must run inside {@link deletion}.
+   */
+  deleteOlder(cutoff: string, limit: number, maxRow?: number): Rendered;
   /** How the deletion path lifts the append-only guard. */
   readonly deletion: DeletionPath;
   /** Warnings about server settings that could lose a committed batch. */

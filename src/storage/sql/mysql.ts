@@ -249,12 +249,24 @@ export class MysqlLeaves implements LeafCompiler {
   }
 }
 
-function migrations(table: string, base: string, schema: string, binary: string): Migration[] {
+function migrations(
+  table: string,
+  base: string,
+  schema: string,
+  binary: string,
+  mariadb: boolean,
+): Migration[] {
   const bin = `CHARACTER SET utf8mb4 COLLATE ${binary}`;
   const ci = "VARCHAR(200) CHARACTER SET utf8mb4 COLLATE utf8mb4_general_ci NULL";
   const columns = [...BASE_COLUMNS, "event", "line"];
   const unchanged = columns.map((c) => `NEW.${c} <=> OLD.${c}`).join(" AND ");
   const trigger = (suffix: string) => `${schema}${q(derivedName(base, suffix))}`;
+  const records = `${schema}${q(derivedName(base, "checkpoints"))}`;
+  // MySQL 8 has no IF NOT EXISTS on columns and keys; its ALTER TABLE is atomic.
+  const ifNotExists = mariadb ? "IF NOT EXISTS " : "";
+  const rejectAll = (what: string) => `BEGIN
+  SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'vigil: signed records are append-only (${what})';
+END`;
   return [
     {
       version: 1,
@@ -296,6 +308,33 @@ BEGIN
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'vigil: audit rows are append-only; delete them through vigil retention';
   END IF;
 END`,
+      ],
+    },
+    {
+      version: 2,
+      description: "row ids in insertion order; signed records table (checkpoints, retention records)",
+      statements: [
+        `ALTER TABLE ${table} ADD COLUMN ${ifNotExists}row_id BIGINT NOT NULL AUTO_INCREMENT, ADD UNIQUE KEY ${ifNotExists}${q(derivedName(base, "row_idx"))} (row_id)`,
+        `DROP TRIGGER IF EXISTS ${trigger("no_update")}`,
+        `CREATE TRIGGER ${trigger("no_update")} BEFORE UPDATE ON ${table} FOR EACH ROW
+BEGIN
+  IF NOT (${unchanged} AND NEW.row_id <=> OLD.row_id) THEN
+    SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'vigil: audit rows are append-only and cannot be updated';
+  END IF;
+END`,
+        `CREATE TABLE IF NOT EXISTS ${records} (
+  id BIGINT NOT NULL AUTO_INCREMENT PRIMARY KEY,
+  type VARCHAR(16) NOT NULL,
+  chain VARCHAR(200) ${bin} NOT NULL,
+  seq BIGINT NOT NULL,
+  record LONGTEXT CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NOT NULL
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4`,
+        `DROP TRIGGER IF EXISTS ${trigger("checkpoints_no_update")}`,
+        `CREATE TRIGGER ${trigger("checkpoints_no_update")} BEFORE UPDATE ON ${records} FOR EACH ROW
+${rejectAll("update")}`,
+        `DROP TRIGGER IF EXISTS ${trigger("checkpoints_no_delete")}`,
+        `CREATE TRIGGER ${trigger("checkpoints_no_delete")} BEFORE DELETE ON ${records} FOR EACH ROW
+${rejectAll("delete")}`,
       ],
     },
   ];
@@ -351,13 +390,15 @@ export async function connectMysql(
     placeholders: "question",
     table,
     eventText,
+    rowId: "row_id",
+    records: `${schema}${q(derivedName(names.table, "checkpoints"))}`,
     leaves: new MysqlLeaves(eventText),
     maxRowsPerInsert: 1000,
     migration: {
       migrationsTable: `${schema}${q(derivedName(names.table, "migrations"))}`,
       createMigrationsTable: `CREATE TABLE IF NOT EXISTS ${schema}${q(derivedName(names.table, "migrations"))} (
   version INT PRIMARY KEY, description VARCHAR(255) NOT NULL, applied_at VARCHAR(64) NOT NULL) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4`,
-      migrations: migrations(table, names.table, schema, binary),
+      migrations: migrations(table, names.table, schema, binary, mariadb),
       placeholders: "question",
       lockName: `vigil:${tableName}`.slice(0, 64),
     },
@@ -374,9 +415,10 @@ export async function connectMysql(
       }
       return { text, values };
     },
-    deleteOlder(cutoff: string, limit: number): Rendered {
+    deleteOlder(cutoff: string, limit: number, maxRow?: number): Rendered {
+      const upTo = maxRow === undefined ? sql`` : sql` AND row_id <= ${maxRow}`;
       return render(
-        sql([`DELETE FROM ${table} WHERE ts < `, ` ORDER BY ts LIMIT ${Math.trunc(limit)}`], cutoff),
+        sql`DELETE FROM ${raw(table)} WHERE ts < ${cutoff}${upTo} ORDER BY ts LIMIT ${raw(String(Math.trunc(limit)))}`,
         "question",
       );
     },

@@ -278,6 +278,10 @@ function migrations(table: string, schema: string, base: string): Migration[] {
   const fn = `${schema}${q(derivedName(base, "guard"))}`;
   const trigger = q(derivedName(base, "guard"));
   const truncate = q(derivedName(base, "guard_truncate"));
+  const records = `${schema}${q(derivedName(base, "checkpoints"))}`;
+  const recordsFn = `${schema}${q(derivedName(base, "checkpoints_guard"))}`;
+  const recordsTrigger = q(derivedName(base, "checkpoints_guard"));
+  const recordsTruncate = q(derivedName(base, "checkpoints_guard_truncate"));
   return [
     {
       version: 1,
@@ -317,6 +321,31 @@ $vigil$`,
         `CREATE TRIGGER ${trigger} BEFORE UPDATE OR DELETE ON ${table} FOR EACH ROW EXECUTE FUNCTION ${fn}()`,
         `DROP TRIGGER IF EXISTS ${truncate} ON ${table}`,
         `CREATE TRIGGER ${truncate} BEFORE TRUNCATE ON ${table} FOR EACH STATEMENT EXECUTE FUNCTION ${fn}()`,
+      ],
+    },
+    {
+      version: 2,
+      description: "row ids in insertion order; signed records table (checkpoints, retention records)",
+      statements: [
+        `ALTER TABLE ${table} ADD COLUMN IF NOT EXISTS row_id bigint GENERATED ALWAYS AS IDENTITY`,
+        `CREATE UNIQUE INDEX IF NOT EXISTS ${q(derivedName(base, "row_idx"))} ON ${table} (row_id)`,
+        `CREATE TABLE IF NOT EXISTS ${records} (
+  id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  type text NOT NULL,
+  chain text NOT NULL,
+  seq bigint NOT NULL,
+  record text NOT NULL
+)`,
+        `CREATE OR REPLACE FUNCTION ${recordsFn}() RETURNS trigger LANGUAGE plpgsql AS $vigil$
+BEGIN
+  RAISE EXCEPTION 'vigil: signed records are append-only (% on %)', TG_OP, TG_TABLE_NAME
+    USING ERRCODE = 'insufficient_privilege';
+END
+$vigil$`,
+        `DROP TRIGGER IF EXISTS ${recordsTrigger} ON ${records}`,
+        `CREATE TRIGGER ${recordsTrigger} BEFORE UPDATE OR DELETE ON ${records} FOR EACH ROW EXECUTE FUNCTION ${recordsFn}()`,
+        `DROP TRIGGER IF EXISTS ${recordsTruncate} ON ${records}`,
+        `CREATE TRIGGER ${recordsTruncate} BEFORE TRUNCATE ON ${records} FOR EACH STATEMENT EXECUTE FUNCTION ${recordsFn}()`,
       ],
     },
   ];
@@ -373,6 +402,8 @@ export async function connectPostgres(
     placeholders: "dollar",
     table,
     eventText: "line",
+    rowId: "row_id",
+    records: `${schema}${q(derivedName(names.table, "checkpoints"))}`,
     leaves: new PgLeaves(),
     maxRowsPerInsert: 1000,
     migration: {
@@ -403,15 +434,10 @@ export async function connectPostgres(
       }
       return { text, values };
     },
-    deleteOlder(cutoff: string, limit: number): Rendered {
+    deleteOlder(cutoff: string, limit: number, maxRow?: number): Rendered {
+      const upTo = maxRow === undefined ? sql`` : sql` AND row_id <= ${typed("int8", maxRow)}`;
       return render(
-        sql(
-          [
-            `DELETE FROM ${table} WHERE id IN (SELECT id FROM ${table} WHERE ts < `,
-            ` ORDER BY ts LIMIT ${Math.trunc(limit)})`,
-          ],
-          typed("text", cutoff),
-        ),
+        sql`DELETE FROM ${raw(table)} WHERE id IN (SELECT id FROM ${raw(table)} WHERE ts < ${typed("text", cutoff)}${upTo} ORDER BY ts LIMIT ${raw(String(Math.trunc(limit)))})`,
         "dollar",
       );
     },

@@ -247,7 +247,14 @@ export class SqliteLeaves implements LeafCompiler {
 
 function migrations(
   table: string,
-  names: { readonly t: string; readonly guard: string; readonly raw: string },
+  names: {
+    readonly t: string;
+    readonly guard: string;
+    readonly raw: string;
+    /** The signed-records table, qualified and bare (trigger bodies take it bare). */
+    readonly records: string;
+    readonly recordsBare: string;
+  },
 ): Migration[] {
   const ci = "TEXT COLLATE NOCASE";
   const idx = (suffix: string, columns: string) =>
@@ -285,6 +292,23 @@ WHEN NOT EXISTS (SELECT 1 FROM ${q(derivedName(names.raw, "guard"))})
 BEGIN SELECT RAISE(ABORT, 'vigil: audit rows are append-only; delete them through vigil retention'); END`,
       ],
     },
+    {
+      version: 2,
+      description: "signed records table (checkpoints, retention records) for verification",
+      statements: [
+        `CREATE TABLE IF NOT EXISTS ${names.records} (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  type TEXT NOT NULL,
+  chain TEXT NOT NULL,
+  seq INTEGER NOT NULL,
+  record TEXT NOT NULL
+)`,
+        `CREATE TRIGGER IF NOT EXISTS ${q(derivedName(names.raw, "checkpoints_no_update"))} BEFORE UPDATE ON ${names.recordsBare}
+BEGIN SELECT RAISE(ABORT, 'vigil: signed records are append-only'); END`,
+        `CREATE TRIGGER IF NOT EXISTS ${q(derivedName(names.raw, "checkpoints_no_delete"))} BEFORE DELETE ON ${names.recordsBare}
+BEGIN SELECT RAISE(ABORT, 'vigil: signed records are append-only'); END`,
+      ],
+    },
   ];
 }
 
@@ -319,6 +343,7 @@ export async function connectSqlite(
   const table = `${schema}${q(names.table)}`;
   const guardName = derivedName(names.table, "guard");
   const guard = `${schema}${q(guardName)}`;
+  const records = `${schema}${q(derivedName(names.table, "checkpoints"))}`;
   const insertTexts = new Map<number, string>();
   const columns = [...BASE_COLUMNS, "event"];
   const tuple = `(${columns.map(() => "?").join(", ")})`;
@@ -328,6 +353,9 @@ export async function connectSqlite(
     placeholders: "question",
     table,
     eventText: "event",
+    // The implicit rowid: ascending in insertion order (VACUUM may renumber, keeping the order).
+    rowId: "rowid",
+    records,
     leaves: new SqliteLeaves(),
     maxRowsPerInsert: 500,
     migration: {
@@ -338,6 +366,8 @@ export async function connectSqlite(
         t: q(names.table),
         guard,
         raw: names.table,
+        records,
+        recordsBare: q(derivedName(names.table, "checkpoints")),
       }).map((m) => ({
         ...m,
         // Index names take the schema prefix in SQLite; the table they index does not.
@@ -360,15 +390,10 @@ export async function connectSqlite(
       for (const r of records) values.push(...baseRow(r), r.line);
       return { text, values };
     },
-    deleteOlder(cutoff: string, limit: number): Rendered {
+    deleteOlder(cutoff: string, limit: number, maxRow?: number): Rendered {
+      const upTo = maxRow === undefined ? sql`` : sql` AND rowid <= ${maxRow}`;
       return render(
-        sql(
-          [
-            `DELETE FROM ${table} WHERE rowid IN (SELECT rowid FROM ${table} WHERE ts < `,
-            ` ORDER BY ts LIMIT ${Math.trunc(limit)})`,
-          ],
-          cutoff,
-        ),
+        sql`DELETE FROM ${raw(table)} WHERE rowid IN (SELECT rowid FROM ${raw(table)} WHERE ts < ${cutoff}${upTo} ORDER BY ts LIMIT ${raw(String(Math.trunc(limit)))})`,
         "question",
       );
     },
