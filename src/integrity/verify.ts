@@ -15,7 +15,8 @@ import { createLineOpener, type LineOpener } from "../crypto/decode.js";
 import type { EncryptionKeys } from "../crypto/keyring.js";
 import { KeyError } from "../crypto/keyring.js";
 import { checkLine, GENESIS } from "./chain.js";
-import { readFileLines } from "./read.js";
+import { ByteLineChecker } from "./check-bytes.js";
+import { readFileLineBytes } from "./read.js";
 import {
   type BadRecordLine,
   type CheckpointRecord,
@@ -188,6 +189,9 @@ export class ChainVerifier {
   #signatureKeyMismatch: { count: number; keyId: string; first: StoredSignedRecord } | undefined;
   #signatureRecords = 0;
   #finished = false;
+  readonly #bytes = new ByteLineChecker();
+  #lastChain: string | undefined;
+  #lastEntries: Entry[] = [];
 
   constructor(options: ChainVerifierOptions) {
     this.#verifier = options.verifier;
@@ -235,6 +239,33 @@ export class ChainVerifier {
       ...(check.valid ? {} : { why: "its content does not match its hash" }),
     };
     this.#chainOf(check.chain).push(entry);
+  }
+
+  /**
+   * Feed one stored line given as the bytes `buf[start, end)` (valid UTF-8 when `utf8`):
+   * the fast path of {@link addLine}, which decodes the line only when its canonical layout
+   * does not hold (or it is an encryption envelope).
+   */
+  addLineBytes(src: number, at: number, buf: Buffer, start: number, end: number, utf8 = true): void {
+    const check =
+      utf8 && !(this.#open && buf[start + 1] === 0x22 && buf[start + 2] === 0x76)
+        ? this.#bytes.check(buf, start, end)
+        : undefined;
+    if (!check) {
+      this.addLine(src, at, buf.toString("utf8", start, end));
+      return;
+    }
+    this.#events++;
+    const source = this.#sources[src]!;
+    if (at > source.lines) source.lines = at;
+    this.#chainOf(check.chain).push({
+      seq: check.seq,
+      prev: check.prev,
+      hash: check.hash,
+      state: VALID,
+      src,
+      line: at,
+    });
   }
 
   /** A line that ends a file without its newline (cut mid-line). */
@@ -330,11 +361,14 @@ export class ChainVerifier {
   }
 
   #chainOf(chain: string): Entry[] {
+    if (chain === this.#lastChain) return this.#lastEntries;
     let list = this.#chains.get(chain);
     if (!list) {
       list = [];
       this.#chains.set(chain, list);
     }
+    this.#lastChain = chain;
+    this.#lastEntries = list;
     return list;
   }
 
@@ -1018,9 +1052,9 @@ export async function verifyStore(options: VerifyStoreOptions): Promise<VerifyRe
   let events = 0;
   for (const f of files) {
     const src = verifier.addSource(f.path);
-    const outcome = await readFileLines(f.path, f.gzip, (text, lineNo) => {
+    const outcome = await readFileLineBytes(f.path, f.gzip, (buf, start, end, lineNo, utf8) => {
       events++;
-      verifier.addLine(src, lineNo, text);
+      verifier.addLineBytes(src, lineNo, buf, start, end, utf8);
     });
     if (outcome.torn) verifier.addTornLine(src, outcome.torn.line, outcome.torn.text);
     if (outcome.error) verifier.addUnreadable(src, outcome.lines, outcome.error);
