@@ -47,7 +47,7 @@ export class VerificationFailedError extends VigilError {
   constructor(result: VerifyResult) {
     const n = result.problems.length + result.omittedProblems;
     super(
-      ErrorCodes.STORAGE,
+      ErrorCodes.INTEGRITY,
       result.status === "unverifiable"
         ? `the store cannot be fully verified: ${plural(n, "problem")}`
         : `the store is not intact: ${plural(n, "problem")}`,
