@@ -27,6 +27,7 @@ import {
   createIntegrityStage,
   createSigner,
   retainBackend,
+  rotationRetention,
   type VerifyResult,
   verifyStore,
 } from "./integrity/index.js";
@@ -192,7 +193,14 @@ export class AuditEngine extends EventEmitter<EngineEvents> implements Flushable
     this.#durability = performance.durability;
     this.#backends =
       this.#enabled || options.readOnly === true
-        ? [...createBackends(this.config, { onWarning: (m) => this.#warn(m) }), ...(options.backends ?? [])]
+        ? [
+            ...createBackends(this.config, {
+              onWarning: (m) => this.#warn(m),
+              // with signing on, backup_count deletes only under a signed retention record
+              beforePrune: rotationRetention(this.config),
+            }),
+            ...(options.backends ?? []),
+          ]
         : [];
     if (this.#enabled && this.config.security.encryption.enabled) {
       const sql = this.config.storage.backends.findIndex((b) => b.enabled && b.type === "database");

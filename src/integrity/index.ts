@@ -28,6 +28,8 @@ export {
   applyVerifiableRetention,
   type BackendRetentionResult,
   retainBackend,
+  rotationRetention,
+  signDeletion,
   type VerifiableRetentionOptions,
   type VerifiableRetentionResult,
 } from "./retention.js";

@@ -7,11 +7,13 @@
 import type { ResolvedConfig } from "../config/types.js";
 import { createLineDecoder } from "../crypto/index.js";
 import type { StorageBackend } from "./backend.js";
-import { FileBackend } from "./file/file-backend.js";
+import { FileBackend, type PruneHook } from "./file/file-backend.js";
 import { createSqlBackend } from "./sql/index.js";
 
 export interface BackendFactoryOptions {
   readonly onWarning: (message: string) => void;
+  /** File backends: called before `rotation.backup_count` deletes files (see `FileBackendOptions`). */
+  readonly beforePrune?: PruneHook;
 }
 
 /** The enabled backends of a configuration, in order. */
@@ -27,6 +29,7 @@ export function createBackends(config: ResolvedConfig, options: BackendFactoryOp
           application: config.core.application_name,
           decode,
           onWarning: options.onWarning,
+          ...(options.beforePrune ? { beforePrune: options.beforePrune } : {}),
         }),
       );
     else
