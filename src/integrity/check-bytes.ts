@@ -38,7 +38,6 @@ function startsWithAt(buf: Buffer, mark: Buffer, at: number, end: number): boole
 export class ByteLineChecker {
   #lastChainBytes: Buffer = Buffer.alloc(0);
   #lastChain = "";
-  readonly #stored = Buffer.alloc(64);
   #sepBuf: Buffer | undefined;
   #sepFrom = 0;
   #sepAt = -1;
@@ -79,21 +78,17 @@ export class ByteLineChecker {
     if (sep >= 0 && sep < end) return undefined;
     // The hashed form is the line without `,"hash":"…"`: move the head over that member (in
     // place: the reader's buffer is read once), hash, and put the line back when it fails.
-    const stored = this.#stored;
-    buf.copy(stored, 0, hashStart, hashStart + 64);
+    const stored = buf.toString("latin1", hashStart, hashStart + 64);
     const chain = this.#chainName(buf, chainStart, chainEnd);
     const cut = prevMark - chainEnd;
     buf.copyWithin(start + cut, start, chainEnd + 1);
     const hash = sha256HexBytes(buf.subarray(start + cut, end));
-    for (let k = 0; k < 64; k++) {
-      if (stored[k] !== hash.charCodeAt(k)) {
-        buf.copyWithin(start, start + cut, chainEnd + 1 + cut);
-        buf.write('","hash":"', chainEnd, "latin1");
-        stored.copy(buf, hashStart, 0, 64);
-        return undefined;
-      }
+    if (hash !== stored) {
+      buf.copyWithin(start, start + cut, chainEnd + 1 + cut);
+      buf.write(`","hash":"${stored}`, chainEnd, "latin1");
+      return undefined;
     }
-    return { chain, seq, prev: buf.toString("latin1", prevStart, prevStart + 64), hash, valid: true };
+    return { chain, seq, prev: buf.toString("latin1", prevStart, prevStart + 64), hash: stored, valid: true };
   }
 
   /** The next escaped separator at or after `start` (-1: none), searched once per buffer and stretch. */
