@@ -10,7 +10,9 @@ import * as nodeCrypto from "node:crypto";
 import { createHash } from "node:crypto";
 import type { LineCheck } from "./chain.js";
 
-const MARK_CHAIN = Buffer.from('"integrity":{"chain":"', "latin1");
+/** `"integrity":{"chain":"`, in two parts. */
+const MARK_INTEGRITY = Buffer.from('"integrity":', "latin1");
+const MARK_CHAIN_TAIL = Buffer.from('{"chain":"', "latin1");
 const MARK_HASH = Buffer.from('","hash":"', "latin1");
 const MARK_PREV = Buffer.from('","prev":"', "latin1");
 const MARK_SEQ = Buffer.from('","seq":', "latin1");
@@ -48,9 +50,21 @@ export class ByteLineChecker {
    * modified lines). The line's bytes are scratch space: on success they are left changed.
    */
   check(buf: Buffer, start: number, end: number): LineCheck | undefined {
-    const i = buf.indexOf(MARK_CHAIN, start);
-    if (i < 0 || i >= end) return undefined;
-    const chainStart = i + MARK_CHAIN.length;
+    // `{"chain":"` is found much faster than the whole marker (its first bytes are rarer)
+    let i = start;
+    for (;;) {
+      const at = buf.indexOf(MARK_CHAIN_TAIL, i);
+      if (at < 0 || at >= end) return undefined;
+      if (
+        at - start >= MARK_INTEGRITY.length &&
+        startsWithAt(buf, MARK_INTEGRITY, at - MARK_INTEGRITY.length, end)
+      ) {
+        i = at;
+        break;
+      }
+      i = at + 1;
+    }
+    const chainStart = i + MARK_CHAIN_TAIL.length;
     let chainEnd = chainStart;
     while (chainEnd < end && buf[chainEnd] !== QUOTE) {
       if (buf[chainEnd] === BACKSLASH) return undefined; // escapes: let the parser read it
