@@ -939,8 +939,9 @@ export class ChainVerifier {
 
   #sourceIndex(name: string): number | undefined {
     if (this.#sourceNames === undefined) {
-      this.#sourceNames = new Map();
-      this.#sources.forEach((s, i) => this.#sourceNames!.set(s.name, i));
+      const names = new Map<string, number>();
+      for (const [i, s] of this.#sources.entries()) names.set(s.name, i);
+      this.#sourceNames = names; // called from finish(): every source is known by then
     }
     return this.#sourceNames.get(name);
   }
