@@ -27,6 +27,7 @@ import {
   createIntegrityStage,
   createSigner,
   retainBackend,
+  rotationRetention,
   type StoreVerifyResult,
   type VerifyProgress,
   verifyBackends,
@@ -207,6 +208,8 @@ export class AuditEngine extends EventEmitter<EngineEvents> implements Flushable
             ...createBackends(this.config, {
               onWarning: (m) => this.#warn(m),
               ...(this.#subjects ? { subjects: this.#subjects } : {}),
+              // with signing on, backup_count deletes only under a signed retention record
+              beforePrune: rotationRetention(this.config),
             }),
             ...(options.backends ?? []),
           ]

@@ -17,6 +17,11 @@ export const ErrorCodes = {
   QUERY_OPTIONS: "VIGIL_ERR_QUERY_OPTIONS",
   /** A storage backend failed to write, read or open. */
   STORAGE: "VIGIL_ERR_STORAGE",
+  /**
+   * Tamper evidence failed: a store did not verify (`vigil verify`), or a checkpoint or a
+   * retention record could not be written, so later verification will report a gap.
+   */
+  INTEGRITY: "VIGIL_ERR_INTEGRITY",
   /** `logDurable()` could not put the event on stable storage. */
   NOT_DURABLE: "VIGIL_ERR_NOT_DURABLE",
   /** The engine was used after `close()`. */

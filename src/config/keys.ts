@@ -10,6 +10,20 @@ const HEX_64 = /^[0-9a-fA-F]{64}$/;
 const BASE64 = /^(?:[A-Za-z0-9+/]+={0,2}|[A-Za-z0-9_-]+={0,2})$/;
 
 /**
+ * A key as read from a key file: without the one trailing newline (`\n` or `\r\n`) that
+ * `vigil keygen`, `echo` and editors end a file with. Anything else is kept as it is.
+ *
+ * @example
+ * keyFileText("3f9a…c2\n");   // "3f9a…c2"
+ * keyFileText("3f9a…c2\n\n"); // "3f9a…c2\n" (only one newline goes)
+ */
+export function keyFileText(text: string): string {
+  if (text.endsWith("\r\n")) return text.slice(0, -2);
+  if (text.endsWith("\n")) return text.slice(0, -1);
+  return text;
+}
+
+/**
  * Decode a 32-byte key written as 64 hex characters or as base64 (standard or URL-safe,
  * padding optional). Hex wins when a text could be both. Returns `undefined` for anything else.
  *

@@ -10,6 +10,7 @@ import { DEFAULT_CONFIG } from "./defaults.js";
 import {
   decodeKey32,
   describeBadKey32,
+  keyFileText,
   keysMatch,
   parseEd25519PrivateKey,
   parseEd25519PublicKey,
@@ -99,8 +100,18 @@ function readSigning(raw: Section): Security["signing"] {
     hmac_sha256: "hmac-sha256",
     eddsa: "ed25519",
   });
-  const secret_key = section.string("secret_key", undefined, { secret: true });
-  if (secret_key !== undefined && secret_key.length < MIN_SECRET_LENGTH) {
+  const rawSecret = section.string("secret_key", undefined, { secret: true });
+  // a secret from a key file (`${VAR}` set from `vigil keygen`'s .key file) keeps its newline
+  const secret_key = rawSecret === undefined ? undefined : keyFileText(rawSecret);
+  const space = secret_key === undefined ? -1 : secret_key.search(/\s/);
+  if (secret_key !== undefined && space >= 0) {
+    section.report(
+      "secret_key",
+      "a secret without whitespace (one trailing newline, as a key file ends, is ignored)",
+      `whitespace at character ${space + 1} of ${secret_key.length}`,
+      KEY_HINT,
+    );
+  } else if (secret_key !== undefined && secret_key.length < MIN_SECRET_LENGTH) {
     section.report(
       "secret_key",
       `a secret of at least ${MIN_SECRET_LENGTH} characters`,

@@ -62,7 +62,15 @@ export class NonceSource {
 }
 
 function aad(header: EnvelopeHeader): Buffer {
-  return Buffer.from(`vigil-envelope:${canonicalize(header)}`, "utf8");
+  if (header.clear !== undefined || (header.seq !== undefined && !Number.isSafeInteger(header.seq)))
+    return Buffer.from(`vigil-envelope:${canonicalize(header)}`, "utf8");
+  // The usual header written directly: its canonical form has the members in code-unit order
+  // (chain, id, kid, seq, v), strings as JSON.stringify writes them, an integer seq as digits.
+  const h = header;
+  return Buffer.from(
+    `vigil-envelope:{${h.chain !== undefined ? `"chain":${JSON.stringify(h.chain)},` : ""}"id":${JSON.stringify(h.id)},"kid":${JSON.stringify(h.kid)}${h.seq !== undefined ? `,"seq":${h.seq}` : ""},"v":1}`,
+    "utf8",
+  );
 }
 
 /**
@@ -129,6 +137,11 @@ export function headerOf(e: Envelope): EnvelopeHeader {
  *   does not verify (the wrong key under that id, or a modified record).
  */
 export function decryptEnvelope(e: Envelope, keys: KeyRing): string {
+  return decryptEnvelopeBytes(e, keys).toString("utf8");
+}
+
+/** {@link decryptEnvelope}, giving the clear line's UTF-8 bytes. */
+export function decryptEnvelopeBytes(e: Envelope, keys: KeyRing): Buffer {
   const key = keys.get(e.kid);
   const iv = Buffer.from(e.iv, "base64");
   const tag = Buffer.from(e.tag, "base64");
@@ -139,7 +152,7 @@ export function decryptEnvelope(e: Envelope, keys: KeyRing): string {
     const decipher = createDecipheriv("aes-256-gcm", key, iv, { authTagLength: 16 });
     decipher.setAAD(aad(headerOf(e)));
     decipher.setAuthTag(tag);
-    return Buffer.concat([decipher.update(Buffer.from(e.ct, "base64")), decipher.final()]).toString("utf8");
+    return Buffer.concat([decipher.update(Buffer.from(e.ct, "base64")), decipher.final()]);
   } catch {
     throw new KeyError(
       e.kid,

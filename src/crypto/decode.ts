@@ -8,7 +8,7 @@
 import type { ResolvedConfig } from "../config/types.js";
 import { ErrorCodes, VigilError } from "../errors.js";
 import type { AuditEvent } from "../event/types.js";
-import { decryptEnvelope, isEnvelopeLine, parseEnvelope } from "./aead.js";
+import { decryptEnvelopeBytes, isEnvelopeLine, parseEnvelope } from "./aead.js";
 import { type EncryptionKeys, KeyError, KeyRing } from "./keyring.js";
 
 /** Turns a stored line into its clear JSON text; `undefined` keys read plain lines only. */
@@ -21,10 +21,18 @@ export type LineOpener = (line: string) => string;
  *   {VigilError} `VIGIL_ERR_INVALID_ARGUMENT` for a line that looks like an envelope but is not one.
  */
 export function createLineOpener(keys: EncryptionKeys | undefined): LineOpener {
+  const open = createEnvelopeOpener(keys);
+  return (line) => (isEnvelopeLine(line) ? open(line).toString("utf8") : line);
+}
+
+/**
+ * A function from an envelope line to the UTF-8 bytes of its clear line (the verifier checks
+ * them without decoding). Throws as {@link createLineOpener}'s function does.
+ */
+export function createEnvelopeOpener(keys: EncryptionKeys | undefined): (line: string) => Buffer {
   const ring =
     keys && (keys.key !== undefined || keys.previous_keys !== undefined) ? new KeyRing(keys) : undefined;
   return (line) => {
-    if (!isEnvelopeLine(line)) return line;
     const envelope = parseEnvelope(line);
     if (!envelope)
       throw new VigilError(
@@ -38,7 +46,7 @@ export function createLineOpener(keys: EncryptionKeys | undefined): LineOpener {
         `record ${envelope.id} is encrypted with key id "${envelope.kid}" but no encryption key is configured (security.encryption.key / previous_keys)`,
       );
     }
-    return decryptEnvelope(envelope, ring);
+    return decryptEnvelopeBytes(envelope, ring);
   };
 }
 

@@ -36,6 +36,8 @@ export {
   applyVerifiableRetention,
   type BackendRetentionResult,
   retainBackend,
+  rotationRetention,
+  signDeletion,
   type VerifiableRetentionOptions,
   type VerifiableRetentionResult,
 } from "./retention.js";

@@ -45,8 +45,10 @@ export interface RetentionRecord {
   readonly last_hash: string;
   /** The files deleted (names, not paths). */
   readonly files: readonly string[];
-  /** The retention cutoff, ISO 8601. */
-  readonly cutoff: string;
+  /** The retention cutoff, ISO 8601 (deletion by age). */
+  readonly cutoff?: string;
+  /** Why the files went, when not by age: `rotation.backup_count N`. */
+  readonly reason?: string;
   readonly time: string;
   readonly alg: SigningAlgorithm;
   readonly key_id: string;
@@ -150,8 +152,20 @@ export class FileCheckpointSink implements CheckpointSink {
   }
 
   append(record: SignedRecord): void {
-    const text = Buffer.from(`${JSON.stringify(record)}\n`);
-    const name = recordFileName(record);
+    this.#write(recordFileName(record), Buffer.from(`${JSON.stringify(record)}\n`));
+  }
+
+  /** Append several records of one file (e.g. `retention.jsonl`) with one write and one fsync. */
+  appendAll(records: readonly SignedRecord[]): void {
+    const byFile = new Map<string, string>();
+    for (const r of records) {
+      const name = recordFileName(r);
+      byFile.set(name, `${byFile.get(name) ?? ""}${JSON.stringify(r)}\n`);
+    }
+    for (const [name, text] of byFile) this.#write(name, Buffer.from(text));
+  }
+
+  #write(name: string, text: Buffer): void {
     let firstError: unknown;
     for (const dir of this.#directories) {
       try {

@@ -8,15 +8,17 @@
  */
 import { unlink } from "node:fs/promises";
 import { basename, join } from "node:path";
+import type { ResolvedConfig } from "../config/types.js";
 import { createLineOpener } from "../crypto/decode.js";
 import type { EncryptionKeys } from "../crypto/keyring.js";
+import { ErrorCodes, VigilError } from "../errors.js";
 import type { RetentionResult, StorageBackend } from "../storage/backend.js";
-import { FileBackend } from "../storage/file/file-backend.js";
+import { FileBackend, type PruneHook } from "../storage/file/file-backend.js";
 import { SqlBackend } from "../storage/sql/backend.js";
 import { checkLine } from "./chain.js";
 import { readFileLines } from "./read.js";
 import { type CheckpointSink, FileCheckpointSink, type RetentionRecord, signRecord } from "./records.js";
-import type { Signer } from "./signing.js";
+import { createSigner, type Signer } from "./signing.js";
 import { retainRows } from "./sql.js";
 
 /** Options of {@link applyVerifiableRetention}. */
@@ -56,6 +58,38 @@ export async function applyVerifiableRetention(
 ): Promise<VerifiableRetentionResult> {
   const plan = await options.backend.applyRetention(options.cutoff, { dryRun: true });
   const paths = plan.deletedFiles ?? [];
+  const records = await signDeletion(paths, {
+    signer: options.signer,
+    ...(options.encryption ? { encryption: options.encryption } : {}),
+    cutoff: options.cutoff,
+    ...(options.now ? { now: options.now } : {}),
+  });
+  if (!options.dryRun) {
+    for (const r of records) options.sink.append(r);
+    for (const path of paths) await unlink(path);
+  }
+  return { deletedEvents: plan.deletedEvents, deletedFiles: paths, records };
+}
+
+/**
+ * The signed retention records that make deleting `paths` verifiable: one per contiguous
+ * range of each chain the files hold (lines that cannot be read are not vouched for, so
+ * verify reports their absence as before). Nothing is written or deleted.
+ *
+ * @throws the read error of a file that cannot be read to its end.
+ */
+export async function signDeletion(
+  paths: readonly string[],
+  options: {
+    readonly signer: Signer;
+    readonly encryption?: EncryptionKeys;
+    /** The retention cutoff (deletion by age). */
+    readonly cutoff?: Date;
+    /** Why the files go, when not by age (e.g. `rotation.backup_count 2`). */
+    readonly reason?: string;
+    readonly now?: () => Date;
+  },
+): Promise<RetentionRecord[]> {
   const open = createLineOpener(options.encryption);
   const seqs = new Map<string, Map<number, string>>();
   const filesOf = new Map<string, Set<string>>();
@@ -96,7 +130,8 @@ export async function applyVerifiableRetention(
             to: sorted[j]!,
             last_hash: m.get(sorted[j]!)!,
             files,
-            cutoff: options.cutoff.toISOString(),
+            ...(options.cutoff ? { cutoff: options.cutoff.toISOString() } : {}),
+            ...(options.reason !== undefined ? { reason: options.reason } : {}),
             time: now,
           },
           options.signer,
@@ -105,11 +140,46 @@ export async function applyVerifiableRetention(
       i = j + 1;
     }
   }
-  if (!options.dryRun) {
-    for (const r of records) options.sink.append(r);
-    for (const path of paths) await unlink(path);
-  }
-  return { deletedEvents: plan.deletedEvents, deletedFiles: paths, records };
+  return records;
+}
+
+/**
+ * The file backend's `beforePrune` hook for a signed store: before `rotation.backup_count`
+ * deletes rotated files, a signed retention record (reason `rotation.backup_count N`)
+ * covering exactly the events they hold is written to `<directory>/checkpoints` (and each
+ * witness) and fsync'd, so verify accepts the gap. `undefined` when signing is off.
+ * When the records cannot be signed or written, the hook rejects and the files are kept.
+ *
+ * @example
+ * createBackends(config, { onWarning, beforePrune: rotationRetention(config) });
+ */
+export function rotationRetention(config: ResolvedConfig): PruneHook | undefined {
+  const { signing, encryption } = config.security;
+  if (!signing.enabled) return undefined;
+  let signer: Signer | undefined;
+  const witness = signing.witness === undefined ? [] : [signing.witness];
+  return async ({ directory, files, keep }) => {
+    try {
+      signer ??= createSigner(signing);
+      const records = await signDeletion(
+        files.map((f) => f.path),
+        { signer, encryption, reason: `rotation.backup_count ${keep}` },
+      );
+      if (records.length === 0) return;
+      const sink = new FileCheckpointSink(join(directory, "checkpoints"), witness);
+      try {
+        sink.appendAll(records);
+      } finally {
+        sink.close();
+      }
+    } catch (err) {
+      throw new VigilError(
+        ErrorCodes.INTEGRITY,
+        `cannot sign a retention record for ${files.map((f) => f.name).join(", ")}, so they are not deleted: ${(err as Error).message}`,
+        { cause: err },
+      );
+    }
+  };
 }
 
 /** What {@link retainBackend} did for one backend. */

@@ -18,6 +18,7 @@ import {
   type KeyObject,
   timingSafeEqual,
 } from "node:crypto";
+import { keyFileText } from "../config/keys.js";
 import type { ResolvedConfig } from "../config/types.js";
 import { ErrorCodes, VigilError } from "../errors.js";
 
@@ -73,7 +74,7 @@ function pem(text: string): string {
  */
 export function createSigner(keys: SigningKeys): Signer {
   if (keys.algorithm === "hmac-sha256") {
-    const secret = keys.secret_key;
+    const secret = keys.secret_key === undefined ? undefined : keyFileText(keys.secret_key);
     if (!secret) throw keyError("security.signing.secret_key is required to sign with hmac-sha256");
     return {
       algorithm: "hmac-sha256",
@@ -107,7 +108,7 @@ export function createSigner(keys: SigningKeys): Signer {
  */
 export function createVerifier(keys: SigningKeys): SignatureVerifier {
   if (keys.algorithm === "hmac-sha256") {
-    const secret = keys.secret_key;
+    const secret = keys.secret_key === undefined ? undefined : keyFileText(keys.secret_key);
     if (!secret) throw keyError("security.signing.secret_key is required to verify hmac-sha256 signatures");
     return {
       algorithm: "hmac-sha256",

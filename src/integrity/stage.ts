@@ -224,7 +224,15 @@ class ChainStage implements IntegrityStage {
       },
       this.#signer,
     );
-    this.#sink.append(record);
+    try {
+      this.#sink.append(record);
+    } catch (err) {
+      throw new VigilError(
+        ErrorCodes.INTEGRITY,
+        `the checkpoint of chain ${this.chain} at seq ${record.seq} could not be written: ${(err as Error).message}`,
+        { cause: err },
+      );
+    }
     this.#checkpointedSeq = this.#committedSeq;
     return record;
   }

@@ -10,12 +10,15 @@
  *
  * @module
  */
+
+import { isUtf8 } from "node:buffer";
 import { join } from "node:path";
-import { createLineOpener, type LineOpener } from "../crypto/decode.js";
+import { createEnvelopeOpener, createLineOpener, type LineOpener } from "../crypto/decode.js";
 import type { EncryptionKeys } from "../crypto/keyring.js";
 import { KeyError } from "../crypto/keyring.js";
 import { checkLine, GENESIS } from "./chain.js";
-import { readFileLines } from "./read.js";
+import { ByteLineChecker } from "./check-bytes.js";
+import { readFileLineBytes } from "./read.js";
 import {
   type BadRecordLine,
   type CheckpointRecord,
@@ -125,6 +128,15 @@ interface Entry {
   readonly why?: string;
 }
 
+/** A missing file whose neighbours are known, and the events found missing between them. */
+interface MissingFile {
+  readonly name: string;
+  readonly problem: MutableProblem;
+  readonly before?: string;
+  readonly after?: string;
+  readonly held: { chain: string; from: number; to: number; count: number }[];
+}
+
 /** A line with no readable chain position. */
 interface Loose {
   readonly src: number;
@@ -146,6 +158,11 @@ export interface ChainVerifierOptions {
   readonly verifier: SignatureVerifier;
   /** Turns stored lines into clear lines (decryption); default: lines are clear. */
   readonly open?: LineOpener;
+  /**
+   * With `open`: turns an envelope line into the UTF-8 bytes of its clear line (the same
+   * decryption), so the fast path checks them without decoding. Default: `open` is used.
+   */
+  readonly openBytes?: (envelope: string) => Buffer;
   /**
    * Only part of the store is read (a `from`/`to` window): a chain's beginning and end
    * outside the window are not reported as deleted or truncated.
@@ -170,6 +187,7 @@ export interface ChainVerifierOptions {
 export class ChainVerifier {
   readonly #verifier: SignatureVerifier;
   readonly #open: LineOpener | undefined;
+  readonly #openBytes: ((envelope: string) => Buffer) | undefined;
   readonly #windowed: boolean;
   readonly #maxProblems: number;
   readonly #sources: Source[] = [];
@@ -182,6 +200,9 @@ export class ChainVerifier {
   readonly #witnessCheckpoints = new Map<string, CheckpointRecord[]>();
   readonly #retention = new Map<string, RetentionRecord[]>();
   readonly #retainedFiles = new Set<string>();
+  readonly #missingFiles: MissingFile[] = [];
+  /** For the chain being judged, when files are missing: the first and last seq in each source. */
+  #bounds: Map<number, [number, number]> | undefined;
   readonly #problems: MutableProblem[] = [];
   #omitted = 0;
   #events = 0;
@@ -189,10 +210,15 @@ export class ChainVerifier {
   #signatureKeyMismatch: { count: number; keyId: string; first: StoredSignedRecord } | undefined;
   #signatureRecords = 0;
   #finished = false;
+  readonly #bytes = new ByteLineChecker();
+  #lastChain: string | undefined;
+  #lastEntries: Entry[] = [];
+  #sourceNames: Map<string, number> | undefined;
 
   constructor(options: ChainVerifierOptions) {
     this.#verifier = options.verifier;
     this.#open = options.open;
+    this.#openBytes = options.open ? options.openBytes : undefined;
     this.#windowed = options.windowed ?? false;
     this.#maxProblems = options.maxProblems ?? 1000;
   }
@@ -214,11 +240,34 @@ export class ChainVerifier {
     if (this.#open && stored.startsWith('{"v":1,"kid":')) {
       kid = envelopeKid(stored);
       if (kid !== undefined) this.#envelopes.set(kid, (this.#envelopes.get(kid) ?? 0) + 1);
-      try {
-        text = this.#open(stored);
-      } catch (err) {
-        this.#unopenable(src, at, stored, err);
-        return;
+      if (this.#openBytes) {
+        let clear: Buffer;
+        try {
+          clear = this.#openBytes(stored);
+        } catch (err) {
+          this.#unopenable(src, at, stored, err);
+          return;
+        }
+        const fast = isUtf8(clear) ? this.#bytes.check(clear, 0, clear.length) : undefined;
+        if (fast) {
+          this.#chainOf(fast.chain).push({
+            seq: fast.seq,
+            prev: fast.prev,
+            hash: fast.hash,
+            state: VALID,
+            src,
+            line: at,
+          });
+          return;
+        }
+        text = clear.toString("utf8");
+      } else {
+        try {
+          text = this.#open(stored);
+        } catch (err) {
+          this.#unopenable(src, at, stored, err);
+          return;
+        }
       }
     }
     const check = checkLine(text);
@@ -236,6 +285,33 @@ export class ChainVerifier {
       ...(check.valid ? {} : { why: "its content does not match its hash" }),
     };
     this.#chainOf(check.chain).push(entry);
+  }
+
+  /**
+   * Feed one stored line given as the bytes `buf[start, end)` (valid UTF-8 when `utf8`):
+   * the fast path of {@link addLine}, which decodes the line only when its canonical layout
+   * does not hold (or it is an encryption envelope).
+   */
+  addLineBytes(src: number, at: number, buf: Buffer, start: number, end: number, utf8 = true): void {
+    const check =
+      utf8 && !(this.#open && buf[start + 1] === 0x22 && buf[start + 2] === 0x76)
+        ? this.#bytes.check(buf, start, end)
+        : undefined;
+    if (!check) {
+      this.addLine(src, at, buf.toString("utf8", start, end));
+      return;
+    }
+    this.#events++;
+    const source = this.#sources[src]!;
+    if (at > source.lines) source.lines = at;
+    this.#chainOf(check.chain).push({
+      seq: check.seq,
+      prev: check.prev,
+      hash: check.hash,
+      state: VALID,
+      src,
+      line: at,
+    });
   }
 
   /** A line that ends a file without its newline (cut mid-line). */
@@ -262,10 +338,25 @@ export class ChainVerifier {
     this.#push(problem);
   }
 
-  /** A file that should exist and does not. */
-  addMissingFile(name: string, why: string): void {
+  /**
+   * A file that should exist and does not. `neighbours` are the sources (as named in
+   * {@link addSource}) stored just before and after it: events missing between theirs are
+   * reported as held by this file rather than as deleted.
+   */
+  addMissingFile(
+    name: string,
+    why: string,
+    neighbours: { readonly before?: string; readonly after?: string } = {},
+  ): void {
     if (this.#retainedFiles.has(name)) return;
-    this.#push({ kind: "missing-file", message: `${name}: missing (${why})`, file: name });
+    const problem: MutableProblem = {
+      kind: "missing-file",
+      message: `${name}: missing (${why})`,
+      file: name,
+    };
+    this.#push(problem);
+    if (neighbours.before !== undefined || neighbours.after !== undefined)
+      this.#missingFiles.push({ name, problem, ...neighbours, held: [] });
   }
 
   /** Names of files that signed retention records say were deleted (call after {@link addRecords}). */
@@ -331,11 +422,14 @@ export class ChainVerifier {
   }
 
   #chainOf(chain: string): Entry[] {
+    if (chain === this.#lastChain) return this.#lastEntries;
     let list = this.#chains.get(chain);
     if (!list) {
       list = [];
       this.#chains.set(chain, list);
     }
+    this.#lastChain = chain;
+    this.#lastEntries = list;
     return list;
   }
 
@@ -448,6 +542,7 @@ export class ChainVerifier {
     for (const r of this.#retention.keys()) names.add(r);
     let retained = 0;
     for (const chain of names) retained += this.#judgeChain(chain, wrongKeyIds, keyProblems);
+    this.#describeMissingFiles();
     this.#judgeLoose();
     const problems = this.#problems;
     const tampered = problems.some((p) => p.kind !== "unverifiable") || this.#omitted > 0;
@@ -508,6 +603,16 @@ export class ChainVerifier {
     const cpBySeq = new Map<number, CheckpointRecord>();
     for (const c of checkpoints) cpBySeq.set(c.seq, c);
     const retention = (this.#retention.get(chain) ?? []).slice().sort((a, b) => a.from - b.from);
+    this.#bounds = undefined;
+    if (this.#missingFiles.length > 0) {
+      const bounds = new Map<number, [number, number]>();
+      for (const e of entries) {
+        const b = bounds.get(e.src);
+        if (!b) bounds.set(e.src, [e.seq, e.seq]);
+        else b[1] = e.seq; // entries are sorted by seq
+      }
+      this.#bounds = bounds;
+    }
 
     // 1. one entry per position; extra ones are duplicates or forgeries
     const slots: Entry[] = [];
@@ -781,6 +886,16 @@ export class ChainVerifier {
       p.message += `; ${range} of chain ${chain} lost in the unreadable part`;
       return;
     }
+    const file = this.#missingFileHolding(a, b);
+    if (file) {
+      const held = file.held.find((h) => h.chain === chain);
+      if (held) {
+        held.from = Math.min(held.from, a);
+        held.to = Math.max(held.to, b);
+        held.count += count;
+      } else file.held.push({ chain, from: a, to: b, count });
+      return;
+    }
     const where = (e: Entry | undefined, what: string) => (e ? `${what} ${this.#where(e.src, e.line)}` : "");
     const between = [where(pred, "after"), where(succ, "before")].filter((x) => x !== "").join(" and ");
     const wholeFile =
@@ -799,6 +914,56 @@ export class ChainVerifier {
       count,
       ...(anchor ? { file: this.#sources[anchor.src]!.name, line: anchor.line } : {}),
     });
+  }
+
+  /**
+   * The missing file that held positions `a..b` of the chain being judged: the one whose
+   * neighbours' events of the chain enclose them. None when no missing file, or more than
+   * one (with different neighbours), could have held them.
+   */
+  #missingFileHolding(a: number, b: number): MissingFile | undefined {
+    const bounds = this.#bounds;
+    if (!bounds) return undefined;
+    let found: MissingFile | undefined;
+    for (const m of this.#missingFiles) {
+      const before = m.before === undefined ? undefined : this.#sourceIndex(m.before);
+      const after = m.after === undefined ? undefined : this.#sourceIndex(m.after);
+      const lo = before === undefined ? undefined : bounds.get(before)?.[1];
+      const hi = after === undefined ? undefined : bounds.get(after)?.[0];
+      if (lo === undefined && hi === undefined) continue;
+      if (a <= (lo ?? 0) || b >= (hi ?? Number.POSITIVE_INFINITY)) continue;
+      if (found && (found.before !== m.before || found.after !== m.after)) return undefined;
+      found ??= m;
+    }
+    return found;
+  }
+
+  #sourceIndex(name: string): number | undefined {
+    if (this.#sourceNames === undefined) {
+      const names = new Map<string, number>();
+      for (const [i, s] of this.#sources.entries()) names.set(s.name, i);
+      this.#sourceNames = names; // called from finish(): every source is known by then
+    }
+    return this.#sourceNames.get(name);
+  }
+
+  /** Missing files: the events each held, now that every chain was judged. */
+  #describeMissingFiles(): void {
+    for (const m of this.#missingFiles) {
+      if (m.held.length === 0) continue;
+      const p = m.problem;
+      const first = m.held[0]!;
+      p.chain = first.chain;
+      p.seq = first.from;
+      p.toSeq = first.to;
+      p.count = m.held.reduce((n, h) => n + h.count, 0);
+      p.message += `: it held ${m.held
+        .map((h) => {
+          const range = h.from === h.to ? `seq ${h.from}` : `seq ${h.from}..${h.to}`;
+          return `${h.count} event${h.count === 1 ? "" : "s"} of chain ${h.chain} (${range})`;
+        })
+        .join(", ")}`;
+    }
   }
 
   /** Unused loose lines between two entries (or before/after one of them). */
@@ -991,6 +1156,7 @@ export async function verifyStore(options: VerifyStoreOptions): Promise<VerifyRe
   const verifier = new ChainVerifier({
     verifier: createVerifier(options.signing),
     open: createLineOpener(options.encryption),
+    openBytes: createEnvelopeOpener(options.encryption),
     windowed,
     ...(options.maxProblems !== undefined ? { maxProblems: options.maxProblems } : {}),
   });
@@ -1025,9 +1191,9 @@ export async function verifyStore(options: VerifyStoreOptions): Promise<VerifyRe
   let events = 0;
   for (const f of files) {
     const src = verifier.addSource(f.path);
-    const outcome = await readFileLines(f.path, f.gzip, (text, lineNo) => {
+    const outcome = await readFileLineBytes(f.path, f.gzip, (buf, start, end, lineNo, utf8) => {
       events++;
-      verifier.addLine(src, lineNo, text);
+      verifier.addLineBytes(src, lineNo, buf, start, end, utf8);
     });
     if (outcome.torn) verifier.addTornLine(src, outcome.torn.line, outcome.torn.text);
     if (outcome.error) verifier.addUnreadable(src, outcome.lines, outcome.error);
@@ -1066,25 +1232,38 @@ function rank(f: VerifyFile): number {
 
 /** A rotation sequence `.1 .2 … .N` with a hole means a deleted file. */
 function reportMissingFiles(files: readonly VerifyFile[], verifier: ChainVerifier): void {
-  const families = new Map<string, Set<number>>();
+  const families = new Map<string, Map<number, VerifyFile>>();
   for (const f of files) {
     const fam = familyOf(f);
-    const set = families.get(fam) ?? new Set<number>();
-    families.set(fam, set);
-    set.add(f.index);
+    const byIndex = families.get(fam) ?? new Map<number, VerifyFile>();
+    families.set(fam, byIndex);
+    byIndex.set(f.index, f);
   }
   const retained = verifier.retainedFiles;
-  for (const [fam, indexes] of families) {
-    const max = Math.max(...indexes);
+  for (const [fam, byIndex] of families) {
+    const max = Math.max(...byIndex.keys());
     for (let i = 1; i < max; i++) {
-      if (indexes.has(i)) continue;
+      if (byIndex.has(i)) continue;
       const name = `${fam}.${i}`;
       if (retained.has(name) || retained.has(`${name}.gz`)) continue;
       // name it as its neighbours are stored (compressed or not)
       const gz = files.some((f) => f.gzip && familyOf(f) === fam && Math.abs(f.index - i) === 1);
+      // the files rotated just before and after it (a lower index is older; a file retention
+      // deleted on purpose leaves no neighbour to measure from)
+      let below: VerifyFile | undefined;
+      for (let j = i - 1; j >= 1 && !below; j--) {
+        if (byIndex.has(j)) below = byIndex.get(j);
+        else if (retained.has(`${fam}.${j}`) || retained.has(`${fam}.${j}.gz`)) break;
+      }
+      let above: VerifyFile | undefined;
+      for (let j = i + 1; j <= max && !above; j++) above = byIndex.get(j);
       verifier.addMissingFile(
         gz ? `${name}.gz` : name,
         `the rotation sequence of ${fam} has .${max} but not .${i}`,
+        {
+          ...(below ? { before: below.path } : {}),
+          ...(above ? { after: above.path } : {}),
+        },
       );
     }
   }

@@ -9,13 +9,15 @@ import { createLineDecoder } from "../crypto/index.js";
 import type { AuditEvent } from "../event/types.js";
 import { createSubjectOpener, type SubjectKeyStore, sealedFieldTest } from "../privacy/subjects.js";
 import type { StorageBackend } from "./backend.js";
-import { FileBackend } from "./file/file-backend.js";
+import { FileBackend, type PruneHook } from "./file/file-backend.js";
 import { createSqlBackend } from "./sql/index.js";
 
 export interface BackendFactoryOptions {
   readonly onWarning: (message: string) => void;
   /** The subject keys (erasure enabled): events read back have their personal fields opened. */
   readonly subjects?: SubjectKeyStore;
+  /** File backends: called before `rotation.backup_count` deletes files (see `FileBackendOptions`). */
+  readonly beforePrune?: PruneHook;
 }
 
 /** The enabled backends of a configuration, in order. */
@@ -34,6 +36,7 @@ export function createBackends(config: ResolvedConfig, options: BackendFactoryOp
           application: config.core.application_name,
           decode,
           onWarning: options.onWarning,
+          ...(options.beforePrune ? { beforePrune: options.beforePrune } : {}),
         }),
       );
     else

@@ -264,6 +264,35 @@ describe("vigil retention with signing, then vigil verify", () => {
     );
   });
 
+  it("verifies with --secret-key-file: the secret as a key file holds it, trailing newline included", async () => {
+    const keyFile = join(store.dir, "config", "signing.key");
+    const auditor = writeConfig(store, "auditor-hmac.yaml", "");
+    for (const content of [`${SECRET}\n`, `${SECRET}\r\n`, SECRET]) {
+      writeFileSync(keyFile, content);
+      const r = await store.run(["verify", "--config", auditor, "--secret-key-file", keyFile]);
+      expect(r.stderr).toBe("");
+      expect(r.code).toBe(0);
+      expect(r.stdout).toMatch(/^OK: /);
+    }
+    writeFileSync(keyFile, `${SECRET.slice(0, 10)} ${SECRET.slice(10)}\n`);
+    const spaced = await store.run(["verify", "--config", auditor, "--secret-key-file", keyFile]);
+    expect(spaced.code).toBe(2);
+    expect(spaced.stderr).toBe(
+      `vigil: --secret-key-file ${keyFile}: the secret has whitespace at character 11 of ${SECRET.length + 1} (only one trailing newline is allowed)\n`,
+    );
+    writeFileSync(keyFile, `${SECRET}\n`);
+    const wrong = await store.run([
+      "verify",
+      "--config",
+      auditor,
+      "--secret-key-file",
+      keyFile,
+      "--public-key",
+      keyFile,
+    ]);
+    expect(wrong.code).toBe(2);
+  });
+
   it("still reports a file deleted by hand, naming the files around the gap (exit 1)", async () => {
     const files = eventFiles(store);
     expect(files.length).toBeGreaterThanOrEqual(4);

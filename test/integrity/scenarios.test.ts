@@ -4,7 +4,7 @@
  * rows from a non-file source, and key rotation.
  */
 import { cpSync, readdirSync, readFileSync, rmSync, unlinkSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { basename, join } from "node:path";
 import { afterEach, describe, expect, test } from "vitest";
 import { createLineDecoder } from "../../src/crypto/decode.js";
 import { FileCheckpointSink, readRecords } from "../../src/integrity/records.js";
@@ -98,6 +98,55 @@ describe("retention", () => {
     const r = await store.verify();
     expect(r.problems.map((p) => p.kind)).toEqual(["deleted"]);
   });
+
+  test("rotation backup_count prunes a signed store verifiably; a file deleted besides it is still reported", async () => {
+    const dir = temp();
+    const options = { dir, events: 3000, maxBytes: 40_000, backupCount: 2, checkpointEvery: 500 };
+    const store = await buildStore(options); // the writer's close() waits for its housekeeping
+    const rotated = dataFiles(dir).filter((p) => /\.log\.\d+$/.test(p));
+    const families = new Map<string, number[]>();
+    for (const p of rotated) {
+      const m = /^(.*\.log)\.(\d+)$/.exec(basename(p))!;
+      families.set(m[1]!, [...(families.get(m[1]!) ?? []), Number(m[2])]);
+    }
+    expect([...families.keys()].sort()).toEqual([
+      "audit_api_2026-03-01.log",
+      "audit_authentication_2026-03-01.log",
+      "audit_database_2026-03-01.log",
+    ]);
+    for (const indexes of families.values()) {
+      indexes.sort((a, b) => a - b);
+      expect(indexes).toHaveLength(2);
+      expect(indexes[0]).toBeGreaterThan(1); // the oldest went; indexes are never reused
+      expect(indexes[1]).toBe(indexes[0]! + 1);
+    }
+    const records = readRecords(join(dir, "checkpoints")).records.map((x) => x.record);
+    const retention = records.filter((r) => r.type === "retention");
+    expect(retention.length).toBeGreaterThan(0);
+    for (const r of retention) expect(r).toMatchObject({ reason: "rotation.backup_count 2" });
+
+    const r = await store.verify();
+    expect(r.problems).toEqual([]);
+    expect(r).toMatchObject({ ok: true, status: "intact" });
+    expect(r.retained).toBeGreaterThan(0);
+    expect(r.retained + r.events).toBe(3000);
+
+    // one more file deleted by hand: named, with the events it held
+    const [family, indexes] = [...families.entries()][0]!;
+    const gone = join(dir, `${family}.${indexes[0]}`);
+    const held = linesOf(readText(gone)).map((l) => Number(/"seq":(\d+)/.exec(l)![1]));
+    unlinkSync(gone);
+    const after = await store.verify();
+    expect(after.ok).toBe(false);
+    expect(after.problems).toHaveLength(1);
+    expect(after.problems[0]).toMatchObject({
+      kind: "missing-file",
+      file: basename(gone),
+      seq: held[0],
+      toSeq: held[held.length - 1],
+      count: held.length,
+    });
+  }, 60_000);
 
   test("files deleted without a retention record are reported as deleted", async () => {
     const dir = temp();

@@ -5,6 +5,7 @@ import { afterAll, describe, expect, test } from "vitest";
 import { loadConfig } from "../../src/config/index.js";
 import type { ResolvedConfig } from "../../src/config/types.js";
 import { AuditEngine } from "../../src/engine.js";
+import type { VigilError } from "../../src/errors.js";
 import type { AuditEvent } from "../../src/event/types.js";
 import { GENESIS } from "../../src/integrity/chain.js";
 import type { CheckpointSink, SignedRecord } from "../../src/integrity/records.js";
@@ -260,4 +261,34 @@ describe("createIntegrityStage", () => {
     expect(sink.records.map((r) => (r as { seq: number }).seq)).toEqual([3]);
     await engine.close();
   });
+});
+
+test("a checkpoint that cannot be written is reported as VIGIL_ERR_INTEGRITY, never thrown at the caller", async () => {
+  const failing: CheckpointSink = {
+    append() {
+      throw new Error("ENOSPC: no space left on device");
+    },
+    close() {},
+  };
+  const stage = createIntegrityStage(configWith({ checkpoint_every: 5 }), { checkpointSink: failing })!;
+  const engine = new AuditEngine({
+    config: {
+      storage: { backends: [{ type: "file", directory: join(tmp.dir, "full") }] },
+      performance: { async: { enabled: false } },
+    },
+    env: {},
+    stages: [stage],
+  });
+  const errors: VigilError[] = [];
+  engine.on("error", (e: VigilError) => errors.push(e));
+  for (let i = 0; i < 5; i++) engine.log({ action: "X" });
+  await engine.close();
+  expect(errors.map((e) => e.code)).toEqual(["VIGIL_ERR_INTEGRITY", "VIGIL_ERR_INTEGRITY"]);
+  expect(errors[0]!.message).toBe(
+    `the checkpoint of chain ${stage.chain} at seq 5 could not be written: ENOSPC: no space left on device`,
+  );
+  // the events themselves were stored
+  const dir = join(tmp.dir, "full");
+  const stored = readdirSync(dir).filter((n) => n.endsWith(".log"));
+  expect(readFileSync(join(dir, stored[0]!), "utf8").split("\n")).toHaveLength(6);
 });

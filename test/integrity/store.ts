@@ -30,6 +30,8 @@ export interface StoreOptions {
   readonly gzip?: boolean;
   readonly events?: number;
   readonly maxBytes?: number;
+  /** `rotation.backup_count` (default 0: keep every file). */
+  readonly backupCount?: number;
   readonly checkpointEvery?: number;
   readonly witness?: string;
   /** Time of the first event (one event a second after it). Default 2026-03-01T22:00Z. */
@@ -61,7 +63,13 @@ export function storeConfig(o: StoreOptions): VigilConfig {
           type: "file",
           directory: o.dir,
           filename_pattern: "audit_{category}_{date}.log",
-          rotation: { enabled: true, when: "size", max_bytes: o.maxBytes ?? 300_000, compress: false },
+          rotation: {
+            enabled: true,
+            when: "size",
+            max_bytes: o.maxBytes ?? 300_000,
+            compress: false,
+            backup_count: o.backupCount ?? 0,
+          },
         },
       ],
     },

@@ -244,11 +244,20 @@ describe.each(VARIANTS)("tamper matrix: $name", (variant) => {
       () => unlinkSync(middle),
       () => store.verify(),
     );
-    const missing = find(r, (p) => p.kind === "missing-file");
-    expect(missing?.file).toBe(basename(middle));
-    const deleted = r.problems.filter((p) => p.kind === "deleted").reduce((n, p) => n + (p.count ?? 0), 0);
-    expect(deleted).toBe(held.length);
-    expect(kinds(r)).toEqual(["deleted", "missing-file"]);
+    // the rotation numbering (.1 and .3 are there) says which file is gone and what it held
+    expect(r.problems).toHaveLength(1);
+    expect(r.problems[0]).toMatchObject({
+      kind: "missing-file",
+      file: basename(middle),
+      chain: expect.any(String),
+      seq: held[0],
+      toSeq: held[held.length - 1],
+      count: held.length,
+    });
+    expect(r.problems[0]!.message).toContain(
+      `${basename(middle)}: missing (the rotation sequence of ${basename(middle).replace(/\.2(\.gz)?$/, "")} has .`,
+    );
+    expect(r.problems[0]!.message).toContain(`it held ${held.length} events of chain `);
   });
 
   test("an edited checkpoint is named: file and line", async () => {

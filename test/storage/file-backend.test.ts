@@ -145,6 +145,60 @@ describe("file backend: maintenance", () => {
     ]);
   });
 
+  it("asks beforePrune first: files go only when it resolves, and are kept with a warning when it rejects", async () => {
+    seed(["t_audit_db_2026-01-01.log", "t_audit_db_2026-01-02.log", "t_audit_db_2026-01-03.log"]);
+    const { FileBackend } = await import("../../src/storage/file/file-backend.js");
+    const config = engine({ rotation: { enabled: false, backup_count: 1 } }, "t").config.storage
+      .backends[0] as import("../../src/config/types.js").FileBackendConfig;
+    const warnings: string[] = [];
+    const asked: string[][] = [];
+    const refusing = new FileBackend({
+      config: { ...config, rotation: { ...config.rotation, enabled: true } },
+      application: "t",
+      onWarning: (w) => warnings.push(w),
+      beforePrune: async ({ files: doomed, keep }) => {
+        asked.push([...doomed.map((f) => f.name).sort(), String(keep)]);
+        throw new Error("cannot sign");
+      },
+    });
+    await refusing.maintain();
+    expect(asked).toEqual([["t_audit_db_2026-01-01.log", "t_audit_db_2026-01-02.log", "1"]]);
+    expect(files()).toHaveLength(3);
+    expect(warnings).toEqual(["file: kept 2 files beyond backup_count 1: cannot sign"]);
+    const agreeing = new FileBackend({
+      config: { ...config, rotation: { ...config.rotation, enabled: true } },
+      application: "t",
+      beforePrune: async ({ files: doomed }) => {
+        for (const f of doomed) expect(existsSync(f.path)).toBe(true); // still there when asked
+      },
+    });
+    await agreeing.maintain();
+    expect(files()).toEqual(["t_audit_db_2026-01-03.log"]);
+  });
+
+  it("never reuses a rotation index that backup_count freed: a higher index is always newer", async () => {
+    const e = engine({
+      filename_pattern: "a_{date}.log",
+      rotation: { when: "size", max_bytes: 600, backup_count: 2 },
+    });
+    for (let i = 0; i < 60; i++) e.log({ action: "E", timestamp: "2026-03-01T10:00:00Z", metadata: { i } });
+    await e.close();
+    const rotated = files()
+      .map((n) => /^a_2026-03-01\.log\.(\d+)$/.exec(n)?.[1])
+      .filter((x) => x !== undefined)
+      .map(Number)
+      .sort((a, b) => a - b);
+    expect(rotated).toHaveLength(2);
+    expect(rotated[0]).toBeGreaterThan(2);
+    expect(rotated[1]).toBe(rotated[0]! + 1);
+    // what is left is the newest events, without a hole: the oldest files went
+    const kept = eventsOnDisk(dir)
+      .map((x) => x.metadata!.i as number)
+      .sort((a, b) => a - b);
+    expect(kept[0]).toBeGreaterThan(0);
+    expect(kept).toEqual(Array.from({ length: 60 - kept[0]! }, (_, k) => kept[0]! + k));
+  });
+
   it("deletes whole files older than the retention cutoff (dry run first)", async () => {
     seed(["t_audit_db_2026-01-01.log", "t_audit_db_2026-01-05.log"]);
     const e = engine({}, "t");

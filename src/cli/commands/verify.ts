@@ -1,8 +1,8 @@
 /**
- * `vigil verify [--from --to] [--public-key FILE] [--witness DIR]`: check the hash chains
- * and signed checkpoints of every file and database backend of the store (SPEC §9, §10)
- * and either say it is intact, with counts, or name every problem — file and line (or
- * table and row id), chain position, kind.
+ * `vigil verify [--from --to] [--public-key FILE | --secret-key-file FILE] [--witness DIR]`:
+ * check the hash chains and signed checkpoints of every file and database backend of the
+ * store (SPEC §9, §10) and either say it is intact, with counts, or name every problem —
+ * file and line (or table and row id), chain position, kind.
  *
  * Exit status 0 only when the store is intact; 1 when it is tampered with or cannot be
  * fully verified (events after the last checkpoint); 2 for bad input.
@@ -16,7 +16,7 @@
 import { existsSync, readFileSync, statSync } from "node:fs";
 import { resolve } from "node:path";
 import { type Command, Option } from "commander";
-import { parseEd25519PrivateKey, parseEd25519PublicKey } from "../../config/keys.js";
+import { keyFileText, parseEd25519PrivateKey, parseEd25519PublicKey } from "../../config/keys.js";
 import { loadConfig } from "../../config/load.js";
 import type { ResolvedConfig, VigilConfig } from "../../config/types.js";
 import { AuditEngine } from "../../engine.js";
@@ -35,6 +35,7 @@ interface VerifyFlags {
   readonly from?: string;
   readonly to?: string;
   readonly publicKey?: string;
+  readonly secretKeyFile?: string;
   readonly witness?: string[];
   readonly format: "text" | "json";
   readonly progress?: boolean;
@@ -48,7 +49,7 @@ export class VerificationFailedError extends VigilError {
   constructor(result: VerifyResult) {
     const n = result.problems.length + result.omittedProblems;
     super(
-      ErrorCodes.STORAGE,
+      ErrorCodes.INTEGRITY,
       result.status === "unverifiable"
         ? `the store cannot be fully verified: ${plural(n, "problem")}`
         : `the store is not intact: ${plural(n, "problem")}`,
@@ -76,6 +77,10 @@ export function verifyCommand(program: Command, ctx: CliContext): Command {
       "verify with this Ed25519 public key (PEM) instead of security.signing: an auditor needs nothing else",
     )
     .option(
+      "--secret-key-file <file>",
+      "verify an hmac-sha256 store with the secret in this file (the .key file from vigil keygen) instead of security.signing",
+    )
+    .option(
       "--witness <dir>",
       "a witness directory holding copies of the checkpoints (repeatable)",
       (value: string, previous: string[] | undefined) => [...(previous ?? []), value],
@@ -89,6 +94,7 @@ export function verifyCommand(program: Command, ctx: CliContext): Command {
 Examples:
   vigil verify
   vigil verify --public-key keys/vigil-ed25519.pub.pem --witness /mnt/worm/checkpoints
+  vigil verify --secret-key-file keys/vigil-hmac-sha256.key
   vigil verify --from 2025-10-01 --to 2025-11-01 --format json
 
 Exit status: 0 intact; 1 tampered, or events no signed checkpoint covers yet; 2 bad input.`,
@@ -98,12 +104,27 @@ Exit status: 0 intact; 1 tampered, or events no signed checkpoint covers yet; 2 
     const to = flags.to === undefined ? undefined : instant(flags.to, "--to");
     if (from && to && from.getTime() > to.getTime())
       throw new UsageError(`--from ${from.toISOString()} is after --to ${to.toISOString()}`);
+    if (flags.publicKey !== undefined && flags.secretKeyFile !== undefined)
+      throw new UsageError(
+        "give --public-key (an ed25519 store) or --secret-key-file (hmac-sha256), not both",
+      );
     const publicKey = flags.publicKey === undefined ? undefined : readPublicKey(ctx, flags.publicKey);
+    const secretKey = flags.secretKeyFile === undefined ? undefined : readSecretKey(ctx, flags.secretKeyFile);
     const witness = (flags.witness ?? []).map((dir) => witnessDirectory(ctx, dir));
 
     const file = configPath(ctx, flags.config);
     const env = { ...ctx.env, VIGIL_ENABLED: "true" };
-    const config = loadConfig(file ?? {}, { env, cwd: ctx.cwd });
+    const loaded = loadConfig(file ?? {}, { env, cwd: ctx.cwd });
+    const config: ResolvedConfig =
+      secretKey === undefined
+        ? loaded
+        : {
+            ...loaded,
+            security: {
+              ...loaded.security,
+              signing: { ...loaded.security.signing, algorithm: "hmac-sha256", secret_key: secretKey },
+            },
+          };
     const where = file === undefined ? "the built-in configuration" : neutralize(file);
     const stores = config.storage.backends.flatMap((b, i) =>
       b.enabled && (b.type === "file" || b.type === "database") ? [{ b, i }] : [],
@@ -123,7 +144,7 @@ Exit status: 0 intact; 1 tampered, or events no signed checkpoint covers yet; 2 
         );
       places.push(directory);
     }
-    if (publicKey === undefined) requireVerifyingKey(config, where);
+    if (publicKey === undefined && secretKey === undefined) requireVerifyingKey(config, where);
 
     const engine = new AuditEngine({ config: readerConfig(config), env });
     engine.on("error", (err) => notice(ctx, err.message));
@@ -217,6 +238,40 @@ function instant(text: string, option: string): Date {
       `${option}: expected an ISO 8601 date (YYYY-MM-DD or YYYY-MM-DDTHH:MM[:SS[.fff]][Z|±HH:MM]), found "${neutralize(text)}"`,
     );
   }
+}
+
+/**
+ * The HMAC secret in `--secret-key-file FILE`: the file's text without its one trailing
+ * newline (as `vigil keygen` and editors write it); whitespace inside is an error.
+ */
+function readSecretKey(ctx: CliContext, path: string): string {
+  const shown = neutralize(path);
+  let text: string;
+  try {
+    text = keyFileText(readFileSync(resolve(ctx.cwd, path), "utf8"));
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    throw new UsageError(
+      `--secret-key-file ${shown}: ${
+        code === "ENOENT" ? "no such file" : code === "EISDIR" ? "is a directory" : "cannot be read"
+      }`,
+    );
+  }
+  // never echo the content
+  if (text.includes("-----BEGIN"))
+    throw new UsageError(
+      `--secret-key-file ${shown} holds a PEM key: for an ed25519 store, pass its public key with --public-key`,
+    );
+  const space = text.search(/\s/);
+  if (space >= 0)
+    throw new UsageError(
+      `--secret-key-file ${shown}: the secret has whitespace at character ${space + 1} of ${text.length} (only one trailing newline is allowed)`,
+    );
+  if (text.length < 16)
+    throw new UsageError(
+      `--secret-key-file ${shown}: expected a secret of at least 16 characters, found ${text.length}`,
+    );
+  return text;
 }
 
 /** The PEM text of `--public-key FILE`, checked to be an Ed25519 public key. */

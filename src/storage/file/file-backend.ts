@@ -15,13 +15,13 @@ import {
   closeSync,
   createReadStream,
   createWriteStream,
-  existsSync,
   fdatasync,
   fdatasyncSync,
   fstatSync,
   ftruncateSync,
   mkdirSync,
   openSync,
+  readdirSync,
   readSync,
   renameSync,
   writeSync,
@@ -51,7 +51,24 @@ export interface FileBackendOptions {
   readonly decode?: (line: string) => AuditEvent;
   /** Reports non-fatal findings (a repaired torn line, a deleted backup). */
   readonly onWarning?: (message: string) => void;
+  /**
+   * Called before `rotation.backup_count` deletes files, with all of them; they are deleted
+   * only once it resolves, and kept (with a warning) when it rejects. The integrity layer
+   * plugs in here to sign a retention record first, so the deletion stays verifiable.
+   * Default: none.
+   */
+  readonly beforePrune?: PruneHook;
 }
+
+/** See {@link FileBackendOptions.beforePrune}. */
+export type PruneHook = (prune: {
+  /** The store directory. */
+  readonly directory: string;
+  /** The files about to be deleted. */
+  readonly files: readonly StoreFile[];
+  /** The `backup_count` in force. */
+  readonly keep: number;
+}) => Promise<void>;
 
 interface OpenFile {
   readonly fd: number;
@@ -72,10 +89,12 @@ export class FileBackend extends BaseBackend {
   readonly #pattern: CompiledPattern;
   readonly #decode: (line: string) => AuditEvent;
   readonly #warn: (message: string) => void;
+  readonly #beforePrune: PruneHook | undefined;
   readonly #open = new Map<string, OpenFile>();
   readonly #names = new Map<string, string>();
   #dirReady = false;
   #maintenance: Promise<void> | undefined;
+  #maintenanceAgain = false;
 
   constructor(options: FileBackendOptions) {
     super(options.config.name);
@@ -91,6 +110,7 @@ export class FileBackend extends BaseBackend {
     this.#pattern = compilePattern(config.filename_pattern, options.application);
     this.#decode = options.decode ?? ((line) => JSON.parse(line) as AuditEvent);
     this.#warn = options.onWarning ?? (() => {});
+    this.#beforePrune = options.beforePrune;
   }
 
   override async open(): Promise<void> {
@@ -266,23 +286,31 @@ export class FileBackend extends BaseBackend {
       closeSync(file.fd);
       this.#open.delete(name);
     }
-    // the next free index among name.N and name.N.gz: rotated files keep their names
-    for (let i = 1; ; i++) {
-      const p = join(this.directory, `${name}.${i}`);
-      if (!existsSync(p) && !existsSync(`${p}.gz`)) {
-        renameSync(join(this.directory, name), p);
-        break;
-      }
+    // one past the highest index among name.N and name.N.gz: rotated files keep their names,
+    // and an index freed by backup_count is never reused (higher is always newer)
+    let next = 1;
+    for (const entry of readdirSync(this.directory)) {
+      if (!entry.startsWith(`${name}.`)) continue;
+      const m = /^(\d{1,9})(\.gz)?$/.exec(entry.slice(name.length + 1));
+      if (m) next = Math.max(next, Number(m[1]) + 1);
     }
+    renameSync(join(this.directory, name), join(this.directory, `${name}.${next}`));
     this.#scheduleMaintenance();
   }
 
   #scheduleMaintenance(): void {
-    if (this.#maintenance) return;
+    if (this.#maintenance) {
+      this.#maintenanceAgain = true; // a rotation during a run: its file is seen by the next run
+      return;
+    }
     this.#maintenance = this.maintain()
       .catch((err: unknown) => this.#warn(`${this.name}: maintenance failed: ${(err as Error).message}`))
       .finally(() => {
         this.#maintenance = undefined;
+        if (this.#maintenanceAgain) {
+          this.#maintenanceAgain = false;
+          this.#scheduleMaintenance();
+        }
       });
   }
 
@@ -349,13 +377,26 @@ export class FileBackend extends BaseBackend {
       }
       list.push(f);
     }
+    const doomed: StoreFile[] = [];
     for (const list of families.values()) {
       const closed = list.filter((f) => !this.#open.has(f.name));
       closed.sort(newestFirst);
-      for (const f of closed.slice(keep)) {
-        await unlink(f.path);
-        this.#warn(`${this.name}: deleted ${f.path} (backup_count ${keep})`);
+      doomed.push(...closed.slice(keep));
+    }
+    if (doomed.length === 0) return;
+    if (this.#beforePrune) {
+      try {
+        await this.#beforePrune({ directory: this.directory, files: doomed, keep });
+      } catch (err) {
+        this.#warn(
+          `${this.name}: kept ${doomed.length} file${doomed.length === 1 ? "" : "s"} beyond backup_count ${keep}: ${(err as Error).message}`,
+        );
+        return;
       }
+    }
+    for (const f of doomed) {
+      await unlink(f.path);
+      this.#warn(`${this.name}: deleted ${f.path} (backup_count ${keep})`);
     }
   }
 
@@ -386,7 +427,7 @@ export class FileBackend extends BaseBackend {
   }
 
   override async close(): Promise<void> {
-    await this.#maintenance;
+    while (this.#maintenance) await this.#maintenance;
     for (const f of this.#open.values()) {
       try {
         fdatasyncSync(f.fd);
