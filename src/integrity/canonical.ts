@@ -179,10 +179,22 @@ export function canonicalTopLevel(event: AuditEvent, integrity: object): object 
     timestamp: event.timestamp,
     truncated: event.truncated,
   };
-  for (const k in top) {
-    if (k !== "integrity" && !isCanonical((top as Record<string, unknown>)[k], 1)) return undefined;
-  }
-  return top;
+  const canonical =
+    isCanonical(top.action, 1) &&
+    isCanonical(top.actor, 1) &&
+    isCanonical(top.application, 1) &&
+    isCanonical(top.correlation, 1) &&
+    isCanonical(top.metadata, 1) &&
+    isCanonical(top.params, 1) &&
+    isCanonical(top.result, 1) &&
+    isCanonical(top.id, 1) &&
+    isCanonical(top.schema_version, 1) &&
+    isCanonical(top.security_event, 1) &&
+    isCanonical(top.severity, 1) &&
+    isCanonical(top.subject, 1) &&
+    isCanonical(top.timestamp, 1) &&
+    isCanonical(top.truncated, 1);
+  return canonical ? top : undefined;
 }
 
 function write(value: unknown, depth: number): string | undefined {
