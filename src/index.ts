@@ -37,6 +37,7 @@ export type {
   ResultError,
   ResultStatus,
   Severity,
+  SubjectSection,
 } from "./event/types.js";
 export {
   EXPORT_FORMATS,

@@ -26,7 +26,7 @@ import { createCipheriv, createDecipheriv, randomBytes } from "node:crypto";
 import { join } from "node:path";
 import type { ResolvedConfig } from "../config/types.js";
 import { ErrorCodes, VigilError } from "../errors.js";
-import type { AuditEvent, Mutable, SubjectSection } from "../event/types.js";
+import type { AuditEvent, Mutable } from "../event/types.js";
 import { canonicalize } from "../integrity/canonical.js";
 import { defaultStoreDirectory } from "../integrity/stage.js";
 import type { BatchStage } from "../pipeline/stage.js";
@@ -250,4 +250,3 @@ function defineMember(obj: Record<string, unknown>, key: string, value: unknown)
 }
 
 export { SubjectKeyStore } from "./key-store.js";
-export type { SubjectSection };
