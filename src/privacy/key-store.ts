@@ -43,6 +43,8 @@ export class SubjectKeyStore {
   readonly directory: string;
   readonly #master: Buffer;
   readonly #cache = new Map<string, SubjectKey | null>();
+  /** Pseudonyms already computed, by subject id (the same bound as the key cache). */
+  readonly #refs = new Map<string, string>();
 
   /**
    * @param directory - where the key files live (created on first write).
@@ -62,7 +64,13 @@ export class SubjectKeyStore {
    * @example store.ref("42") // "9b1c…" (32 hex digits)
    */
   ref(subject: string): string {
-    return createHmac("sha256", this.#master).update(`vigil-subject:${subject}`).digest("hex").slice(0, 32);
+    let ref = this.#refs.get(subject);
+    if (ref === undefined) {
+      ref = createHmac("sha256", this.#master).update(`vigil-subject:${subject}`).digest("hex").slice(0, 32);
+      if (this.#refs.size >= CACHE_LIMIT) this.#refs.clear();
+      this.#refs.set(subject, ref);
+    }
+    return ref;
   }
 
   /** The subject's key, created (and fsync'd) when it has none yet. */
