@@ -168,7 +168,7 @@ class ChainStage implements IntegrityStage {
     const { integrity, line } = sealEvent(event as AuditEvent, this.chain, seq, this.#head);
     this.#seq = seq;
     this.#head = integrity.hash;
-    event.integrity = { ...integrity };
+    event.integrity = integrity; // a fresh object from sealEvent
     this.#pendingEvent = event as AuditEvent;
     this.#pendingLine = line;
   }
