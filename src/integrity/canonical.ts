@@ -154,47 +154,50 @@ const EVENT_MEMBERS = new Set([
 ]);
 
 /**
- * An event's top level rebuilt in canonical member order with `integrity` replaced, such
- * that `JSON.stringify` of it is the canonical text — or `undefined` when that does not hold
- * (a member outside the event schema, or a nested part not in canonical order), so the
- * caller takes the general path. A fixed object literal: absent members are `undefined`,
- * which `JSON.stringify` leaves out, as canonicalization does.
+ * An event's members before and after `integrity`, each as a fixed object literal in
+ * canonical member order, such that `JSON.stringify` of each is canonical text — or
+ * `undefined` when that does not hold (a member outside the event schema, or a nested part
+ * not in canonical order), so the caller takes the general path. Absent members are
+ * `undefined`, which `JSON.stringify` leaves out, as canonicalization does.
  */
-export function canonicalTopLevel(event: AuditEvent, integrity: object): object | undefined {
+export function canonicalHalves(event: AuditEvent): { before: object; after: object } | undefined {
   for (const k in event) if (!EVENT_MEMBERS.has(k)) return undefined;
-  const top = {
-    action: event.action,
-    actor: event.actor,
-    application: event.application,
-    correlation: event.correlation,
-    id: event.id,
-    integrity,
-    metadata: event.metadata,
-    params: event.params,
-    result: event.result,
-    schema_version: event.schema_version,
-    security_event: event.security_event,
-    severity: event.severity,
-    subject: event.subject,
-    timestamp: event.timestamp,
-    truncated: event.truncated,
-  };
   const canonical =
-    isCanonical(top.action, 1) &&
-    isCanonical(top.actor, 1) &&
-    isCanonical(top.application, 1) &&
-    isCanonical(top.correlation, 1) &&
-    isCanonical(top.metadata, 1) &&
-    isCanonical(top.params, 1) &&
-    isCanonical(top.result, 1) &&
-    isCanonical(top.id, 1) &&
-    isCanonical(top.schema_version, 1) &&
-    isCanonical(top.security_event, 1) &&
-    isCanonical(top.severity, 1) &&
-    isCanonical(top.subject, 1) &&
-    isCanonical(top.timestamp, 1) &&
-    isCanonical(top.truncated, 1);
-  return canonical ? top : undefined;
+    isCanonical(event.action, 1) &&
+    isCanonical(event.actor, 1) &&
+    isCanonical(event.application, 1) &&
+    isCanonical(event.correlation, 1) &&
+    isCanonical(event.id, 1) &&
+    isCanonical(event.metadata, 1) &&
+    isCanonical(event.params, 1) &&
+    isCanonical(event.result, 1) &&
+    isCanonical(event.schema_version, 1) &&
+    isCanonical(event.security_event, 1) &&
+    isCanonical(event.severity, 1) &&
+    isCanonical(event.subject, 1) &&
+    isCanonical(event.timestamp, 1) &&
+    isCanonical(event.truncated, 1);
+  if (!canonical) return undefined;
+  return {
+    before: {
+      action: event.action,
+      actor: event.actor,
+      application: event.application,
+      correlation: event.correlation,
+      id: event.id,
+    },
+    after: {
+      metadata: event.metadata,
+      params: event.params,
+      result: event.result,
+      schema_version: event.schema_version,
+      security_event: event.security_event,
+      severity: event.severity,
+      subject: event.subject,
+      timestamp: event.timestamp,
+      truncated: event.truncated,
+    },
+  };
 }
 
 function write(value: unknown, depth: number): string | undefined {

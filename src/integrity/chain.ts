@@ -22,7 +22,7 @@ import * as nodeCrypto from "node:crypto";
 import { createHash, randomBytes } from "node:crypto";
 import { hostname } from "node:os";
 import type { AuditEvent, Integrity } from "../event/types.js";
-import { canonicalize, canonicalSplit, canonicalTopLevel } from "./canonical.js";
+import { canonicalHalves, canonicalize, canonicalSplit } from "./canonical.js";
 
 /** The `prev` of the first event of every chain: 64 zeros. */
 export const GENESIS = "0".repeat(64);
@@ -69,37 +69,28 @@ export interface SealedEvent {
  */
 export function sealEvent(event: AuditEvent, chain: string, seq: number, prev: string): SealedEvent {
   const chainText = JSON.stringify(chain);
-  let before: string | undefined;
-  let after = "";
-  // Fast path: prepare gave every nested part canonical key order (signed stores), so one
-  // native stringify of the top level writes the hashed form, with a placeholder for `prev`
-  // that marks where the hash goes.
-  const top = canonicalTopLevel(event, { chain, prev: PREV_PLACEHOLDER, seq });
-  if (top !== undefined) {
-    const text = JSON.stringify(top);
-    const at = text.indexOf(PREV_MEMBER);
-    if (at >= 0) {
-      before = text.slice(0, at);
-      after = text.slice(at + PREV_MEMBER.length);
-    }
-  }
-  if (before === undefined) {
+  let head: string;
+  let tail: string;
+  // Fast path: prepare gave every nested part canonical key order (signed stores), so two
+  // native stringify calls write the members before and after `integrity`.
+  const halves = canonicalHalves(event);
+  if (halves !== undefined) {
+    const h = JSON.stringify(halves.before);
+    const t = JSON.stringify(halves.after);
+    head = h.length > 2 ? `${h.slice(0, -1)},` : "{";
+    tail = t.length > 2 ? `,${t.slice(1)}` : "}";
+  } else {
     const split = canonicalSplit(event as unknown as Record<string, unknown>, "integrity");
-    before = `${split.head}"integrity":{"chain":${chainText},`;
-    after = `,"seq":${seq}}${split.tail}`;
+    head = split.head;
+    tail = split.tail;
   }
+  const before = `${head}"integrity":{"chain":${chainText},`;
+  const after = `,"seq":${seq}}${tail}`;
   const hash = sha256Hex(`${before}"prev":"${prev}"${after}`);
   let line = `${before}"hash":"${hash}","prev":"${prev}"${after}`;
   if (HAS_SEPARATOR.test(line)) line = line.replace(SEPARATORS, escapeSeparator);
   return { integrity: { chain, seq, prev, hash }, line };
 }
-
-/**
- * Stands for `prev` while the hashed form is written, so the hash can be put in front of it:
- * 128 random bits drawn per process and never stored, so no user value can contain it.
- */
-const PREV_PLACEHOLDER = randomBytes(16).toString("hex");
-const PREV_MEMBER = `"prev":"${PREV_PLACEHOLDER}"`;
 
 /** The hash an event should carry, by the definition above (the slow, parse-based path). */
 export function eventHash(event: AuditEvent): string {
