@@ -134,7 +134,7 @@ function isCanonical(value: unknown, depth: number): boolean {
   return true;
 }
 
-/** The top-level members an event can have, in canonical order (see {@link canonicalTopLevel}). */
+/** The top-level members an event can have, in canonical order (see {@link canonicalHalves}). */
 const EVENT_MEMBERS = new Set([
   "action",
   "actor",

@@ -55,7 +55,7 @@ function defaultKeyStore(config: ResolvedConfig): string {
 }
 
 /** The person an event is about: `actor.id`, else `actor.username`. */
-export function subjectOf(event: AuditEvent): string | undefined {
+function subjectOf(event: AuditEvent): string | undefined {
   const actor = event.actor;
   if (actor === undefined) return undefined;
   if (typeof actor.id === "string" && actor.id !== "") return actor.id;

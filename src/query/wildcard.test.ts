@@ -121,6 +121,11 @@ describe("compileWildcard", () => {
     ["a\\?*", "a?b", true],
     ["a\\?*", "ab", false],
     ["k*", "\u212A", false],
+    // a lone surrogate in a pattern never matches half of a real character
+    ["*\uDC00", "\u{10000}", false],
+    ["\uD800*", "\u{10000}", false],
+    ["*\uDC00*", "\u{10000}", false],
+    ["*\uDC00*", "x\uDC00y", true],
     ["*é*", "CAFÉ", false],
   ])("%j on %j → %s", (pattern, value, matches) => {
     expect(compileWildcard(pattern)(value)).toBe(matches);

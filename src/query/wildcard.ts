@@ -150,11 +150,19 @@ function matchForward(seg: Segment, s: string, i: number): number {
       if (i >= n) return -1;
       i += isHigh(s.charCodeAt(i)) && i + 1 < n && isLow(s.charCodeAt(i + 1)) ? 2 : 1;
     } else {
-      if (!s.startsWith(atom, i)) return -1;
+      if (!s.startsWith(atom, i) || splitsPair(s, i) || splitsPair(s, i + atom.length)) return -1;
       i += atom.length;
     }
   }
   return i;
+}
+
+/**
+ * Whether offset `i` falls between the two halves of a surrogate pair: text matched there
+ * would match half a code point (a pattern's lone surrogate against a real character).
+ */
+function splitsPair(s: string, i: number): boolean {
+  return i > 0 && i < s.length && isHigh(s.charCodeAt(i - 1)) && isLow(s.charCodeAt(i));
 }
 
 /** Matches `seg` so that it ends at `end`; returns the start offset or -1. */
@@ -166,7 +174,8 @@ function matchBackward(seg: Segment, s: string, end: number): number {
       if (i <= 0) return -1;
       i -= isLow(s.charCodeAt(i - 1)) && i >= 2 && isHigh(s.charCodeAt(i - 2)) ? 2 : 1;
     } else {
-      if (i < atom.length || !s.endsWith(atom, i)) return -1;
+      if (i < atom.length || !s.endsWith(atom, i) || splitsPair(s, i) || splitsPair(s, i - atom.length))
+        return -1;
       i -= atom.length;
     }
   }
