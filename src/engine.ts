@@ -763,12 +763,13 @@ export class AuditEngine extends EventEmitter<EngineEvents> implements Flushable
           public_key: options.publicKey,
         }
       : this.config.security.signing;
+    const witness = options.witness ?? signing.witness;
     return verifyBackends(backends, {
       signing,
       encryption: this.config.security.encryption,
       ...(options.from ? { from: options.from } : {}),
       ...(options.to ? { to: options.to } : {}),
-      ...((options.witness ?? signing.witness) ? { witness: (options.witness ?? signing.witness)! } : {}),
+      ...(witness !== undefined ? { witness } : {}),
       ...(options.onProgress ? { onProgress: options.onProgress } : {}),
     });
   }

@@ -22,7 +22,7 @@ import * as nodeCrypto from "node:crypto";
 import { createHash, randomBytes } from "node:crypto";
 import { hostname } from "node:os";
 import type { AuditEvent, Integrity } from "../event/types.js";
-import { canonicalHalves, canonicalize, canonicalSplit } from "./canonical.js";
+import { canonicalize, canonicalSplit, isCanonical } from "./canonical.js";
 
 /** The `prev` of the first event of every chain: 64 zeros. */
 export const GENESIS = "0".repeat(64);
@@ -196,4 +196,70 @@ function slowCheck(line: string): LineCheck | undefined {
     }
   }
   return { chain: i.chain, seq: i.seq, prev: i.prev, hash: i.hash, valid };
+}
+
+/** The top-level members an event can have, in canonical order (see {@link canonicalHalves}). */
+const EVENT_MEMBERS = new Set([
+  "action",
+  "actor",
+  "application",
+  "correlation",
+  "id",
+  "integrity",
+  "metadata",
+  "params",
+  "result",
+  "schema_version",
+  "security_event",
+  "severity",
+  "subject",
+  "timestamp",
+  "truncated",
+]);
+
+/**
+ * An event's members before and after `integrity`, each as a fixed object literal in
+ * canonical member order, such that `JSON.stringify` of each is canonical text — or
+ * `undefined` when that does not hold (a member outside the event schema, or a nested part
+ * not in canonical order), so the caller takes the general path. Absent members are
+ * `undefined`, which `JSON.stringify` leaves out, as canonicalization does.
+ */
+function canonicalHalves(event: AuditEvent): { before: object; after: object } | undefined {
+  for (const k in event) if (!EVENT_MEMBERS.has(k)) return undefined;
+  const canonical =
+    isCanonical(event.action, 1) &&
+    isCanonical(event.actor, 1) &&
+    isCanonical(event.application, 1) &&
+    isCanonical(event.correlation, 1) &&
+    isCanonical(event.id, 1) &&
+    isCanonical(event.metadata, 1) &&
+    isCanonical(event.params, 1) &&
+    isCanonical(event.result, 1) &&
+    isCanonical(event.schema_version, 1) &&
+    isCanonical(event.security_event, 1) &&
+    isCanonical(event.severity, 1) &&
+    isCanonical(event.subject, 1) &&
+    isCanonical(event.timestamp, 1) &&
+    isCanonical(event.truncated, 1);
+  if (!canonical) return undefined;
+  return {
+    before: {
+      action: event.action,
+      actor: event.actor,
+      application: event.application,
+      correlation: event.correlation,
+      id: event.id,
+    },
+    after: {
+      metadata: event.metadata,
+      params: event.params,
+      result: event.result,
+      schema_version: event.schema_version,
+      security_event: event.security_event,
+      severity: event.severity,
+      subject: event.subject,
+      timestamp: event.timestamp,
+      truncated: event.truncated,
+    },
+  };
 }

@@ -11,6 +11,7 @@ import type { ResolvedConfig } from "../config/types.js";
 import type { AuditEvent, Mutable } from "../event/types.js";
 import { compileSanitizer, type Sanitizer } from "./sanitize/index.js";
 import { wellFormed } from "./sanitize/strings.js";
+import { defineOwn } from "./sanitize/walk.js";
 
 export type Prepare = (event: Mutable<AuditEvent>) => void;
 
@@ -182,12 +183,7 @@ function sortedShallow<T extends object>(value: T): T {
   if (sorted) return value;
   keys.sort();
   const out: Record<string, unknown> = {};
-  for (const key of keys) {
-    const v = (value as Record<string, unknown>)[key];
-    // an own `__proto__` member stays a member (assignment would set the prototype)
-    if (key === "__proto__")
-      Object.defineProperty(out, key, { value: v, enumerable: true, writable: true, configurable: true });
-    else out[key] = v;
-  }
+  // an own `__proto__` member stays a member (assignment would set the prototype)
+  for (const key of keys) defineOwn(out, key, (value as Record<string, unknown>)[key]);
   return out as T;
 }

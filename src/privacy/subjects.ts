@@ -29,6 +29,7 @@ import { ErrorCodes, VigilError } from "../errors.js";
 import type { AuditEvent, Mutable } from "../event/types.js";
 import { canonicalize } from "../integrity/canonical.js";
 import { defaultStoreDirectory } from "../integrity/stage.js";
+import { defineOwn } from "../pipeline/sanitize/walk.js";
 import type { BatchStage } from "../pipeline/stage.js";
 import { SubjectKeyStore } from "./key-store.js";
 
@@ -219,7 +220,7 @@ function takePath(event: Mutable<AuditEvent>, path: readonly string[]): unknown 
   let left = 0;
   for (const k of Object.keys(holder)) {
     if (k === last) continue;
-    defineMember(rest, k, holder[k]);
+    defineOwn(rest, k, holder[k]);
     left++;
   }
   if (left > 0) grandparent[holderKey] = rest;
@@ -235,18 +236,11 @@ function putPath(event: Mutable<AuditEvent>, path: readonly string[], value: unk
     let next = holder[key];
     if (next === null || typeof next !== "object" || Array.isArray(next)) {
       next = {};
-      defineMember(holder, key, next);
+      defineOwn(holder, key, next);
     }
     holder = next as Record<string, unknown>;
   }
-  defineMember(holder, path[path.length - 1]!, value);
-}
-
-/** An own data member, even for `__proto__`. */
-function defineMember(obj: Record<string, unknown>, key: string, value: unknown): void {
-  if (key === "__proto__")
-    Object.defineProperty(obj, key, { value, enumerable: true, writable: true, configurable: true });
-  else obj[key] = value;
+  defineOwn(holder, path[path.length - 1]!, value);
 }
 
 export { SubjectKeyStore } from "./key-store.js";

@@ -117,7 +117,7 @@ const mapSize = Object.getOwnPropertyDescriptor(Map.prototype, "size")!.get!;
 const setSize = Object.getOwnPropertyDescriptor(Set.prototype, "size")!.get!;
 
 /** Defines an own enumerable data property, even for `__proto__` or a read-only inherited name. */
-function defineOwn(out: Record<string, JsonValue>, key: string, value: JsonValue): void {
+export function defineOwn<T>(out: Record<string, T>, key: string, value: T): void {
   if (key === "__proto__") {
     Object.defineProperty(out, key, { value, enumerable: true, writable: true, configurable: true });
     return;
