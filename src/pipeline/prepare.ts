@@ -11,7 +11,7 @@ import type { ResolvedConfig } from "../config/types.js";
 import type { AuditEvent, Mutable } from "../event/types.js";
 import { compileSanitizer, type Sanitizer } from "./sanitize/index.js";
 import { wellFormed } from "./sanitize/strings.js";
-import { defineOwn } from "./sanitize/walk.js";
+import { defineOwn, sortKeys } from "./sanitize/walk.js";
 
 export type Prepare = (event: Mutable<AuditEvent>) => void;
 
@@ -22,12 +22,12 @@ export function compilePrepare(config: ResolvedConfig): Prepare {
   const { sanitization, limits } = config.processing;
   // A signed store hashes every event in canonical (sorted) key order: copying user data
   // in that order here spares the integrity stage a second copy.
-  const sortKeys = config.security.signing.enabled;
-  const redacting: Sanitizer = compileSanitizer(sanitization, limits, { sortKeys });
+  const canonical = config.security.signing.enabled;
+  const redacting: Sanitizer = compileSanitizer(sanitization, limits, { sortKeys: canonical });
   // Identity fields (actor, resource, correlation) are made safe but never redacted:
   // who did it is the point of an audit record.
   const safe: Sanitizer = sanitization.enabled
-    ? compileSanitizer({ ...sanitization, enabled: false }, limits, { sortKeys })
+    ? compileSanitizer({ ...sanitization, enabled: false }, limits, { sortKeys: canonical })
     : redacting;
 
   const maxString = limits.max_string_length;
@@ -41,9 +41,10 @@ export function compilePrepare(config: ResolvedConfig): Prepare {
       return undefined;
     const out: Record<string, unknown> = {};
     const keys = Object.keys(value);
-    if (sortKeys) keys.sort();
+    if (canonical) sortKeys(keys);
     for (const key of keys) {
-      if (key === "__proto__") return undefined;
+      // keys the walk would rewrite (ill-formed, too long) or must define carefully
+      if (key === "__proto__" || key.length > maxString || wellFormed(key) !== key) return undefined;
       const v = (value as Record<string, unknown>)[key];
       if (typeof v === "string") {
         if (v.length > maxString || wellFormed(v) !== v) return undefined;
@@ -147,7 +148,7 @@ export function compilePrepare(config: ResolvedConfig): Prepare {
       else result[key] = out.value;
     }
     if (truncated) event.truncated = true;
-    if (sortKeys) {
+    if (canonical) {
       // the parts built by buildEvent, in canonical order too (the top level is the
       // integrity stage's own copy)
       event.action = sortedAction(event.action);
@@ -181,7 +182,7 @@ function sortedShallow<T extends object>(value: T): T {
     }
   }
   if (sorted) return value;
-  keys.sort();
+  sortKeys(keys);
   const out: Record<string, unknown> = {};
   // an own `__proto__` member stays a member (assignment would set the prototype)
   for (const key of keys) defineOwn(out, key, (value as Record<string, unknown>)[key]);
