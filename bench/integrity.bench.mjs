@@ -6,6 +6,10 @@
  *
  * Targets: signing costs the writer at most 25% of its throughput; verify reads at least
  * 200,000 events/s from plain files. Durability is `none` so the figures measure CPU, not fsync.
+ *
+ * The writer is measured two ways: a burst (all events logged in one synchronous loop, so
+ * the queue holds them all before the first batch is written) and steady (1,000 events per
+ * turn of the event loop, so batches are written while events arrive, as in a server).
  */
 import { mkdtempSync, rmSync } from "node:fs";
 import { loadavg, tmpdir } from "node:os";
@@ -41,13 +45,14 @@ function configFor(dir, { sign, encrypt, erase }) {
   };
 }
 
-async function write(mode) {
+async function write(mode, steady = false) {
   const dir = mkdtempSync(join(tmpdir(), "vigil-bench-"));
   const input = configFor(dir, mode);
   const config = loadConfig(input, { env: {} });
   const engine = new AuditEngine({ config: input, env: {} });
   const t0 = performance.now();
   for (let i = 0; i < N; i++) {
+    if (steady && i % 1000 === 0) await new Promise((resolve) => setImmediate(resolve));
     engine.log({
       action: "QUERY",
       category: i % 2 ? "DATABASE" : "API",
@@ -78,7 +83,14 @@ async function verify(config) {
 
 const fmt = (n) => Math.round(n).toLocaleString("en-US");
 const best = (xs) => Math.max(...xs);
-const runs = { unsigned: [], signed: [], "signed+encrypted": [], "signed+erasure": [] };
+const runs = {
+  unsigned: [],
+  signed: [],
+  "signed+encrypted": [],
+  "signed+erasure": [],
+  "unsigned, steady": [],
+  "signed, steady": [],
+};
 const verifyRates = { plain: [], encrypted: [] };
 console.log(
   `vigil integrity bench: ${fmt(N)} events per run, load average ${loadavg()
@@ -98,14 +110,21 @@ for (let round = 0; round < 3; round++) {
     if (name === "signed+encrypted") verifyRates.encrypted.push(await verify(config));
     rmSync(dir, { recursive: true, force: true });
   }
+  for (const [name, mode] of [
+    ["unsigned, steady", { sign: false }],
+    ["signed, steady", { sign: true }],
+  ]) {
+    const { dir, rate } = await write(mode, true);
+    runs[name].push(rate);
+    rmSync(dir, { recursive: true, force: true });
+  }
 }
-const base = best(runs.unsigned);
 console.log("\nwriter throughput (best of 3, events/s, engine → file backend, durability none)");
 for (const [name, xs] of Object.entries(runs)) {
-  const cost =
-    name === "unsigned"
-      ? ""
-      : `  cost ${(((base - best(xs)) / base) * 100).toFixed(1)}%${name === "signed" ? " (target ≤ 25%)" : ""}`;
+  const base = best(name.endsWith("steady") ? runs["unsigned, steady"] : runs.unsigned);
+  const cost = name.startsWith("unsigned")
+    ? ""
+    : `  cost ${(((base - best(xs)) / base) * 100).toFixed(1)}%${name.startsWith("signed") && !name.includes("+") ? " (target ≤ 25%)" : ""}`;
   console.log(`  ${name.padEnd(18)} ${fmt(best(xs)).padStart(10)}${cost}`);
 }
 console.log("\nverify (best of 3, events/s)");
