@@ -18,7 +18,7 @@ import { currentScope } from "./capture/scope.js";
 import { loadConfig } from "./config/index.js";
 import type { ResolvedConfig, VigilConfig } from "./config/types.js";
 import { createEncryptionStage } from "./crypto/index.js";
-import { ConfigError, ErrorCodes, VigilError } from "./errors.js";
+import { ErrorCodes, VigilError } from "./errors.js";
 import { buildEvent } from "./event/build.js";
 import { toJsonLine } from "./event/serialize.js";
 import type { Application, AuditEvent, LogInput, Mutable } from "./event/types.js";
@@ -214,18 +214,6 @@ export class AuditEngine extends EventEmitter<EngineEvents> implements Flushable
             ...(options.backends ?? []),
           ]
         : [];
-    if (this.#enabled && this.config.security.encryption.enabled) {
-      const sql = this.config.storage.backends.findIndex((b) => b.enabled && b.type === "database");
-      if (sql >= 0)
-        throw new ConfigError([
-          {
-            path: `vigil.storage.backends[${sql}]`,
-            expected: "only file backends while security.encryption is enabled",
-            found: "a database backend",
-            hint: "encryption at rest covers file storage; disable encryption or the database backend",
-          },
-        ]);
-    }
     // Personal fields are sealed first (the chain hashes them sealed, so erasing a person's key
     // breaks no proof); integrity before encryption: the chain hashes the clear event,
     // encryption wraps that line. A stage passed in `options.stages` under one of those names

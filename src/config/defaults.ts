@@ -67,7 +67,7 @@ export const DEFAULT_CONFIG: ResolvedConfig = deepFreeze({
     },
   },
   security: {
-    encryption: { enabled: false },
+    encryption: { enabled: false, clear_fields: [] },
     signing: {
       enabled: false,
       algorithm: "hmac-sha256",

@@ -26,7 +26,7 @@ export const KEYS = {
   gdpr: ["enabled", "retention_days", "auto_delete_after_retention", "erasure"],
   erasure: ["enabled", "key", "fields", "key_store"],
   security: ["encryption", "signing"],
-  encryption: ["enabled", "key", "key_id", "previous_keys"],
+  encryption: ["enabled", "key", "key_id", "previous_keys", "clear_fields"],
   signing: [
     "enabled",
     "algorithm",

@@ -84,7 +84,7 @@ describe("the seed's config/audit.yaml", () => {
         },
       },
       security: {
-        encryption: { enabled: false },
+        encryption: { enabled: false, clear_fields: [] },
         signing: {
           enabled: false,
           algorithm: "hmac-sha256",

@@ -156,6 +156,13 @@ export interface ResolvedConfig {
       readonly key_id?: string;
       /** Older keys, by id, still used to read; normalized like `key`. */
       readonly previous_keys?: Readonly<Record<string, string>>;
+      /**
+       * Event fields (dotted paths, e.g. `action.category`) kept readable beside each
+       * encrypted record — in the file envelope's `clear` member and in a database's indexed
+       * columns — so that tools and SQL can filter on them. Default none: opt in only for
+       * fields that carry no personal data.
+       */
+      readonly clear_fields: readonly string[];
     };
     readonly signing: {
       readonly enabled: boolean;

@@ -49,13 +49,27 @@ function readEncryption(raw: Section): Security["encryption"] {
     }
   }
   const previous_keys = readPreviousKeys(section, key_id);
+  const clear_fields: string[] = [];
+  for (const item of section.stringItems("clear_fields") ?? []) {
+    if (FIELD_PATH.test(item.value)) clear_fields.push(item.value);
+    else
+      section.checker.report(
+        item.path,
+        "a dotted event field path, e.g. action.category",
+        JSON.stringify(item.value),
+      );
+  }
   return {
     enabled,
     ...(key !== undefined ? { key } : {}),
     ...(key_id !== undefined ? { key_id } : {}),
     ...(previous_keys !== undefined ? { previous_keys } : {}),
+    clear_fields,
   };
 }
+
+/** A dotted path of event member names: `severity`, `action.category`, `metadata.tenant_id`. */
+const FIELD_PATH = /^[A-Za-z_][A-Za-z0-9_-]*(\.[A-Za-z0-9_-]+)*$/;
 
 /** A 32-byte key at `key`, normalized to lower-case hex. */
 /** A 32-byte key written as hex or base64, normalized to lower-case hex; reported when malformed. */

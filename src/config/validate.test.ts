@@ -81,7 +81,7 @@ describe("defaults", () => {
       },
     });
     expect(c.security).toEqual({
-      encryption: { enabled: false },
+      encryption: { enabled: false, clear_fields: [] },
       signing: {
         enabled: false,
         algorithm: "hmac-sha256",
@@ -369,7 +369,7 @@ describe("environment variables", () => {
     );
     expect(c.storage.backends[1]).toEqual({ type: "database", name: "database", enabled: false });
     expect(c.processing.sanitization.redact_patterns).toEqual([]);
-    expect(c.security.encryption).toEqual({ enabled: false });
+    expect(c.security.encryption).toEqual({ enabled: false, clear_fields: [] });
     expect(c.security.signing.secret_key).toBeUndefined();
 
     expect(
@@ -1057,7 +1057,12 @@ describe("security.encryption", () => {
         { security: { encryption: { enabled: true, key, key_id: "2026-01" } } },
         { env: {} },
       );
-      expect(c.security.encryption).toEqual({ enabled: true, key: "ab".repeat(32), key_id: "2026-01" });
+      expect(c.security.encryption).toEqual({
+        enabled: true,
+        key: "ab".repeat(32),
+        key_id: "2026-01",
+        clear_fields: [],
+      });
     }
   });
 
@@ -1092,6 +1097,47 @@ describe("security.encryption", () => {
       },
     ]);
     expect(JSON.stringify(found)).not.toContain("deadbeef");
+  });
+
+  it("reads clear_fields as dotted field paths and names each one that is not", () => {
+    const c = resolveConfig(
+      {
+        security: {
+          encryption: {
+            enabled: true,
+            key: HEX_KEY,
+            key_id: "k1",
+            clear_fields: ["action.category", "severity"],
+          },
+        },
+      },
+      { env: {} },
+    );
+    expect(c.security.encryption.clear_fields).toEqual(["action.category", "severity"]);
+    expect(
+      problems({
+        security: {
+          encryption: {
+            enabled: true,
+            key: HEX_KEY,
+            key_id: "k1",
+            clear_fields: ["action..type", "ok", "a b", 3],
+          },
+        },
+      }),
+    ).toEqual([
+      { path: "vigil.security.encryption.clear_fields[3]", expected: "a non-empty string", found: "3" },
+      {
+        path: "vigil.security.encryption.clear_fields[0]",
+        expected: "a dotted event field path, e.g. action.category",
+        found: '"action..type"',
+      },
+      {
+        path: "vigil.security.encryption.clear_fields[2]",
+        expected: "a dotted event field path, e.g. action.category",
+        found: '"a b"',
+      },
+    ]);
   });
 
   it("keeps previous keys by id, apart from the current one", () => {

@@ -15,9 +15,9 @@ import { KeyRing } from "./keyring.js";
 export interface EncryptionStageOptions {
   /**
    * Event fields (dotted paths) kept readable in the envelope's `clear` member, for tools
-   * that index without keys, e.g. `["timestamp", "action.category"]`. Default: none —
-   * opt in only for fields that carry no personal data. Falls back to
-   * `security.encryption.clear_fields` when the configuration has it.
+   * that index without keys, e.g. `["timestamp", "action.category"]`. Default:
+   * `security.encryption.clear_fields` (none unless set) — opt in only for fields that
+   * carry no personal data.
    */
   readonly clearFields?: readonly string[];
 }
@@ -47,8 +47,7 @@ export function createEncryptionStage(
   const ring = new KeyRing(settings);
   const { id: kid, key } = ring.current();
   const nonces = new NonceSource();
-  const configured = (settings as { readonly clear_fields?: readonly string[] }).clear_fields;
-  const clearFields = options.clearFields ?? configured ?? [];
+  const clearFields = options.clearFields ?? settings.clear_fields;
   return {
     name: "encryption",
     encodeLine(line: string, event: AuditEvent): string {

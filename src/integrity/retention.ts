@@ -201,7 +201,11 @@ export async function retainBackend(
   options: { readonly signer?: Signer; readonly encryption?: EncryptionKeys; readonly dryRun: boolean },
 ): Promise<BackendRetentionResult> {
   if (options.signer && backend instanceof SqlBackend) {
-    const result = await retainRows(backend, cutoff, { signer: options.signer, dryRun: options.dryRun });
+    const result = await retainRows(backend, cutoff, {
+      signer: options.signer,
+      dryRun: options.dryRun,
+      open: createLineOpener(options.encryption),
+    });
     return { deletedEvents: result.deletedEvents, signed: result.records.length };
   }
   if (!options.signer || !(backend instanceof FileBackend))

@@ -197,8 +197,19 @@ export interface RowRetentionResult {
 export async function retainRows(
   store: RowStore,
   cutoff: Date,
-  options: { readonly signer: Signer; readonly dryRun: boolean; readonly now?: () => Date },
+  options: {
+    readonly signer: Signer;
+    readonly dryRun: boolean;
+    readonly now?: () => Date;
+    /**
+     * Turns a stored line into its clear line (decrypts an envelope). A line it cannot
+     * open (a missing or wrong key: `KeyError`) stops the pass before anything is deleted.
+     * Default: lines are clear.
+     */
+    readonly open?: (line: string) => string;
+  },
 ): Promise<RowRetentionResult> {
+  const open = options.open ?? ((line: string) => line);
   /** Per chain, contiguous ranges in the order met (row order is seq order within a chain). */
   const ranges = new Map<string, { from: number; to: number; hash: string }[]>();
   let count = 0;
@@ -206,7 +217,7 @@ export async function retainRows(
   for await (const { at, line } of store.storedLines({ olderThan: cutoff })) {
     count++;
     if (at > maxRow) maxRow = at;
-    const check = checkLine(line);
+    const check = checkLine(open(line));
     if (!check?.valid) continue;
     let list = ranges.get(check.chain);
     if (!list) {

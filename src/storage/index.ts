@@ -5,11 +5,13 @@
  * @module
  */
 import type { ResolvedConfig } from "../config/types.js";
+import { clearFieldTest, clearView } from "../crypto/clear.js";
 import { createLineDecoder } from "../crypto/index.js";
 import type { AuditEvent } from "../event/types.js";
 import { createSubjectOpener, type SubjectKeyStore, sealedFieldTest } from "../privacy/subjects.js";
 import type { StorageBackend } from "./backend.js";
 import { FileBackend, type PruneHook } from "./file/file-backend.js";
+import { COLUMN_OF_PATH } from "./sql/compile.js";
 import { createSqlBackend } from "./sql/index.js";
 
 export interface BackendFactoryOptions {
@@ -20,13 +22,27 @@ export interface BackendFactoryOptions {
   readonly beforePrune?: PruneHook;
 }
 
+/** Whether a database keeps a copy of `field` in an indexed column. */
+const isColumn = (field: string): boolean => Object.hasOwn(COLUMN_OF_PATH, field);
+
 /** The enabled backends of a configuration, in order. */
 export function createBackends(config: ResolvedConfig, options: BackendFactoryOptions): StorageBackend[] {
   const backends: StorageBackend[] = [];
   const decrypt = createLineDecoder(config); // decrypts envelopes; plain lines as they are
   const open = options.subjects ? createSubjectOpener(config, options.subjects) : undefined;
   const decode = open ? (line: string): AuditEvent => open(decrypt(line)) : decrypt;
-  const sealed = options.subjects ? sealedFieldTest(config) : undefined;
+  // What a database cannot filter on: personal fields sealed for erasure, and with
+  // encryption every field but the clear ones (their columns stay empty).
+  const encryption = config.security.encryption;
+  const clear = encryption.enabled ? clearFieldTest(encryption.clear_fields) : undefined;
+  const erasable = options.subjects ? sealedFieldTest(config) : undefined;
+  const unreadable =
+    clear && ((field: string) => !(field === "timestamp" || (isColumn(field) && clear(field))));
+  const sealed =
+    unreadable && erasable
+      ? (field: string) => erasable(field) || unreadable(field)
+      : (unreadable ?? erasable);
+  const columnsFrom = encryption.enabled ? clearView(encryption.clear_fields) : undefined;
   for (const b of config.storage.backends) {
     if (!b.enabled) continue;
     if (b.type === "file")
@@ -44,7 +60,8 @@ export function createBackends(config: ResolvedConfig, options: BackendFactoryOp
         createSqlBackend(b, {
           durability: config.performance.durability,
           onWarning: options.onWarning,
-          ...(open ? { openEvent: open } : {}),
+          ...(open || encryption.enabled ? { decode } : {}),
+          ...(columnsFrom ? { columnsFrom, opaqueLines: true } : {}),
           ...(sealed ? { sealed } : {}),
         }),
       );

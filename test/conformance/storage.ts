@@ -15,7 +15,7 @@ import type { AuditEvent } from "../../src/event/types.js";
 import type { QueryNode } from "../../src/query/ast.js";
 import { compileQuery } from "../../src/query/evaluate.js";
 import { parse } from "../../src/query/parse.js";
-import type { QuerySpec, StorageBackend } from "../../src/storage/backend.js";
+import type { QuerySpec, StorageBackend, StoredRecord } from "../../src/storage/backend.js";
 import { CORPUS_START, generateCorpus, toRecords } from "./corpus.js";
 import { QUERY_CASES } from "./queries.js";
 
@@ -25,6 +25,8 @@ export interface ConformanceOptions {
   readonly corpusSize?: number;
   /** Events per `write` call; default 500. */
   readonly batchSize?: number;
+  /** Turns each clear record into the one written (encryption: the envelope line). Default none. */
+  readonly encode?: (record: StoredRecord) => StoredRecord;
 }
 
 /** (timestamp, id) by UTF-16 code units: the one order every backend uses. */
@@ -76,8 +78,10 @@ export function runStorageConformance(
 ): void {
   describe(`storage conformance: ${name}`, () => {
     const corpus = generateCorpus(options.corpusSize ?? 10_000);
-    const records = toRecords(corpus);
-    const lineById = new Map(records.map((r) => [r.event.id, r.line]));
+    const clear = toRecords(corpus);
+    const lineById = new Map(clear.map((r) => [r.event.id, r.line]));
+    const encode = options.encode;
+    const records = encode === undefined ? clear : clear.map(encode);
     const batchSize = options.batchSize ?? 500;
     let backend: StorageBackend;
 

@@ -261,7 +261,10 @@ describe("encryption key rotation", () => {
     expect(() =>
       createLineDecoder({
         ...config,
-        security: { ...config.security, encryption: { enabled: true, key: AES_KEY, key_id: "k2" } },
+        security: {
+          ...config.security,
+          encryption: { enabled: true, key: AES_KEY, key_id: "k2", clear_fields: [] },
+        },
       })(readdirSync(dir).length > 0 ? linesOf(readText(dataFiles(dir)[0]!))[0]! : ""),
     ).toThrow(/"k1"/);
     expect(first.dir).toBe(dir);

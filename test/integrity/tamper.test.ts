@@ -308,13 +308,19 @@ describe.each(VARIANTS)("tamper matrix: $name", (variant) => {
   if (variant.encrypt)
     test("a wrong or missing decryption key is named by its key id", async () => {
       const wrong = await store.verify({
-        encryption: { enabled: true, key: "33".repeat(32), key_id: "k2", previous_keys: { k1: AES_KEY_OLD } },
+        encryption: {
+          enabled: true,
+          key: "33".repeat(32),
+          key_id: "k2",
+          previous_keys: { k1: AES_KEY_OLD },
+          clear_fields: [],
+        },
       });
       expect(kinds(wrong)).toEqual(["wrong-key"]);
       expect(wrong.problems[0]).toMatchObject({ keyId: "k2" });
       expect(wrong.problems[0]!.message).toContain('"k2"');
       const missing = await store.verify({
-        encryption: { enabled: true, key: "44".repeat(32), key_id: "k3" },
+        encryption: { enabled: true, key: "44".repeat(32), key_id: "k3", clear_fields: [] },
       });
       expect(find(missing, (p) => p.kind === "wrong-key" && p.keyId === "k2")?.message).toContain('"k2"');
     });

@@ -24,7 +24,15 @@ import type { AuditEvent } from "../../event/types.js";
 import type { QueryNode } from "../../query/ast.js";
 import { compileQuery, type EventPredicate } from "../../query/evaluate.js";
 import { BaseBackend, type QuerySpec, type RetentionResult, type StoredRecord } from "../backend.js";
-import { andConds, type Cond, compileWhere, condSql, isExact } from "./compile.js";
+import {
+  andConds,
+  type Cond,
+  columnLeaves,
+  compileWhere,
+  condSql,
+  isExact,
+  type LeafCompiler,
+} from "./compile.js";
 import type { Connected, SqlBackendOptions } from "./dialect.js";
 import { isPermanentError, type Row } from "./driver.js";
 import { migrate } from "./schema.js";
@@ -283,9 +291,10 @@ export class SqlBackend extends BaseBackend {
     );
   }
 
-  override write(batch: readonly StoredRecord[], _options: { readonly sync: boolean }): Promise<void> {
+  override write(records: readonly StoredRecord[], _options: { readonly sync: boolean }): Promise<void> {
     if (this.#closed) return Promise.reject(this.#closedError());
-    if (batch.length === 0) return Promise.resolve();
+    if (records.length === 0) return Promise.resolve();
+    const batch = this.#rowsOf(records);
     return this.#serial(async () => {
       if (this.#pending.length > 0 && Date.now() < this.#nextAttemptAt) {
         throw this.#bufferOrDrop(batch, new Error("waiting to reconnect"));
@@ -328,10 +337,11 @@ export class SqlBackend extends BaseBackend {
    * in one transaction and returns true. Returns false, keeping nothing, where it
    * cannot (other dialects, not open yet, a transaction in progress, an error).
    */
-  override writeSync(batch: readonly StoredRecord[], _options: { readonly sync: boolean }): boolean {
+  override writeSync(records: readonly StoredRecord[], _options: { readonly sync: boolean }): boolean {
     const c = this.#connected;
     const sync = c?.client.sync;
     if (c === undefined || sync === undefined || this.#closed) return false;
+    const batch = this.#rowsOf(records);
     const max = c.dialect.maxRowsPerInsert;
     try {
       sync.transaction((s) => {
@@ -412,17 +422,29 @@ export class SqlBackend extends BaseBackend {
     }
   }
 
-  /** A stored event's JSON, parsed (and opened, with erasure on). */
+  /** How conditions become SQL: on columns only when the lines are opaque (encryption). */
+  #leaves(c: Connected): LeafCompiler {
+    return this.#options.opaqueLines ? columnLeaves(c.dialect.leaves) : c.dialect.leaves;
+  }
+
+  /** A stored line's event (decrypted and opened, with encryption or erasure on). */
   #event(text: string): AuditEvent {
-    const event = JSON.parse(text) as AuditEvent;
-    return this.#options.openEvent ? this.#options.openEvent(event) : event;
+    return this.#options.decode ? this.#options.decode(text) : (JSON.parse(text) as AuditEvent);
+  }
+
+  /** The batch as its rows are written: indexed columns from `columnsFrom` (encryption). */
+  #rowsOf(batch: readonly StoredRecord[]): readonly StoredRecord[] {
+    const columnsFrom = this.#options.columnsFrom;
+    return columnsFrom === undefined
+      ? batch
+      : batch.map((r) => ({ event: columnsFrom(r.event), line: r.line }));
   }
 
   override async *query(spec: QuerySpec): AsyncIterable<AuditEvent> {
     let remaining = spec.limit ?? Number.POSITIVE_INFINITY;
     if (remaining <= 0) return;
     const c = await this.#readable();
-    const pred = compileWhere(spec.where, c.dialect.leaves, this.#options.sealed);
+    const pred = compileWhere(spec.where, this.#leaves(c), this.#options.sealed);
     // The evaluator has the last word on every row, exact SQL or not.
     const judge: EventPredicate | undefined = spec.where === undefined ? undefined : compileQuery(spec.where);
     const exactSql = isExact(pred);
@@ -437,7 +459,7 @@ export class SqlBackend extends BaseBackend {
 
   override async count(spec: QuerySpec): Promise<number> {
     const c = await this.#readable();
-    const pred = compileWhere(spec.where, c.dialect.leaves, this.#options.sealed);
+    const pred = compileWhere(spec.where, this.#leaves(c), this.#options.sealed);
     const range: Sql[] = [];
     if (spec.from !== undefined) range.push(sql`ts >= ${spec.from.toISOString()}`);
     if (spec.to !== undefined) range.push(sql`ts < ${spec.to.toISOString()}`);

@@ -220,6 +220,25 @@ export interface LeafCompiler {
   not(cond: Sql): Sql;
 }
 
+/**
+ * The leaves of a table whose stored lines SQL cannot read (encrypted envelopes): only the
+ * indexed columns and `ts` can decide anything; every condition on the line's JSON is
+ * left to the evaluator on decrypted events.
+ */
+export function columnLeaves(leaf: LeafCompiler): LeafCompiler {
+  return {
+    equals: () => UNKNOWN,
+    like: () => UNKNOWN,
+    exists: () => UNKNOWN,
+    comparable: () => UNKNOWN,
+    contains: () => sql`1 = 1`, // a superset: every row
+    columnEquals: (column, lowered) => leaf.columnEquals(column, lowered),
+    timestampCompare: (op, value) => leaf.timestampCompare(op, value),
+    timestampEquals: (lowered) => leaf.timestampEquals(lowered),
+    not: (cond) => leaf.not(cond),
+  };
+}
+
 function and(conds: readonly Cond[]): Cond {
   const parts: Sql[] = [];
   for (const c of conds) {

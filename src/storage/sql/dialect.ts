@@ -16,13 +16,26 @@ import type { PlaceholderStyle, Rendered } from "./sql.js";
 
 /** Settings that are not part of the configuration file (tests, tuning). */
 export interface SqlBackendOptions {
-  /** Applied to every event read back (erasure: opens the sealed personal fields). */
-  readonly openEvent?: (event: AuditEvent) => AuditEvent;
   /**
-   * Fields stored sealed (erasure): SQL cannot filter on them, so queries that name them —
-   * or search all text — are decided on the opened events instead.
+   * Reads a stored line back into its event (encryption: decrypts the envelope; erasure:
+   * opens the sealed personal fields). Default `JSON.parse`.
+   */
+  readonly decode?: (line: string) => AuditEvent;
+  /**
+   * The event whose values fill a row's indexed columns, given the event stored (encryption:
+   * only the `clear_fields`, so nothing else reaches a column in clear). Default the event.
+   */
+  readonly columnsFrom?: (event: AuditEvent) => AuditEvent;
+  /**
+   * Fields stored sealed (erasure) or encrypted: SQL cannot filter on them, so queries that
+   * name them — or search all text — are decided on the decoded events instead.
    */
   readonly sealed?: (field: string) => boolean;
+  /**
+   * The stored lines are not JSON that SQL can read (encryption envelopes): only the
+   * indexed columns and `ts` filter rows. Default false.
+   */
+  readonly opaqueLines?: boolean;
   /**
    * The engine's durability setting: with `none`, SQLite commits with
    * `synchronous = NORMAL` and no durability warning is raised. Default `batch`.
