@@ -122,6 +122,9 @@ vigil:
       enabled: false
       # key: "\${AUDIT_ENCRYPTION_KEY}"
       # key_id: "2025-01"
+      # Fields left readable for filtering without the key (files and database columns);
+      # list only fields that hold no personal data.
+      # clear_fields: [action.category, severity]
     # Hash chain and signed checkpoints, checked by \`vigil verify\`.
     signing:
       enabled: false
