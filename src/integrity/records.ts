@@ -12,7 +12,16 @@
  *
  * @module
  */
-import { closeSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, writeSync } from "node:fs";
+import {
+  closeSync,
+  fsync,
+  fsyncSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  writeSync,
+} from "node:fs";
 import { join } from "node:path";
 import { canonicalize } from "./canonical.js";
 import type { SignatureVerifier, Signer, SigningAlgorithm } from "./signing.js";
@@ -133,8 +142,14 @@ export function recordFileName(record: Pick<SignedRecord, "type" | "chain">): st
 }
 
 /**
- * Appends signed records to `<directory>/<chain>.jsonl` (and `retention.jsonl`), fsync'd,
- * and the same lines to each witness directory.
+ * Appends signed records to `<directory>/<chain>.jsonl` (and `retention.jsonl`), and the
+ * same lines to each witness directory.
+ *
+ * Durability: a checkpoint ({@link append}) is written at once and fsync'd on the thread
+ * pool, so a slow disk never stalls the writer's event loop (a checkpoint lost to an OS
+ * crash before its fsync leaves the events after the previous one reported as
+ * unverifiable, never as intact). Retention records ({@link appendAll}) are fsync'd before
+ * the call returns: the deletion they authorize follows. {@link close} fsyncs everything.
  *
  * @example
  * const sink = new FileCheckpointSink("logs/audit/checkpoints", ["/mnt/witness/audit"]);
@@ -142,30 +157,39 @@ export function recordFileName(record: Pick<SignedRecord, "type" | "chain">): st
 export class FileCheckpointSink implements CheckpointSink {
   readonly #directories: readonly string[];
   readonly #fds = new Map<string, number>();
+  readonly #onError: (error: unknown) => void;
+  /** Files with an fsync on the thread pool; `again`: written to since it started. */
+  readonly #syncing = new Map<number, { again: boolean }>();
+  #closed = false;
 
   /**
    * @param directory - the checkpoint directory (created when missing).
    * @param witnesses - more directories that receive a copy of every record (default none).
+   * @param onError - receives a failed background fsync (default `process.emitWarning`).
    */
-  constructor(directory: string, witnesses: readonly string[] = []) {
+  constructor(directory: string, witnesses: readonly string[] = [], onError?: (error: unknown) => void) {
     this.#directories = [directory, ...witnesses];
+    this.#onError =
+      onError ??
+      ((err) =>
+        process.emitWarning(`vigil: a checkpoint file could not be synced: ${(err as Error).message}`));
   }
 
   append(record: SignedRecord): void {
-    this.#write(recordFileName(record), Buffer.from(`${JSON.stringify(record)}\n`));
+    this.#write(recordFileName(record), Buffer.from(`${JSON.stringify(record)}\n`), false);
   }
 
-  /** Append several records of one file (e.g. `retention.jsonl`) with one write and one fsync. */
+  /** Append several records of one file (e.g. `retention.jsonl`) with one write and one fsync, done on return. */
   appendAll(records: readonly SignedRecord[]): void {
     const byFile = new Map<string, string>();
     for (const r of records) {
       const name = recordFileName(r);
       byFile.set(name, `${byFile.get(name) ?? ""}${JSON.stringify(r)}\n`);
     }
-    for (const [name, text] of byFile) this.#write(name, Buffer.from(text));
+    for (const [name, text] of byFile) this.#write(name, Buffer.from(text), true);
   }
 
-  #write(name: string, text: Buffer): void {
+  #write(name: string, text: Buffer, syncNow: boolean): void {
     let firstError: unknown;
     for (const dir of this.#directories) {
       try {
@@ -178,7 +202,8 @@ export class FileCheckpointSink implements CheckpointSink {
         }
         let off = 0;
         while (off < text.length) off += writeSync(fd, text, off, text.length - off);
-        fsyncSync(fd);
+        if (syncNow || this.#closed) fsyncSync(fd);
+        else this.#syncSoon(fd);
       } catch (err) {
         firstError ??= err;
       }
@@ -186,9 +211,43 @@ export class FileCheckpointSink implements CheckpointSink {
     if (firstError !== undefined) throw firstError;
   }
 
+  /** fsync `fd` on the thread pool; writes during an fsync get one more after it. */
+  #syncSoon(fd: number): void {
+    const running = this.#syncing.get(fd);
+    if (running) {
+      running.again = true;
+      return;
+    }
+    const state = { again: false };
+    this.#syncing.set(fd, state);
+    const run = (): void =>
+      fsync(fd, (err) => {
+        if (err) this.#onError(err);
+        if (state.again && !this.#closed) {
+          state.again = false;
+          run();
+          return;
+        }
+        this.#syncing.delete(fd);
+        if (this.#closed) closeSync(fd); // close() left it open for this fsync
+      });
+    run();
+  }
+
+  /** fsync every file now, then close it (a file whose background fsync is running closes after it). */
   close(): void {
-    for (const fd of this.#fds.values()) closeSync(fd);
+    this.#closed = true;
+    let firstError: unknown;
+    for (const fd of this.#fds.values()) {
+      try {
+        fsyncSync(fd);
+      } catch (err) {
+        firstError ??= err;
+      }
+      if (!this.#syncing.has(fd)) closeSync(fd);
+    }
     this.#fds.clear();
+    if (firstError !== undefined) throw firstError;
   }
 }
 

@@ -104,10 +104,11 @@ export function createIntegrityStage(
     const chosen = options.witness ?? signing.witness;
     const witness = chosen === undefined ? [] : typeof chosen === "string" ? [chosen] : chosen;
     const databases = options.databases ?? [];
-    if (directory !== undefined) sink = new FileCheckpointSink(join(directory, "checkpoints"), witness);
+    if (directory !== undefined)
+      sink = new FileCheckpointSink(join(directory, "checkpoints"), witness, onError);
     else if (databases.length > 0) {
       const sinks: CheckpointSink[] = databases.map((t) => new TableCheckpointSink(t, onError));
-      if (witness.length > 0) sinks.push(new FileCheckpointSink(witness[0]!, witness.slice(1)));
+      if (witness.length > 0) sinks.push(new FileCheckpointSink(witness[0]!, witness.slice(1), onError));
       sink = fanOutSinks(sinks);
     } else {
       throw new VigilError(
