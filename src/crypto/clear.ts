@@ -9,6 +9,7 @@
  * @module
  */
 import type { AuditEvent } from "../event/types.js";
+import { defineOwn } from "../pipeline/sanitize/walk.js";
 
 /** Fields every encrypted record keeps readable. */
 const ALWAYS_CLEAR = ["id", "timestamp"] as const;
@@ -37,7 +38,11 @@ export function clearFieldTest(clearFields: readonly string[]): (field: string) 
  * @example clearView(["action.category"])(event) // { id, timestamp, integrity, action: { category } }
  */
 export function clearView(clearFields: readonly string[]): (event: AuditEvent) => AuditEvent {
-  const paths = clearFields.map((f) => f.split("."));
+  // a field inside another listed one is copied with it (and is never written into the
+  // event's own object that the other one copies by reference)
+  const paths = clearFields
+    .filter((f) => !clearFields.some((g) => f.startsWith(`${g}.`)))
+    .map((f) => f.split("."));
   return (event) => {
     const out: Record<string, unknown> = { id: event.id, timestamp: event.timestamp };
     if (event.integrity !== undefined) out.integrity = event.integrity;
@@ -53,22 +58,11 @@ export function clearView(clearFields: readonly string[]): (event: AuditEvent) =
       let into = out;
       for (let i = 0; i < path.length - 1; i++) {
         const part = path[i]!;
-        const next = into[part];
-        if (next === null || typeof next !== "object" || !Object.hasOwn(into, part))
-          Object.defineProperty(into, part, {
-            value: {},
-            enumerable: true,
-            writable: true,
-            configurable: true,
-          });
+        const next = Object.hasOwn(into, part) ? into[part] : undefined;
+        if (next === null || typeof next !== "object") defineOwn(into, part, {});
         into = into[part] as Record<string, unknown>;
       }
-      Object.defineProperty(into, path[path.length - 1]!, {
-        value: from,
-        enumerable: true,
-        writable: true,
-        configurable: true,
-      });
+      defineOwn(into, path[path.length - 1]!, from);
     }
     return out as unknown as AuditEvent;
   };
