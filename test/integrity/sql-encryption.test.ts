@@ -237,3 +237,48 @@ describe.each(TARGETS)("encryption at rest on $dialect rows", (target) => {
     }
   });
 });
+
+describe("encryption and erasure together on SQLite rows", () => {
+  const temp = tempDir("vigil-sql-enc-erase-");
+  afterAll(() => temp.cleanup());
+
+  it("searches sealed and encrypted fields alike, and an erased person stays unreadable", async () => {
+    const connection = { dialect: "sqlite" as const, filename: `${temp.dir}/audit.db` };
+    const table = "audit_events";
+    const both = {
+      ...config(connection, table),
+      compliance: {
+        gdpr: {
+          erasure: {
+            enabled: true,
+            key: "5a".repeat(32),
+            fields: ["metadata.address"],
+            key_store: `${temp.dir}/keys`,
+          },
+        },
+      },
+    } as VigilConfig;
+    const engine = new AuditEngine({ config: both, env: {} });
+    try {
+      logPeople(engine, 30, Date.parse("2026-05-04T10:00:00.000Z"));
+      await engine.flush();
+      expect(await engine.count({ query: "actor.username:alice.cooper" })).toBe(10);
+      expect(await engine.count({ query: "Elm AND category:database" })).toBe(5);
+      await engine.eraseSubject("42");
+      expect(await engine.count({ query: "actor.username:alice.cooper" })).toBe(0);
+      const erased = await engine.search({ query: "actor.id:42", order: "asc" });
+      expect(erased).toHaveLength(10);
+      expect(erased.every((e) => e.subject?.erased === true && e.metadata?.address === undefined)).toBe(true);
+      expect(await engine.count({ query: "actor.username:bob.marley AND Oak" })).toBe(20);
+    } finally {
+      await engine.close();
+    }
+    const check = new AuditEngine({ config: both, env: {}, readOnly: true });
+    try {
+      const r = await check.verify();
+      expect(r.ok, JSON.stringify(r.problems.slice(0, 3))).toBe(true);
+    } finally {
+      await check.close();
+    }
+  });
+});
