@@ -5,7 +5,10 @@
  * then `engine.verify()` reads every backend, and each one's rate comes from the progress
  * callback (time between the last file and each table).
  *
- *   node --import tsx bench/sql-verify.bench.mjs [events]
+ *   node --import tsx bench/sql-verify.bench.mjs [events] [--encrypted]
+ *
+ * `--encrypted` turns on encryption at rest: every backend holds envelopes, so the figures
+ * include decrypting each record (the file store stays the reference).
  *
  * PostgreSQL and MariaDB are those of test/conformance/sql-servers.ts (loopback); their
  * tables are dropped at the end. Durability is `none`: the write is not what is measured.
@@ -16,7 +19,9 @@ import { join } from "node:path";
 import { AuditEngine } from "../src/engine.ts";
 import { dropTable, MARIADB, POSTGRES } from "../test/conformance/sql-servers.ts";
 
-const N = Number(process.argv[2] ?? 100_000);
+const args = process.argv.slice(2);
+const ENCRYPTED = args.includes("--encrypted");
+const N = Number(args.find((a) => !a.startsWith("--")) ?? 100_000);
 const dir = mkdtempSync(join(tmpdir(), "vigil-sql-verify-bench-"));
 const table = `bench_verify_${process.pid}`;
 const config = {
@@ -41,12 +46,15 @@ const config = {
   },
   security: {
     signing: { enabled: true, secret_key: "bench-secret-0123456789abcdef", checkpoint_every: 10_000 },
+    encryption: ENCRYPTED
+      ? { enabled: true, key: "ab".repeat(32), key_id: "bench", clear_fields: ["action.category"] }
+      : { enabled: false },
   },
 };
 
 const fmt = (n) => Math.round(n).toLocaleString("en-US");
 console.log(
-  `vigil SQL verify bench: ${fmt(N)} events, load average ${loadavg()
+  `vigil SQL verify bench: ${fmt(N)} events${ENCRYPTED ? ", encrypted" : ""}, load average ${loadavg()
     .map((x) => x.toFixed(1))
     .join(" ")}`,
 );
