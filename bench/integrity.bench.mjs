@@ -18,6 +18,7 @@ import { loadConfig } from "../src/config/index.ts";
 import { AuditEngine } from "../src/engine.ts";
 import { verifyStore } from "../src/integrity/verify.ts";
 import { FileBackend } from "../src/storage/file/file-backend.ts";
+import { makeIntegrityInput } from "./event.mjs";
 
 const N = Number(process.argv[2] ?? 100_000);
 const SECRET = "bench-secret-0123456789abcdef";
@@ -53,14 +54,7 @@ async function write(mode, steady = false) {
   const t0 = performance.now();
   for (let i = 0; i < N; i++) {
     if (steady && i % 1000 === 0) await new Promise((resolve) => setImmediate(resolve));
-    engine.log({
-      action: "QUERY",
-      category: i % 2 ? "DATABASE" : "API",
-      actor: { id: String(i % 100), username: `user${i % 100}`, ip: "10.0.0.7" },
-      resource: { type: "table", name: "orders", id: String(i) },
-      result: { duration_ms: 3.2, count: i % 17 },
-      metadata: { request: i, path: "/api/v1/orders" },
-    });
+    engine.log(makeIntegrityInput(i));
   }
   await engine.close();
   const ms = performance.now() - t0;

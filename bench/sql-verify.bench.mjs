@@ -18,6 +18,7 @@ import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { AuditEngine } from "../src/engine.ts";
 import { dropTable, MARIADB, POSTGRES } from "../test/conformance/sql-servers.ts";
+import { makeIntegrityInput } from "./event.mjs";
 
 const args = process.argv.slice(2);
 const ENCRYPTED = args.includes("--encrypted");
@@ -61,14 +62,7 @@ console.log(
 try {
   const writer = new AuditEngine({ config, env: {} });
   for (let i = 0; i < N; i++) {
-    writer.log({
-      action: "QUERY",
-      category: i % 2 ? "DATABASE" : "API",
-      actor: { id: String(i % 100), username: `user${i % 100}`, ip: "10.0.0.7" },
-      resource: { type: "table", name: "orders", id: String(i) },
-      result: { duration_ms: 3.2, count: i % 17 },
-      metadata: { request: i, path: "/api/v1/orders" },
-    });
+    writer.log(makeIntegrityInput(i));
     if (i % 10_000 === 9_999) await writer.flush();
   }
   await writer.close();

@@ -41,15 +41,32 @@ export function databaseConfig(
   return { type: "database", name, enabled: true, connection, table_name: table };
 }
 
-/** Runs SQL on PostgreSQL directly (not through vigil). */
-export async function pgQuery(text: string, values: unknown[] = []): Promise<Record<string, unknown>[]> {
+/** A connected PostgreSQL client (not through vigil); the caller ends it. */
+export async function pgConnect(connection: DatabaseConnectionConfig = POSTGRES): Promise<pg.Client> {
   const client = new pg.Client({
-    host: POSTGRES.host,
-    port: POSTGRES.port,
-    database: POSTGRES.database,
-    user: POSTGRES.username,
+    host: connection.host,
+    port: connection.port,
+    database: connection.database,
+    user: connection.username,
   });
   await client.connect();
+  return client;
+}
+
+/** A MariaDB connection (not through vigil); the caller ends it. */
+export function mysqlConnect(connection: DatabaseConnectionConfig = MARIADB): Promise<mysql.Connection> {
+  return mysql.createConnection({
+    host: connection.host,
+    port: connection.port,
+    database: connection.database,
+    user: connection.username,
+    password: connection.password,
+  });
+}
+
+/** Runs SQL on PostgreSQL directly (not through vigil). */
+export async function pgQuery(text: string, values: unknown[] = []): Promise<Record<string, unknown>[]> {
+  const client = await pgConnect();
   try {
     return (await client.query(text, values)).rows;
   } finally {
@@ -59,13 +76,7 @@ export async function pgQuery(text: string, values: unknown[] = []): Promise<Rec
 
 /** Runs SQL on MariaDB directly (not through vigil). */
 export async function mysqlQuery(text: string, values: unknown[] = []): Promise<Record<string, unknown>[]> {
-  const conn = await mysql.createConnection({
-    host: MARIADB.host,
-    port: MARIADB.port,
-    database: MARIADB.database,
-    user: MARIADB.username,
-    password: MARIADB.password,
-  });
+  const conn = await mysqlConnect();
   try {
     const [rows] = await conn.query(text, values);
     return rows as Record<string, unknown>[];

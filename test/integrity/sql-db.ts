@@ -7,11 +7,9 @@
  */
 import { join } from "node:path";
 import Database from "better-sqlite3";
-import mysql from "mysql2/promise";
-import pg from "pg";
 import type { DatabaseConnectionConfig } from "../../src/config/types.js";
 import { derivedName } from "../../src/storage/sql/schema.js";
-import { dropTable, MARIADB, POSTGRES } from "../conformance/sql-servers.js";
+import { dropTable, MARIADB, mysqlConnect, POSTGRES, pgConnect } from "../conformance/sql-servers.js";
 
 export type Row = Record<string, unknown>;
 
@@ -73,13 +71,7 @@ function sqliteDb(connection: DatabaseConnectionConfig, table: string): Db {
 }
 
 async function pgDb(connection: DatabaseConnectionConfig, table: string): Promise<Db> {
-  const client = new pg.Client({
-    host: connection.host,
-    port: connection.port,
-    database: connection.database,
-    user: connection.username,
-  });
-  await client.connect();
+  const client = await pgConnect(connection);
   const dollar = (text: string) => {
     let n = 0;
     return text.replace(/\?/g, () => `$${++n}`);
@@ -110,13 +102,7 @@ async function pgDb(connection: DatabaseConnectionConfig, table: string): Promis
 }
 
 async function mysqlDb(connection: DatabaseConnectionConfig, table: string): Promise<Db> {
-  const conn = await mysql.createConnection({
-    host: connection.host,
-    port: connection.port,
-    database: connection.database,
-    user: connection.username,
-    password: connection.password,
-  });
+  const conn = await mysqlConnect(connection);
   const events = `\`${table}\``;
   const checkpoints = `\`${derivedName(table, "checkpoints")}\``;
   let saved: Row[] = [];
