@@ -107,6 +107,10 @@ describe("authentication events", () => {
     });
     expect(wrong!.actor).toEqual({ username: "alice" });
     expect(thrown!.result.error).toMatchObject({ type: "BadCredentials", message: "no such user mallory" });
+    // one severity rule on every capture path: a failure reported as a value is WARNING,
+    // one an exception caused is ERROR (as `audited` records the same login)
+    expect(wrong!.severity).toBe("WARNING");
+    expect(thrown!.severity).toBe("ERROR");
     const text = JSON.stringify(t.events());
     for (const pw of ["s3cret-pw", "wrong-pw-value", "x-pw-value"]) expect(text).not.toContain(pw);
   });

@@ -47,7 +47,10 @@ export interface AuthEventInput {
   readonly metadata?: Readonly<Record<string, unknown>>;
   /** Default `AUTHENTICATION` (`AUTHORIZATION` for permission denials). */
   readonly category?: string;
-  /** Default INFO on success, WARNING on failure. */
+  /**
+   * Default, the rule every capture path follows (SPEC §2): INFO on success, ERROR when an
+   * exception (`error`) made it fail, WARNING for a failure reported as a value.
+   */
   readonly severity?: Severity;
   /** The engine; default the default engine. */
   readonly engine?: AuditEngine;
@@ -129,7 +132,7 @@ function record(
       category: input.category ?? defaultCategory,
       securityEvent: true,
       status: success ? "SUCCESS" : "FAILURE",
-      severity: input.severity ?? (success ? "INFO" : "WARNING"),
+      severity: input.severity ?? (success ? "INFO" : input.error !== undefined ? "ERROR" : "WARNING"),
       ...(actor !== undefined ? { actor } : {}),
       ...(extra.resource !== undefined ? { resource: extra.resource } : {}),
       ...(Object.keys(metadata).length > 0 ? { metadata } : {}),
@@ -145,8 +148,9 @@ function record(
 }
 
 /**
- * Record a `LOGIN` attempt: SUCCESS (INFO) or FAILURE (WARNING, `result.error.type`
- * `AUTHENTICATION_FAILED` unless an `error` names another type). Returns the event, or
+ * Record a `LOGIN` attempt: SUCCESS (INFO) or FAILURE (`result.error.type`
+ * `AUTHENTICATION_FAILED` unless an `error` names another type; WARNING, or ERROR when an
+ * `error` is passed — the same rule as `audited` and `auditLog`). Returns the event, or
  * undefined when the engine is disabled or a filter dropped it.
  *
  * @example auditLogin({ username: "alice", success: false, reason: "invalid password", method: "password" });
