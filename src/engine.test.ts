@@ -328,6 +328,24 @@ describe("introspection and search", () => {
     expect(p3.cursor).toBeUndefined();
   });
 
+  it("pages to the end as the docs show, also when the matches fill the last page exactly", async () => {
+    const engine = track(fileEngine(dir));
+    for (let i = 0; i < 6; i++) engine.log({ action: i % 2 === 0 ? "LOGIN" : "LOGOUT", metadata: { i } });
+    for (const limit of [2, 3, 4]) {
+      const seen: number[] = [];
+      let pages = 0;
+      let cursor: string | undefined;
+      do {
+        const page = await engine.searchPage({ query: "action.type:LOGIN", order: "asc", limit, cursor });
+        seen.push(...page.events.map((e) => e.metadata!.i as number));
+        cursor = page.cursor;
+        pages++;
+      } while (cursor !== undefined);
+      expect(seen).toEqual([0, 2, 4]);
+      expect(pages).toBe(limit === 3 ? 2 : limit === 2 ? 2 : 1);
+    }
+  });
+
   it("rejects bad search options with precise errors", async () => {
     const engine = track(fileEngine(dir));
     await expect(engine.search({ limit: 0 })).rejects.toThrow(/limit: expected a positive integer, found 0/);
