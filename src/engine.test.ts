@@ -2,9 +2,10 @@ import { readdirSync } from "node:fs";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { eventsOnDisk, fileEngine, rawLines, tempDir } from "../test/helpers.js";
 import { withAuditScope } from "./capture/scope.js";
-import type { AuditEngine } from "./engine.js";
+import { AuditEngine } from "./engine.js";
 import type { VigilError } from "./errors.js";
-import type { LogInput } from "./event/types.js";
+import type { AuditEvent, LogInput } from "./event/types.js";
+import { BaseBackend, type StoredRecord } from "./storage/backend.js";
 
 let dir: string;
 let cleanup: () => void;
@@ -235,6 +236,87 @@ describe("async pipeline", () => {
     await engine.flush();
     expect(eventsOnDisk(dir).map((e) => e.metadata!.i)).toEqual([...Array(12).keys()]);
     expect(engine.metrics().dropped).toBe(0);
+  });
+
+  describe("a backend slower than the application (a database over the network)", () => {
+    const remotes: RemoteBackend[] = [];
+    afterEach(() => {
+      for (const r of remotes.splice(0)) r.release(); // so that close() can finish, pass or fail
+    });
+    /** Commits nothing until `release()`: what `write` was handed is in memory only. */
+    class RemoteBackend extends BaseBackend {
+      readonly type = "remote";
+      readonly stored: AuditEvent[] = [];
+      constructor(name: string) {
+        super(name);
+        remotes.push(this);
+      }
+      #open!: () => void;
+      readonly #gate = new Promise<void>((resolve) => {
+        this.#open = resolve;
+      });
+      release(): void {
+        this.#open();
+      }
+      async write(batch: readonly StoredRecord[]): Promise<void> {
+        await this.#gate;
+        for (const r of batch) this.stored.push(r.event);
+      }
+      async *query(): AsyncIterable<AuditEvent> {}
+    }
+
+    for (const [label, performance] of [
+      ["durability: event", { async: { enabled: true, queue_size: 50 }, durability: "event" }],
+      ["async.enabled: false", { async: { enabled: false, queue_size: 50 } }],
+      [
+        "a full queue under on_full: block",
+        { async: { enabled: true, queue_size: 50, on_full: "block" }, batching: { batch_size: 10 } },
+      ],
+    ] as const) {
+      it(`${label}: what it holds uncommitted stays within queue_size; the rest is dropped, counted, recorded and said once`, async () => {
+        const remote = new RemoteBackend("remote");
+        const engine = track(
+          new AuditEngine({
+            config: { storage: { backends: [{ type: "file", directory: dir }] }, performance },
+            env: {},
+            backends: [remote],
+          }),
+        );
+        const warnings: string[] = [];
+        engine.on("warning", (m) => warnings.push(m));
+        for (let i = 0; i < 200; i++) engine.log({ action: "E", metadata: { i } });
+        expect(engine.metrics().queue_depth).toBeLessThanOrEqual(50);
+        const dropped = engine.metrics().dropped;
+        expect(dropped).toBeGreaterThanOrEqual(150 - 10);
+        expect(warnings.filter((w) => /still being written to remote/.test(w))).toHaveLength(1);
+        remote.release();
+        await engine.flush();
+        const kept = remote.stored.filter((e) => e.action.type === "E");
+        expect(kept.length).toBe(200 - dropped);
+        expect(remote.stored.find((e) => e.action.type === "EVENTS_DROPPED")?.result.count).toBe(dropped);
+        // the file store, written synchronously, received the same events
+        expect(eventsOnDisk(dir).filter((e) => e.action.type === "E")).toHaveLength(200 - dropped);
+      });
+    }
+
+    it("logDurable is never dropped: its caller waits for the database instead", async () => {
+      const remote = new RemoteBackend("remote");
+      const engine = track(
+        new AuditEngine({
+          config: {
+            storage: { backends: [{ type: "file", directory: dir }] },
+            performance: { async: { enabled: true, queue_size: 5 }, durability: "event" },
+          },
+          env: {},
+          backends: [remote],
+        }),
+      );
+      for (let i = 0; i < 5; i++) engine.log({ action: "E" });
+      const durable = engine.logDurable({ action: "D" });
+      remote.release();
+      expect((await durable)?.action.type).toBe("D");
+      expect(engine.metrics().dropped).toBe(0);
+    });
   });
 
   it("logDurable resolves after the event is on disk", async () => {

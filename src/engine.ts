@@ -96,6 +96,7 @@ export interface EngineMetrics {
   readonly failed: number;
   /** Errors reported (failed writes, bad input, ...). */
   readonly errors: number;
+  /** Events in this process's memory not yet stored: the queue, and those a database is still committing. */
   readonly queue_depth: number;
   readonly batches: number;
   /** Mean and last time from taking a batch off the queue to every backend having answered. */
@@ -154,6 +155,18 @@ export class AuditEngine extends EventEmitter<EngineEvents> implements Flushable
   /** Queued entries whose caller awaits durability: they are written without waiting for a full batch. */
   #waiters = 0;
   #inFlight = new Set<Promise<unknown>>();
+  /**
+   * Events handed to a backend that is still writing them asynchronously (a database
+   * round trip): like the queue, they live only in this process's memory until committed.
+   * Counted against `queue_size` wherever batches are handed over without waiting (sync
+   * mode, `durability: event`, a full queue under `on_full: block`), so neither memory nor
+   * what a `kill -9` can lose grows without bound when a database is slower than the
+   * application.
+   */
+  #unsettled = 0;
+  /** Backends that could not take a batch synchronously: named when the backlog is full. */
+  #asyncWriters = new Set<string>();
+  #warnedBacklog = false;
   /** The last batch's `afterBatch` step: the next one runs after it. */
   #afterBatches: Promise<void> = Promise.resolve();
   #closed = false;
@@ -330,24 +343,48 @@ export class AuditEngine extends EventEmitter<EngineEvents> implements Flushable
     const entry: Entry = waiter ? { event, waiter } : { event };
     if (waiter) this.#waiters++;
     if (!this.#async || this.#durability === "event") {
+      if (!waiter && this.#unsettled >= this.#queueSize) return this.#dropOverBacklog();
       this.#pending.push(entry);
       this.#drainNow(true);
       return event;
     }
-    if (this.#pending.length >= this.#queueSize) {
-      if (this.#dropWhenFull && !waiter) {
-        this.#m.dropped++;
-        this.#pendingDrops++;
-        return undefined;
-      }
-      // on_full: block — the caller's thread hands the queue to the backends now (the file
-      // backend appends synchronously; its fsync, if any, runs on the thread pool)
-      this.#drainNow(false);
+    if (this.#pending.length + this.#unsettled >= this.#queueSize) {
+      if (!waiter && this.#dropWhenFull) return this.#drop();
+      if (!waiter && this.#unsettled >= this.#queueSize) return this.#dropOverBacklog();
+      // on_full: block — the caller's thread hands the queue to the backends now, writing
+      // synchronously where a backend can (files, SQLite); what a backend can only write
+      // asynchronously counts as unsettled until it is committed
+      this.#drainNow(true);
+      if (!waiter && this.#unsettled >= this.#queueSize) return this.#dropOverBacklog();
     }
     this.#pending.push(entry);
     if (waiter || this.#pending.length >= this.#batchSize) this.#scheduleNow();
     else this.#armTimer();
     return event;
+  }
+
+  #drop(): undefined {
+    this.#m.dropped++;
+    this.#pendingDrops++;
+    return undefined;
+  }
+
+  /**
+   * A backend that cannot write synchronously (a database over the network) holds
+   * `queue_size` events still uncommitted: `on_full: block` cannot block the event loop for
+   * it, so the event is dropped, counted and recorded (EVENTS_DROPPED) — memory and what a
+   * crash can lose stay bounded. Said once.
+   */
+  #dropOverBacklog(): undefined {
+    if (!this.#warnedBacklog) {
+      this.#warnedBacklog = true;
+      this.#warn(
+        `${this.#unsettled} events are still being written to ${[...this.#asyncWriters].join(", ")} (queue_size ${this.#queueSize}): ` +
+          "the database is slower than the application; further events are dropped and counted (EVENTS_DROPPED) " +
+          "until it catches up — use logDurable() where a caller must wait for the database",
+      );
+    }
+    return this.#drop();
   }
 
   #filtered(category: string, verdict: string): void {
@@ -466,6 +503,7 @@ export class AuditEngine extends EventEmitter<EngineEvents> implements Flushable
     }
     this.#lastPrepared = true;
     const sync = this.#durability !== "none" || entries.some((e) => e.waiter !== undefined);
+    let unsettled = false;
     const outcomes = this.#backends.map((b) => {
       if (synchronous) {
         try {
@@ -474,12 +512,15 @@ export class AuditEngine extends EventEmitter<EngineEvents> implements Flushable
           return Promise.reject(err);
         }
       }
+      unsettled = true;
+      if (synchronous) this.#asyncWriters.add(b.name);
       try {
         return b.write(records, { sync });
       } catch (err) {
         return Promise.reject(err);
       }
     });
+    if (unsettled && synchronous) this.#unsettled += records.length;
     const afterBatch = () => {
       for (const stage of this.#stages) {
         try {
@@ -502,6 +543,7 @@ export class AuditEngine extends EventEmitter<EngineEvents> implements Flushable
       this.#afterBatches = committed;
     }
     const written = settled.then((results) => {
+      if (unsettled && synchronous) this.#unsettled -= records.length;
       let anyOk = false;
       results.forEach((r, i) => {
         const b = this.#backends[i]!;
@@ -543,6 +585,8 @@ export class AuditEngine extends EventEmitter<EngineEvents> implements Flushable
     this.#timer = undefined;
     while (this.#pending.length > 0 || this.#draining) await this.#startDrain(true);
     while (this.#inFlight.size > 0) await Promise.all([...this.#inFlight]);
+    // drops not yet recorded (no event came after them): their EVENTS_DROPPED goes out alone
+    if (this.#pendingDrops > 0) await this.#writeBatch([], false);
   }
 
   /** @internal Exit path: write the queue synchronously where backends allow. */
@@ -550,11 +594,12 @@ export class AuditEngine extends EventEmitter<EngineEvents> implements Flushable
     if (this.#timer !== undefined) clearTimeout(this.#timer);
     this.#timer = undefined;
     this.#drainNow(true);
+    if (this.#pendingDrops > 0) void this.#writeBatch([], true);
   }
 
   /** @internal */
   hasPending(): boolean {
-    return this.#pending.length > 0 || this.#inFlight.size > 0;
+    return this.#pending.length > 0 || this.#inFlight.size > 0 || this.#pendingDrops > 0;
   }
 
   /** Flush, stop timers, release files and connections. Idempotent. */
@@ -619,7 +664,7 @@ export class AuditEngine extends EventEmitter<EngineEvents> implements Flushable
       dropped: m.dropped,
       failed: m.failed,
       errors: m.errors,
-      queue_depth: this.#pending.length,
+      queue_depth: this.#pending.length + this.#unsettled,
       batches: m.batches,
       batch_latency_ms: { mean: m.batches > 0 ? m.latencyTotal / m.batches : 0, last: m.latencyLast },
       backends,
