@@ -6,6 +6,7 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
+import Database from "better-sqlite3";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { eventsOnDisk, tempDir } from "./helpers.js";
 
@@ -108,5 +109,36 @@ console.log("acked"); setInterval(() => {}, 1000);`,
     p.kill("SIGKILL");
     await done;
     expect(logged()).toEqual(all(50));
+  });
+
+  it("kill -9 loses nothing logged under durability: event on SQLite, even before the engine finished opening", async () => {
+    const filename = join(dir, "audit.db");
+    const script = join(dir, "sqlite-event.mts");
+    writeFileSync(
+      script,
+      `import { AuditEngine } from ${JSON.stringify(ENGINE)};
+const engine = new AuditEngine({ env: {}, config: {
+  storage: { backends: [{ type: "database", connection: { dialect: "sqlite", filename: ${JSON.stringify(filename)} } }] },
+  performance: { durability: "event" },
+} });
+for (let i = 0; i < 3; i++) engine.log({ action: "E", metadata: { i } }); // log() has returned: stored
+process.kill(process.pid, "SIGKILL");
+`,
+    );
+    const r = await exited(
+      spawn(process.execPath, ["--import", "tsx", script], { stdio: ["ignore", "pipe", "pipe"] }),
+    );
+    expect(r.signal).toBe("SIGKILL");
+    const db = new Database(filename, { readonly: true });
+    try {
+      const rows = db.prepare("SELECT event FROM vigil_audit_events ORDER BY ts, id").all() as {
+        event: string;
+      }[];
+      expect(rows.map((row) => (JSON.parse(row.event) as { metadata: { i: number } }).metadata.i)).toEqual([
+        0, 1, 2,
+      ]);
+    } finally {
+      db.close();
+    }
   });
 });

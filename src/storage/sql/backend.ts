@@ -35,7 +35,7 @@ import {
 } from "./compile.js";
 import type { Connected, SqlBackendOptions } from "./dialect.js";
 import { isPermanentError, type Row } from "./driver.js";
-import { migrate } from "./schema.js";
+import { migrate, migrateSync } from "./schema.js";
 import { join, type Rendered, raw, render, type Sql, sql } from "./sql.js";
 
 /** Why a batch was not (yet) written. See the module comment for the contract. */
@@ -62,6 +62,9 @@ export class SqlWriteError extends StorageError {
 
 /** Opens the connection and builds the dialect; one per dialect file. */
 export type Connector = (onIdleError: (error: Error) => void) => Promise<Connected>;
+
+/** The same, synchronously, where the driver allows it (SQLite). */
+export type SyncConnector = () => Connected;
 
 /** Problems that retrying will not fix: stop and report them. */
 function isFatalOpenError(error: unknown): boolean {
@@ -91,6 +94,7 @@ interface PageRow {
 export class SqlBackend extends BaseBackend {
   readonly type = "database";
   readonly #connect: Connector;
+  readonly #connectSync: SyncConnector | undefined;
   readonly #config: DatabaseBackendConfig;
   readonly #options: SqlBackendOptions;
   readonly #bufferLimit: number;
@@ -109,9 +113,15 @@ export class SqlBackend extends BaseBackend {
   #outage = false;
   #closed = false;
 
-  constructor(config: DatabaseBackendConfig, connect: Connector, options: SqlBackendOptions = {}) {
+  constructor(
+    config: DatabaseBackendConfig,
+    connect: Connector,
+    options: SqlBackendOptions = {},
+    connectSync?: SyncConnector,
+  ) {
     super(config.name);
     this.#connect = connect;
+    this.#connectSync = connectSync;
     this.#config = config;
     this.#options = options;
     this.#bufferLimit = Math.max(0, options.bufferLimit ?? 10_000);
@@ -157,6 +167,11 @@ export class SqlBackend extends BaseBackend {
       const connected = await this.#connect((error) => {
         this.#warn(`${this.name}: an idle connection was closed: ${error.message}`);
       });
+      if (this.#connected !== undefined) {
+        // a synchronous write opened it meanwhile (see #openSync): keep that connection
+        await connected.client.close();
+        return this.#connected;
+      }
       try {
         await migrate(connected.client, connected.dialect.migration);
         for (const w of connected.warnings) this.#warn(w);
@@ -164,6 +179,10 @@ export class SqlBackend extends BaseBackend {
       } catch (error) {
         await connected.client.close().catch(() => undefined);
         throw error;
+      }
+      if (this.#connected !== undefined) {
+        await connected.client.close();
+        return this.#connected;
       }
       this.#connected = connected;
       return connected;
@@ -338,7 +357,7 @@ export class SqlBackend extends BaseBackend {
    * cannot (other dialects, not open yet, a transaction in progress, an error).
    */
   override writeSync(records: readonly StoredRecord[], _options: { readonly sync: boolean }): boolean {
-    const c = this.#connected;
+    const c = this.#connected ?? this.#openSync();
     const sync = c?.client.sync;
     if (c === undefined || sync === undefined || this.#closed) return false;
     const batch = this.#rowsOf(records);
@@ -356,6 +375,37 @@ export class SqlBackend extends BaseBackend {
     this.#pendingEvents = 0;
     this.#recovered();
     return true;
+  }
+
+  /**
+   * Opens the database synchronously (SQLite) for a write that cannot wait for `open()`:
+   * `durability: event` promises the event is stored when `log()` returns, also right
+   * after the engine was created. Undefined where the driver cannot, or on any error (the
+   * write then goes the asynchronous way, which reports it).
+   */
+  #openSync(): Connected | undefined {
+    if (this.#connectSync === undefined || this.#closed || this.#pending.length > 0) return undefined;
+    let connected: Connected;
+    try {
+      connected = this.#connectSync();
+    } catch {
+      return undefined;
+    }
+    try {
+      migrateSync(connected.client.sync!, connected.dialect.migration);
+    } catch {
+      void connected.client.close().catch(() => undefined);
+      return undefined;
+    }
+    for (const w of connected.warnings) this.#warn(w);
+    void connected.dialect.durabilityWarnings(connected.client).then(
+      (warnings) => {
+        for (const w of warnings) this.#warn(w);
+      },
+      () => undefined,
+    );
+    this.#connected = connected;
+    return connected;
   }
 
   /** Tries to write the buffer now; resolves when it is empty, rejects if the database is still unreachable. */

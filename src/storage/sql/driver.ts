@@ -7,6 +7,7 @@
  *
  * @module
  */
+import { createRequire } from "node:module";
 import { ErrorCodes, VigilError } from "../../errors.js";
 import type { Rendered } from "./sql.js";
 
@@ -48,7 +49,7 @@ export interface SqlClient extends SqlSession {
   close(): Promise<void>;
 }
 
-/** The synchronous slice, for `writeSync` at process exit (SQLite only). */
+/** The synchronous slice, for `writeSync` (SQLite only): at process exit, under `durability: event`, and when blocking. */
 export interface SyncSqlClient {
   transaction<T>(fn: (session: SyncSqlSession) => T): T;
 }
@@ -57,6 +58,8 @@ export interface SyncSqlClient {
 export interface SyncSqlSession {
   all(statement: Rendered): readonly Row[];
   run(statement: Rendered): number;
+  /** Runs parameterless statements (DDL). */
+  exec(text: string): void;
 }
 
 /** Runs one parameterless statement (DDL) on a pool or connection. */
@@ -136,17 +139,36 @@ export async function loadDriver<T>(specifier: string, packageName: string, dial
     const target = specifier;
     module = await import(target);
   } catch (error) {
-    if (isModuleNotFound(error, packageName)) {
-      throw new VigilError(
-        ErrorCodes.MISSING_DEPENDENCY,
-        `the ${dialect} backend needs the '${packageName}' package: npm install ${packageName}`,
-        { cause: error },
-      );
-    }
-    throw error;
+    throw driverError(error, packageName, dialect);
   }
   const withDefault = module as { default?: unknown };
   return (withDefault.default ?? module) as T;
+}
+
+/**
+ * {@link loadDriver} for a CommonJS driver needed synchronously (better-sqlite3, when a
+ * write must happen before the asynchronous open has finished), resolved from vigil's
+ * own location as `import` would.
+ */
+export function loadDriverSync<T>(specifier: string, packageName: string, dialect: string): T {
+  let module: unknown;
+  try {
+    const here = typeof __filename === "string" ? __filename : import.meta.url;
+    module = createRequire(here)(specifier);
+  } catch (error) {
+    throw driverError(error, packageName, dialect);
+  }
+  const withDefault = module as { default?: unknown };
+  return (withDefault.default ?? module) as T;
+}
+
+function driverError(error: unknown, packageName: string, dialect: string): unknown {
+  if (!isModuleNotFound(error, packageName)) return error;
+  return new VigilError(
+    ErrorCodes.MISSING_DEPENDENCY,
+    `the ${dialect} backend needs the '${packageName}' package: npm install ${packageName}`,
+    { cause: error },
+  );
 }
 
 const TRANSIENT_NODE_CODES = new Set([

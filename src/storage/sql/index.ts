@@ -20,7 +20,7 @@ import type { SqlBackendOptions } from "./dialect.js";
 import { connectMysql } from "./mysql.js";
 import { connectPostgres } from "./postgres.js";
 import { parseTableName } from "./schema.js";
-import { connectSqlite } from "./sqlite.js";
+import { connectSqlite, connectSqliteSync } from "./sqlite.js";
 
 export { SqlBackend, SqlWriteError } from "./backend.js";
 export type { SqlBackendOptions } from "./dialect.js";
@@ -38,7 +38,12 @@ export function createSqlBackend(config: DatabaseBackendConfig, options: SqlBack
   const { connection, table_name } = config;
   switch (connection.dialect) {
     case "sqlite":
-      return new SqlBackend(config, () => connectSqlite(connection, table_name, options), options);
+      return new SqlBackend(
+        config,
+        () => connectSqlite(connection, table_name, options),
+        options,
+        () => connectSqliteSync(connection, table_name, options),
+      );
     case "postgresql":
       return new SqlBackend(
         config,

@@ -10,8 +10,8 @@ import { createHash } from "node:crypto";
 import { ErrorCodes, VigilError } from "../../errors.js";
 import type { StoredRecord } from "../backend.js";
 import { clipText } from "./compile.js";
-import type { SqlClient } from "./driver.js";
-import { render, sql } from "./sql.js";
+import type { Row, SqlClient, SyncSqlClient } from "./driver.js";
+import { type Rendered, render, sql } from "./sql.js";
 
 /**
  * The columns every dialect writes, in insert order (PostgreSQL and MySQL add
@@ -165,40 +165,84 @@ export interface MigrationTarget {
  */
 export async function migrate(client: SqlClient, target: MigrationTarget): Promise<number[]> {
   return client.withLock(target.lockName, async (locked) => {
-    await locked.exec([target.createMigrationsTable]);
-    const rows = await locked.all(
-      render(sql([`SELECT MAX(version) AS v FROM ${target.migrationsTable}`]), target.placeholders),
-    );
-    const current = Number(rows[0]?.v ?? 0);
-    const latest = target.migrations.at(-1)?.version ?? 0;
-    if (current > latest) {
-      throw new VigilError(
-        ErrorCodes.STORAGE,
-        `the audit table is at schema version ${current}, newer than this vigil knows (${latest}); upgrade vigil`,
-      );
+    const plan = migrationPlan(target);
+    let step = plan.next();
+    while (!step.done) {
+      const s = step.value;
+      if (s.kind === "exec") await locked.exec(s.statements);
+      else if (s.kind === "run") await locked.run(s.statement);
+      step = plan.next(s.kind === "all" ? await locked.all(s.statement) : undefined);
     }
-    const applied: number[] = [];
-    for (const migration of target.migrations) {
-      if (migration.version <= current) continue;
-      await locked.exec(migration.statements);
-      await locked.run(
-        render(
-          sql(
-            [
-              `INSERT INTO ${target.migrationsTable} (version, description, applied_at) VALUES (`,
-              ", ",
-              ", ",
-              ")",
-            ],
-            migration.version,
-            migration.description,
-            new Date().toISOString(),
-          ),
-          target.placeholders,
-        ),
-      );
-      applied.push(migration.version);
-    }
-    return applied;
+    return step.value;
   });
+}
+
+/**
+ * {@link migrate} on a synchronous connection (SQLite), in one `BEGIN IMMEDIATE`
+ * transaction — the same write lock `withLock` takes there.
+ */
+export function migrateSync(client: SyncSqlClient, target: MigrationTarget): number[] {
+  return client.transaction((session) => {
+    const plan = migrationPlan(target);
+    let step = plan.next();
+    while (!step.done) {
+      const s = step.value;
+      if (s.kind === "exec") for (const text of s.statements) session.exec(text);
+      else if (s.kind === "run") session.run(s.statement);
+      step = plan.next(s.kind === "all" ? session.all(s.statement) : undefined);
+    }
+    return step.value;
+  });
+}
+
+/** A step of a migration: DDL to run, or a statement whose rows the plan reads. */
+type MigrationStep =
+  | { readonly kind: "exec"; readonly statements: readonly string[] }
+  | { readonly kind: "all" | "run"; readonly statement: Rendered };
+
+/** The migration as steps, so that an asynchronous and a synchronous runner share it. */
+function* migrationPlan(
+  target: MigrationTarget,
+): Generator<MigrationStep, number[], readonly Row[] | undefined> {
+  yield { kind: "exec", statements: [target.createMigrationsTable] };
+  const rows =
+    (yield {
+      kind: "all",
+      statement: render(
+        sql([`SELECT MAX(version) AS v FROM ${target.migrationsTable}`]),
+        target.placeholders,
+      ),
+    }) ?? [];
+  const current = Number(rows[0]?.v ?? 0);
+  const latest = target.migrations.at(-1)?.version ?? 0;
+  if (current > latest) {
+    throw new VigilError(
+      ErrorCodes.STORAGE,
+      `the audit table is at schema version ${current}, newer than this vigil knows (${latest}); upgrade vigil`,
+    );
+  }
+  const applied: number[] = [];
+  for (const migration of target.migrations) {
+    if (migration.version <= current) continue;
+    yield { kind: "exec", statements: migration.statements };
+    yield {
+      kind: "run",
+      statement: render(
+        sql(
+          [
+            `INSERT INTO ${target.migrationsTable} (version, description, applied_at) VALUES (`,
+            ", ",
+            ", ",
+            ")",
+          ],
+          migration.version,
+          migration.description,
+          new Date().toISOString(),
+        ),
+        target.placeholders,
+      ),
+    };
+    applied.push(migration.version);
+  }
+  return applied;
 }

@@ -26,6 +26,7 @@ import {
 import type { Connected, Dialect, SqlBackendOptions } from "./dialect.js";
 import {
   loadDriver,
+  loadDriverSync,
   type Row,
   type SqlClient,
   type SqlSession,
@@ -67,7 +68,11 @@ class SqliteClient implements SqlClient {
 
   constructor(db: SqliteDatabase) {
     this.#db = db;
-    const session: SyncSqlSession = { all: (s) => this.#all(s), run: (s) => this.#run(s) };
+    const session: SyncSqlSession = {
+      all: (s) => this.#all(s),
+      run: (s) => this.#run(s),
+      exec: (text) => void this.#db.exec(text),
+    };
     this.sync = {
       transaction: <T>(fn: (session: SyncSqlSession) => T): T => {
         this.#db.exec("BEGIN IMMEDIATE");
@@ -321,8 +326,31 @@ export async function connectSqlite(
   tableName: string,
   options: SqlBackendOptions,
 ): Promise<Connected> {
-  const names = parseTableName(tableName);
   const Database = await loadDriver<SqliteConstructor>("better-sqlite3", "better-sqlite3", "sqlite");
+  return openSqlite(Database, connection, tableName, options);
+}
+
+/**
+ * {@link connectSqlite}, synchronously: for a write that must be done before `log()`
+ * returns (`durability: event`, a blocking full queue) while the asynchronous open is
+ * still under way.
+ */
+export function connectSqliteSync(
+  connection: DatabaseConnectionConfig,
+  tableName: string,
+  options: SqlBackendOptions,
+): Connected {
+  const Database = loadDriverSync<SqliteConstructor>("better-sqlite3", "better-sqlite3", "sqlite");
+  return openSqlite(Database, connection, tableName, options);
+}
+
+function openSqlite(
+  Database: SqliteConstructor,
+  connection: DatabaseConnectionConfig,
+  tableName: string,
+  options: SqlBackendOptions,
+): Connected {
+  const names = parseTableName(tableName);
   const filename = connection.filename ?? "./logs/audit.db";
   const memory = filename === ":memory:" || filename === "";
   if (!memory && !filename.startsWith("file:")) mkdirSync(dirname(filename), { recursive: true });
