@@ -1,0 +1,129 @@
+/**
+ * `npm run chaos [scenario ...] [--short] [--no-write]`: runs the long form of each chaos
+ * scenario (all of them when none is named), prints its table, and writes the figures
+ * into docs/reliability.md between `<!-- chaos:<scenario> -->` markers. The short forms
+ * run inside `npm test` (test/chaos/*.test.ts).
+ *
+ * Scenarios: crash (the SIGKILL matrix), clock (the wall clock stepped back and forward).
+ */
+import { readFileSync, writeFileSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+import { clockScenario } from "./clock.js";
+import { CRASH_MODES, type CrashCell, crashCell } from "./crash.js";
+import { STORE_KINDS } from "./stores.js";
+
+type Scenario = (short: boolean) => Promise<string>;
+
+function table(header: readonly string[], rows: readonly (readonly (string | number)[])[]): string {
+  const line = (cells: readonly (string | number)[]) => `| ${cells.join(" | ")} |`;
+  return [line(header), line(header.map(() => "---")), ...rows.map(line)].join("\n");
+}
+
+const crash: Scenario = async (short) => {
+  // 50 kills per store and mode, signing on in half of them
+  const kills = short ? 2 : 25;
+  const cells: CrashCell[] = [];
+  for (const store of STORE_KINDS)
+    for (const mode of CRASH_MODES)
+      for (const signed of [true, false]) {
+        const cell = await crashCell({ store, mode, signed, kills });
+        cells.push(cell);
+        process.stderr.write(
+          `crash ${store} ${mode} ${signed ? "signed" : "unsigned"}: ${JSON.stringify(cell)}\n`,
+        );
+      }
+  const rows = STORE_KINDS.flatMap((store) =>
+    CRASH_MODES.map((mode) => {
+      const both = cells.filter((c) => c.store === store && c.mode === mode);
+      const sum = (f: (c: CrashCell) => number) => both.reduce((n, c) => n + f(c), 0);
+      const signed = both.find((c) => c.signed)!;
+      return [
+        store,
+        mode === "durable" ? "logDurable" : mode === "event" ? "durability: event" : "async (default)",
+        sum((c) => c.kills),
+        sum((c) => c.logged).toLocaleString("en"),
+        sum((c) => c.acknowledged).toLocaleString("en"),
+        sum((c) => c.lostAcknowledged),
+        `${Math.max(...both.map((c) => c.worstLossPerKill)).toLocaleString("en")} (≤ ${signed.lossBound.toLocaleString("en")})`,
+        sum((c) => c.dropped).toLocaleString("en"),
+        sum((c) => c.holes),
+        sum((c) => c.duplicates),
+        `${sum((c) => c.tornUnreported)} / ${sum((c) => c.tornRepaired)}`,
+        `${signed.verifyAfterCrashes} / ${signed.verifyAfterTamper}`,
+      ];
+    }),
+  );
+  return table(
+    [
+      "store",
+      "mode",
+      "kills",
+      "logged",
+      "acknowledged",
+      "acknowledged lost",
+      "worst loss per kill (bound)",
+      "dropped (recorded)",
+      "holes",
+      "duplicates",
+      "torn lines unreported / repaired",
+      "verify after crashes / after an edit",
+    ],
+    rows,
+  );
+};
+
+const clock: Scenario = async (short) => {
+  const f = await clockScenario(short ? 300 : 5000);
+  return table(
+    ["events", "unique ids", "ids out of order", "in another day's file", "files", "range counts", "verify"],
+    [
+      [
+        f.events,
+        f.uniqueIds,
+        f.idsOutOfOrder,
+        f.wrongDayFile,
+        f.files.length,
+        f.rangeCounts.join(", "),
+        f.verify,
+      ],
+    ],
+  );
+};
+
+const SCENARIOS: Record<string, Scenario> = { crash, clock };
+
+const DOC = fileURLToPath(new URL("../../docs/reliability.md", import.meta.url));
+
+/** Replace the figures between `<!-- chaos:name -->` and `<!-- /chaos:name -->`. */
+function writeFigures(name: string, text: string): void {
+  const doc = readFileSync(DOC, "utf8");
+  const open = `<!-- chaos:${name} -->`;
+  const close = `<!-- /chaos:${name} -->`;
+  const a = doc.indexOf(open);
+  const b = doc.indexOf(close);
+  if (a < 0 || b < a) {
+    process.stderr.write(`docs/reliability.md has no ${open} ... ${close} markers: figures not written\n`);
+    return;
+  }
+  const stamp = `_Last run: ${new Date().toISOString().slice(0, 16)}Z, \`npm run chaos ${name}\`._`;
+  writeFileSync(DOC, `${doc.slice(0, a + open.length)}\n${text}\n\n${stamp}\n${doc.slice(b)}`);
+}
+
+const args = process.argv.slice(2);
+const short = args.includes("--short");
+const write = !args.includes("--no-write") && !short;
+const names = args.filter((a) => !a.startsWith("--"));
+for (const name of names) {
+  if (!(name in SCENARIOS)) {
+    process.stderr.write(
+      `unknown scenario "${name}": expected one of ${Object.keys(SCENARIOS).join(", ")}\n`,
+    );
+    process.exit(2);
+  }
+}
+for (const name of names.length > 0 ? names : Object.keys(SCENARIOS)) {
+  const started = Date.now();
+  const text = await SCENARIOS[name]!(short);
+  process.stdout.write(`\n## ${name} (${((Date.now() - started) / 1000).toFixed(0)} s)\n\n${text}\n`);
+  if (write) writeFigures(name, text);
+}
