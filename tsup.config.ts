@@ -9,6 +9,8 @@ export default defineConfig([
       express: "src/integrations/express/index.ts",
       fastify: "src/integrations/fastify/index.ts",
       http: "src/integrations/http/index.ts",
+      koa: "src/integrations/koa/index.ts",
+      hono: "src/integrations/hono/index.ts",
       pg: "src/integrations/pg/index.ts",
       mysql2: "src/integrations/mysql2/index.ts",
       "better-sqlite3": "src/integrations/better-sqlite3/index.ts",

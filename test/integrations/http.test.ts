@@ -1,5 +1,5 @@
 /**
- * One behaviour suite for the three HTTP integrations (Express 5, Fastify 5, node:http),
+ * One behaviour suite for the HTTP integrations (Express 5 and 4, Fastify 5, node:http, Koa, Hono),
  * over real loopback connections.
  */
 import { Agent, request as httpRequest } from "node:http";
@@ -120,6 +120,15 @@ for (const harness of harnesses) {
       });
       expect(bad!.correlation?.trace_id).toBeUndefined();
       expect(bad!.correlation?.span_id).toBeUndefined();
+    });
+
+    it("echoes the request id also on the reply to a thrown error", async () => {
+      const url = await start();
+      const res = await fetch(`${url}/fail`, { headers: { "x-request-id": "rid-fail" } });
+      expect(res.status).toBe(500);
+      expect(res.headers.get("x-request-id")).toBe("rid-fail");
+      await settled();
+      expect(only().correlation?.request_id).toBe("rid-fail");
     });
 
     it("records 4xx as FAILURE/WARNING and a thrown handler error as FAILURE/ERROR with 500", async () => {
