@@ -11,6 +11,7 @@ export default defineConfig([
       http: "src/integrations/http/index.ts",
       koa: "src/integrations/koa/index.ts",
       hono: "src/integrations/hono/index.ts",
+      nestjs: "src/integrations/nestjs/index.ts",
       pg: "src/integrations/pg/index.ts",
       mysql2: "src/integrations/mysql2/index.ts",
       "better-sqlite3": "src/integrations/better-sqlite3/index.ts",

@@ -47,11 +47,13 @@ export interface Harness {
 const delay = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const jitter = () => delay(Math.floor(Math.random() * 8));
 
-function userFrom(header: string | string[] | undefined): { id: string; username: string } | undefined {
+export function userFrom(
+  header: string | string[] | undefined,
+): { id: string; username: string } | undefined {
   return typeof header === "string" ? { id: `id-${header}`, username: header } : undefined;
 }
 
-function deferred(): { promise: Promise<void>; resolve: () => void } {
+export function deferred(): { promise: Promise<void>; resolve: () => void } {
   let resolve!: () => void;
   const promise = new Promise<void>((r) => {
     resolve = r;
@@ -59,7 +61,7 @@ function deferred(): { promise: Promise<void>; resolve: () => void } {
   return { promise, resolve };
 }
 
-async function work(engine: AuditEngine, n: string): Promise<void> {
+export async function work(engine: AuditEngine, n: string): Promise<void> {
   await jitter();
   engine.log({ action: "INNER_ONE", category: "TEST", metadata: { n } });
   await jitter();
