@@ -193,6 +193,21 @@ class OrdersController {
   }
 }
 
+/** A controller audited as a whole: every handler records an event. */
+@Controller("reports")
+@Audit({ category: "REPORTS", securityEvent: true })
+class ReportsController {
+  @Get("daily")
+  daily() {
+    return { rows: [1, 2, 3] };
+  }
+
+  @Get("export")
+  exportAll() {
+    return "csv";
+  }
+}
+
 /** Start the application on `adapter`, with `audit` as the AuditModule import. */
 export async function startNest(
   adapter: AdapterName,
@@ -202,7 +217,7 @@ export async function startNest(
   const held = deferred();
   @Module({
     imports: [audit as never],
-    controllers: [HarnessController, ApiController, OrdersController],
+    controllers: [HarnessController, ApiController, OrdersController, ReportsController],
     providers: [
       { provide: APP_GUARD, useClass: UserGuard },
       { provide: HELD, useValue: held },

@@ -196,6 +196,20 @@ for (const adapter of ["express", "fastify"] as AdapterName[]) {
       for (const e of inner) expect(requestIds.get(e.correlation!.request_id!)).toBe(e.actor?.username);
     });
 
+    it("applies a controller's @Audit to each of its handlers, the type named after the method", async () => {
+      const url = await start();
+      await fetch(`${url}/reports/daily`);
+      await fetch(`${url}/reports/export`);
+      const daily = await settle("DAILY", 1);
+      const exported = await settle("EXPORT_ALL", 1);
+      for (const e of [daily[0]!, exported[0]!]) {
+        expect(e.action.category).toBe("REPORTS");
+        expect(e.security_event).toBe(true);
+        expect(e.result).toMatchObject({ status: "SUCCESS", http_status: 200 });
+      }
+      expect(daily[0]!.action.resource).toEqual({ path: "/reports/daily", name: "/reports/daily" });
+    });
+
     it("records no denial and no request event with http: false, but still the @Audit events", async () => {
       const url = await start({ http: false });
       const res = await fetch(`${url}/orders/5`, { headers: { "x-request-id": "rid-5" } });
