@@ -220,6 +220,43 @@ describe("auditMysql2", () => {
     expect(events[60]!.actor).toBeUndefined();
   });
 
+  it("audits prepared statements: each execute once, a failed prepare, callback and promise APIs", async () => {
+    const conn = auditMysql2(callbackConnection(), { engine: t.engine });
+    const stmt = await promisify<mysql.PrepareStatementInfo>((cb) =>
+      conn.prepare(`INSERT INTO ${table} (name) VALUES (?)`, cb),
+    );
+    await promisify((cb) => stmt.execute(["p1"], cb));
+    await promisify((cb) => stmt.execute(["p2"], cb));
+    const again = await promisify<mysql.PrepareStatementInfo>((cb) =>
+      conn.prepare(`INSERT INTO ${table} (name) VALUES (?)`, cb),
+    );
+    const dup = await promisify((cb) => again.execute(["p1"], cb)).catch((e: unknown) => e);
+    expect((dup as { code?: string }).code).toBe("ER_DUP_ENTRY");
+    stmt.close();
+    const bad = await promisify((cb) => conn.prepare("SELEC nonsense", cb)).catch((e: unknown) => e);
+    expect((bad as { code?: string }).code).toBe("ER_PARSE_ERROR");
+    const pconn = await mysqlPromise.createConnection(connection);
+    closers.push(() => pconn.end());
+    auditMysql2(pconn, { engine: t.engine });
+    const pstmt = await pconn.prepare(`SELECT name FROM ${table} WHERE name LIKE ? ORDER BY name`);
+    const [rows] = await pstmt.execute(["p%"]);
+    expect((rows as { name: string }[]).map((r) => r.name)).toEqual(["p1", "p2"]);
+    await pstmt.close();
+    await pconn.execute(`SELECT name FROM ${table} WHERE name = ?`, ["p1"]);
+    const events = queries();
+    expect(events.map((e) => [e.action.method, e.result.status, e.result.count])).toEqual([
+      ["INSERT", "SUCCESS", 1],
+      ["INSERT", "SUCCESS", 1],
+      ["INSERT", "FAILURE", undefined],
+      ["SELEC", "FAILURE", undefined],
+      ["SELECT", "SUCCESS", 2],
+      ["SELECT", "SUCCESS", 1],
+    ]);
+    expect(events[1]!.params).toEqual({ sql: `INSERT INTO ${table} (name) VALUES (?)`, values: ["p2"] });
+    expect(events[2]!.result.error?.code).toBe("ER_DUP_ENTRY");
+    expect(events[3]!.result.error?.code).toBe("ER_PARSE_ERROR");
+  });
+
   it("rejects what is not a mysql2 object", () => {
     expect(() => auditMysql2(null as never)).toThrow(
       /auditMysql2: expected a mysql2 connection, pool or pool cluster/,

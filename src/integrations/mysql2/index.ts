@@ -49,6 +49,7 @@ export interface Mysql2PoolClusterLike {
 interface CoreLike {
   query(...args: unknown[]): unknown;
   execute?(...args: unknown[]): unknown;
+  prepare?(...args: unknown[]): unknown;
   getConnection?(...args: unknown[]): unknown;
   releaseConnection?(...args: unknown[]): unknown;
   readonly config?: {
@@ -169,6 +170,56 @@ function instrumentConnection(conn: CoreLike): void {
   replaceMethod(conn, "query", audited(conn.query as Callback, ctxOf));
   if (typeof conn.execute === "function")
     replaceMethod(conn, "execute", audited(conn.execute as Callback, ctxOf));
+  if (typeof conn.prepare === "function") instrumentPrepare(conn, ctxOf);
+}
+
+const instrumentedStatements = new WeakSet<object>();
+
+/**
+ * `connection.prepare(sql, cb)` (also under `mysql2/promise`'s `prepare`): a statement that
+ * fails to prepare is recorded as a failure; a prepared statement's `execute(values, cb)`
+ * records one event per execution, while the connection is audited. (`connection.execute`
+ * prepares through its own commands, not through these, so nothing is recorded twice.)
+ */
+function instrumentPrepare(conn: CoreLike, ctxOf: () => DbAuditContext | undefined): void {
+  const prepare = conn.prepare as Callback;
+  replaceMethod(conn, "prepare", function vigilPrepare(this: unknown, ...args: unknown[]) {
+    const last = args.length - 1;
+    const cb = args[last];
+    const ctx = ctxOf();
+    if (typeof cb !== "function" || ctx === undefined) return prepare.apply(this, args);
+    const first = args[0] as { sql?: unknown } | string | undefined;
+    const sql = typeof first === "string" ? first : first?.sql;
+    const call = beginQuery(ctx, sql, undefined, "callback");
+    const callArgs = args.slice();
+    callArgs[last] = function vigilPrepared(this: unknown, ...cbArgs: unknown[]) {
+      const [err, stmt] = cbArgs;
+      if (err !== null && err !== undefined) {
+        if (call) finishQuery(call, { error: err });
+      } else if (stmt !== null && typeof stmt === "object") instrumentPrepared(stmt as PreparedLike, ctxOf);
+      return (cb as Callback).apply(this, cbArgs);
+    };
+    return prepare.apply(this, callArgs);
+  });
+}
+
+/** The slice of mysql2's `PreparedStatementInfo` used here. */
+interface PreparedLike {
+  readonly query?: unknown;
+  execute(...args: unknown[]): unknown;
+}
+
+function instrumentPrepared(stmt: PreparedLike, ctxOf: () => DbAuditContext | undefined): void {
+  if (instrumentedStatements.has(stmt)) return; // the connection caches prepared statements
+  instrumentedStatements.add(stmt);
+  const execute = stmt.execute as Callback;
+  // `execute(values, cb)` read as `query(sql, values, cb)`: the same audited forms
+  const wrapped = audited(function statementExecute(this: unknown, _sql: unknown, ...rest: unknown[]) {
+    return execute.apply(this, rest);
+  }, ctxOf);
+  replaceMethod(stmt, "execute", function vigilPreparedExecute(this: unknown, ...args: unknown[]) {
+    return wrapped.call(this, stmt.query, ...args);
+  });
 }
 
 function instrumentPool(pool: CoreLike, ctx: DbAuditContext): void {
@@ -353,8 +404,10 @@ function coreOf(target: CoreLike & PromiseWrapperLike): { core: CoreLike; isPool
  *   or `cluster.of(pattern).getConnection(cb)` until it is released. `action.resource.name`
  *   is the database the nodes share (or `options.database`).
  *
+ * - Prepared statements: `connection.prepare(sql)` — a failure to prepare is recorded, and
+ *   each `statement.execute(values)` records one event while the connection is audited.
+ *
  * Events carry the actor and correlation in force when the statement was issued.
- * Prepared statement objects (`connection.prepare()`) are not audited.
  *
  * @throws VigilError `VIGIL_ERR_INVALID_ARGUMENT` for something that is not a mysql2 object or a malformed option.
  * @example const conn = auditMysql2(await mysql.createConnection(url), { skip: ["SELECT 1"] });
