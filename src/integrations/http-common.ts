@@ -81,6 +81,12 @@ export interface HttpAdapter<Req> {
   readonly route: (req: Req) => string | undefined;
   /** The body the framework parsed, if any; read when the response ends. */
   readonly body: (req: Req) => unknown;
+  /**
+   * Where the default actor finds the headers, the user and the client ip, for frameworks
+   * that keep them elsewhere than on the request (Koa's `ctx.state.user`, Hono's
+   * `c.get("user")`). Default: the request itself.
+   */
+  readonly actorSource?: (req: Req) => ActorSource;
 }
 
 /** One request being audited. */
@@ -88,6 +94,8 @@ export interface RequestAudit {
   /** The scope to run the rest of the request in. */
   readonly scope: AuditScope;
   readonly requestId: string;
+  /** The response header the request id is echoed on (lower case), if any. */
+  readonly header?: string;
 }
 
 const MAX_USER_AGENT = 512;
@@ -332,7 +340,12 @@ export function createHttpAuditor<Req>(
   const fixedEngine = o.engine;
   if (fixedEngine !== undefined && typeof (fixedEngine as { log?: unknown }).log !== "function")
     throw invalid(owner, "engine", "an AuditEngine", fixedEngine);
-  const getActor = o.getActor ?? (defaultActor as unknown as (req: Req) => Actor | undefined);
+  const sourceOf = adapter.actorSource ?? ((req: Req) => req as unknown as ActorSource);
+  const getActor =
+    o.getActor ??
+    (adapter.actorSource
+      ? (req: Req) => defaultActor(sourceOf(req))
+      : (defaultActor as unknown as (req: Req) => Actor | undefined));
   if (typeof getActor !== "function") throw invalid(owner, "getActor", "a function (req) => Actor", getActor);
   const usesDefaultActor = o.getActor === undefined;
   const isExcluded = compileExclude(owner, o.exclude);
@@ -404,7 +417,7 @@ export function createHttpAuditor<Req>(
       let cached: Actor | undefined;
       const currentActor = (): Actor | undefined => {
         if (!usesDefaultActor) return actorOf(req);
-        const user = (req as ActorSource).user;
+        const user = sourceOf(req).user;
         if (user !== cachedFor) {
           cachedFor = user;
           cached = actorOf(req);
@@ -469,7 +482,7 @@ export function createHttpAuditor<Req>(
       // A response emits 'close' once it is done, after 'finish' when it was completed and
       // alone when the connection went away first: one listener tells both apart.
       res.once("close", () => finish(!res.writableFinished));
-      return { scope, requestId };
+      return header !== undefined ? { scope, requestId, header } : { scope, requestId };
     },
   };
 }

@@ -147,16 +147,167 @@ describe("auditSqlite", () => {
     expect(c!.actor).toBeUndefined();
   });
 
-  it("does not record transaction control and pragma statements, and is idempotent", () => {
+  it("is idempotent and rejects what is not a Database", () => {
     auditSqlite(db, { engine: t.engine });
-    const insert = db.prepare("INSERT INTO items (name) VALUES (?)");
-    db.transaction((names: string[]) => {
-      for (const n of names) insert.run(n);
-    })(["x", "y"]);
-    db.pragma("user_version");
-    expect(queries().map((e) => e.action.method)).toEqual(["INSERT", "INSERT"]);
+    db.prepare("INSERT INTO items (name) VALUES (?)").run("once");
+    expect(queries()).toHaveLength(1);
     expect(() => auditSqlite({ prepare() {} } as never)).toThrow(
       /auditSqlite: expected a better-sqlite3 Database/,
     );
+  });
+});
+
+describe("auditSqlite transactions and pragmas", () => {
+  const transactions = (): AuditEvent[] => ofType(t.events(), "TRANSACTION");
+  const names = () => raw.prepare("SELECT name FROM items ORDER BY name").pluck().all() as string[];
+
+  it("records one TRANSACTION event per committed call, its statements carrying its transaction_id", () => {
+    const insert = db.prepare("INSERT INTO items (name) VALUES (?)");
+    const addAll = db.transaction((list: string[]) => {
+      for (const n of list) insert.run(n);
+      return list.length;
+    });
+    const returned = withAuditScope({ actor: { username: "tess" } }, () => addAll(["x", "y"]));
+    expect(returned).toBe(2);
+    const all = t.events();
+    expect(all.map((e) => `${e.action.type}:${e.action.method}`)).toEqual([
+      "QUERY_EXECUTION:INSERT",
+      "QUERY_EXECUTION:INSERT",
+      "TRANSACTION:COMMIT",
+    ]);
+    const [tx] = transactions();
+    expect(tx!.action).toMatchObject({
+      category: "DATABASE",
+      resource: { type: "database", name: ":memory:" },
+    });
+    expect(tx!.result.status).toBe("SUCCESS");
+    expect(tx!.severity).toBe("INFO");
+    expect(tx!.result.duration_ms).toBeGreaterThanOrEqual(0);
+    expect(tx!.actor).toEqual({ username: "tess" });
+    const id = (tx!.metadata as { transaction_id: string }).transaction_id;
+    expect(id).toMatch(/^[0-9a-f-]{36}$/);
+    expect(tx!.metadata).toEqual({ driver: "better-sqlite3", transaction_id: id, mode: "default" });
+    for (const q of queries()) {
+      expect(q.metadata).toEqual({ driver: "better-sqlite3", transaction_id: id });
+      expect(q.actor).toEqual({ username: "tess" });
+    }
+    expect(names()).toEqual(["x", "y"]);
+    addAll(["z"]);
+    const second = transactions()[1]!;
+    expect((second.metadata as { transaction_id: string }).transaction_id).not.toBe(id);
+    expect(queries()[3]!.metadata).toEqual({
+      driver: "better-sqlite3",
+      transaction_id: (second.metadata as { transaction_id: string }).transaction_id,
+    });
+  });
+
+  it("records a rollback as FAILURE with the error, which reaches the caller unchanged", () => {
+    const insert = db.prepare("INSERT INTO items (name) VALUES (?)");
+    const boom = new Error("stock check failed");
+    const failing = db.transaction(() => {
+      insert.run("gone");
+      throw boom;
+    });
+    expect(() => failing()).toThrow(boom);
+    const duplicate = db.transaction(() => {
+      insert.run("dup");
+      insert.run("dup");
+    });
+    expect(() => duplicate()).toThrow(/UNIQUE constraint failed/);
+    expect(names()).toEqual([]);
+    const [first, second] = transactions();
+    expect(first!.action.method).toBe("ROLLBACK");
+    expect(first!.result).toMatchObject({
+      status: "FAILURE",
+      error: { type: "Error", message: "stock check failed" },
+    });
+    expect(first!.severity).toBe("ERROR");
+    expect(second!.result.error).toMatchObject({ code: "SQLITE_CONSTRAINT_UNIQUE" });
+    // the failing statement is recorded too, inside its transaction
+    const failed = queries().filter((q) => q.result.status === "FAILURE");
+    expect(failed).toHaveLength(1);
+    expect((failed[0]!.metadata as { transaction_id: string }).transaction_id).toBe(
+      (second!.metadata as { transaction_id: string }).transaction_id,
+    );
+  });
+
+  it("records a nested transaction as a savepoint of the outer one (RELEASE / ROLLBACK TO)", () => {
+    const insert = db.prepare("INSERT INTO items (name) VALUES (?)");
+    const inner = db.transaction((name: string, fail: boolean) => {
+      insert.run(name);
+      if (fail) throw new Error(`inner ${name} failed`);
+    });
+    const outer = db.transaction(() => {
+      insert.run("outer");
+      inner("kept", false);
+      try {
+        inner("undone", true);
+      } catch {
+        // the savepoint rolled back; the outer transaction goes on
+      }
+    });
+    outer();
+    expect(names()).toEqual(["kept", "outer"]);
+    const [kept, undone, top] = transactions();
+    const id = (top!.metadata as { transaction_id: string }).transaction_id;
+    expect(top!.action.method).toBe("COMMIT");
+    expect(kept!.action.method).toBe("RELEASE");
+    expect(kept!.metadata).toMatchObject({ transaction_id: id, savepoint: 1 });
+    expect(undone!.action.method).toBe("ROLLBACK TO");
+    expect(undone!.result).toMatchObject({ status: "FAILURE", error: { message: "inner undone failed" } });
+    expect(undone!.metadata).toMatchObject({ transaction_id: id, savepoint: 1 });
+    const [o, k, u] = queries();
+    expect(o!.metadata).toEqual({ driver: "better-sqlite3", transaction_id: id });
+    expect(k!.metadata).toEqual({ driver: "better-sqlite3", transaction_id: id, savepoint: 1 });
+    expect(u!.metadata).toEqual({ driver: "better-sqlite3", transaction_id: id, savepoint: 1 });
+  });
+
+  it("audits the deferred, immediate and exclusive variants, which keep better-sqlite3's shape", () => {
+    const insert = db.prepare("INSERT INTO items (name) VALUES (?)");
+    const add = db.transaction((n: string) => insert.run(n).changes);
+    const shape = add as unknown as Record<string, Record<string, Record<string, Record<string, unknown>>>>;
+    expect(shape.database).toBe(raw);
+    expect(shape.immediate!.exclusive!.deferred!.default).toBe(add);
+    expect(add.immediate("i")).toBe(1);
+    expect(add.exclusive("e")).toBe(1);
+    expect(add.deferred("d")).toBe(1);
+    expect(transactions().map((e) => (e.metadata as { mode: string }).mode)).toEqual([
+      "immediate",
+      "exclusive",
+      "deferred",
+    ]);
+  });
+
+  it("records nothing for transactions when skip matches BEGIN, statements still audited", () => {
+    const quiet = new Database(":memory:");
+    try {
+      auditSqlite(quiet, { engine: t.engine, skip: ["BEGIN"] });
+      quiet.exec("CREATE TABLE n (v INTEGER)");
+      const insert = quiet.prepare("INSERT INTO n VALUES (?)");
+      quiet.transaction(() => insert.run(1))();
+      expect(transactions()).toEqual([]);
+      expect(queries().map((e) => e.action.method)).toEqual(["CREATE", "INSERT"]);
+      expect(queries()[1]!.metadata).toEqual({ driver: "better-sqlite3" });
+    } finally {
+      quiet.close();
+    }
+  });
+
+  it("records each pragma as a PRAGMA statement, failures included, with results unchanged", () => {
+    expect(db.pragma("user_version = 7")).toEqual([]);
+    expect(db.pragma("user_version", { simple: true })).toBe(7);
+    expect(db.pragma("foreign_keys = ON")).toEqual([]);
+    expect(db.pragma("table_info(items)")).toHaveLength(3);
+    expect(() => db.pragma("user_version = (")).toThrow();
+    const events = queries();
+    expect(events.map((e) => [(e.params as { sql: string }).sql, e.action.method, e.result.status])).toEqual([
+      ["PRAGMA user_version = 7", "PRAGMA", "SUCCESS"],
+      ["PRAGMA user_version", "PRAGMA", "SUCCESS"],
+      ["PRAGMA foreign_keys = ON", "PRAGMA", "SUCCESS"],
+      ["PRAGMA table_info(items)", "PRAGMA", "SUCCESS"],
+      ["PRAGMA user_version = (", "PRAGMA", "FAILURE"],
+    ]);
+    expect(events[3]!.result.count).toBe(3);
+    expect(events[4]!.result.error?.code).toBe("SQLITE_ERROR");
   });
 });

@@ -1,16 +1,23 @@
 /**
  * What is particular to each HTTP integration: Express middleware shape and option
- * errors, the Fastify plugin's registration and `inject()`, `node:http` pass-through.
+ * errors, the Fastify plugin's registration and `inject()`, `node:http` pass-through,
+ * Koa's `ctx.throw` and error replies, Hono outside `@hono/node-server` and its JWT payload.
  */
-import { createServer, ServerResponse } from "node:http";
+import { createServer, type Server, ServerResponse } from "node:http";
+import { createAdaptorServer } from "@hono/node-server";
+import Router from "@koa/router";
 import express from "express";
 import Fastify from "fastify";
+import { Hono } from "hono";
+import Koa from "koa";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { VigilError } from "../../src/errors.js";
 import { expressAuditMiddleware } from "../../src/integrations/express/index.js";
 import { fastifyAuditPlugin } from "../../src/integrations/fastify/index.js";
+import { honoAuditMiddleware } from "../../src/integrations/hono/index.js";
 import { httpAuditHandler } from "../../src/integrations/http/index.js";
 import { defaultActor, parseTraceparent } from "../../src/integrations/http-common.js";
+import { koaAuditMiddleware } from "../../src/integrations/koa/index.js";
 import { closeServer, eventually, listen, ofType, type TestEngine, testEngine } from "./helpers.js";
 
 let t: TestEngine;
@@ -218,6 +225,126 @@ describe("httpAuditHandler", () => {
 
   it("rejects a handler that is not a function", () => {
     expect(() => httpAuditHandler(42 as never)).toThrow(/httpAuditHandler: handler must be a function/);
+  });
+});
+
+describe("koaAuditMiddleware", () => {
+  it("returns a named middleware and rejects bad options naming the option", () => {
+    expect(koaAuditMiddleware({ engine: t.engine }).name).toBe("vigilAudit");
+    expect(() => koaAuditMiddleware({ exclude: ["health"] })).toThrow(
+      /koaAuditMiddleware: options\.exclude\[0\] must be a path starting with "\/" or a RegExp/,
+    );
+    expect(() => koaAuditMiddleware({ category: "" })).toThrow(/koaAuditMiddleware: options\.category/);
+  });
+
+  it("records ctx.throw's status and the user koa-jwt style middleware puts in ctx.state, and getActor gets the context", async () => {
+    const app = new Koa();
+    app.silent = true;
+    app.use(koaAuditMiddleware({ engine: t.engine }));
+    app.use(async (ctx, next) => {
+      ctx.state.user = { sub: "u-7", name: "Nia", roles: ["viewer"] };
+      await next();
+    });
+    const router = new Router();
+    router.get("/reports/:id", (ctx) => {
+      t.engine.log({ action: "INNER", category: "TEST" });
+      ctx.throw(403, "not yours");
+    });
+    app.use(router.routes());
+    const server = createServer(app.callback());
+    const url = await listen(server);
+    try {
+      const res = await fetch(`${url}/reports/9`, { headers: { "x-request-id": "rid-k" } });
+      expect(res.status).toBe(403);
+      expect(await res.text()).toBe("not yours");
+      expect(res.headers.get("x-request-id")).toBe("rid-k");
+      const [e] = await eventually(() => (requests().length === 1 ? requests() : undefined), "event");
+      expect(e!.result).toMatchObject({ status: "FAILURE", http_status: 403 });
+      expect(e!.severity).toBe("WARNING");
+      expect(e!.action.resource).toEqual({ path: "/reports/9", name: "/reports/:id" });
+      expect(e!.actor).toMatchObject({ id: "u-7", username: "Nia", roles: ["viewer"], ip: "127.0.0.1" });
+      expect(ofType(t.events(), "INNER")[0]!.actor?.id).toBe("u-7");
+    } finally {
+      await closeServer(server);
+    }
+
+    const seen: unknown[] = [];
+    const custom = new Koa();
+    custom.use(
+      koaAuditMiddleware<Koa.Context>({
+        engine: t.engine,
+        getActor: (ctx) => {
+          seen.push(ctx);
+          return { username: String(ctx.get("x-name")) };
+        },
+      }),
+    );
+    custom.use((ctx) => {
+      ctx.body = "ok";
+    });
+    const server2 = createServer(custom.callback());
+    const url2 = await listen(server2);
+    try {
+      await fetch(`${url2}/x`, { headers: { "x-name": "omar" } });
+      await eventually(() => (requests().length === 2 ? requests() : undefined), "event");
+      expect(requests()[1]!.actor).toEqual({ username: "omar" });
+      expect(seen.every((c) => typeof (c as Koa.Context).state === "object")).toBe(true);
+    } finally {
+      await closeServer(server2);
+    }
+  });
+});
+
+describe("honoAuditMiddleware", () => {
+  it("returns a named middleware and rejects bad options naming the option", () => {
+    expect(honoAuditMiddleware({ engine: t.engine }).name).toBe("vigilAudit");
+    expect(() => honoAuditMiddleware({ requestIdHeader: "a b" })).toThrow(
+      /honoAuditMiddleware: options\.requestIdHeader must be a header name or false/,
+    );
+  });
+
+  it("passes requests outside @hono/node-server through unaudited", async () => {
+    const app = new Hono();
+    app.use(honoAuditMiddleware({ engine: t.engine }));
+    app.get("/x", (c) => c.text("ok"));
+    const res = await app.request("/x");
+    expect(await res.text()).toBe("ok");
+    expect(t.events()).toEqual([]);
+  });
+
+  it("takes the actor from hono/jwt's jwtPayload and names no route when a middleware answers early", async () => {
+    const app = new Hono();
+    app.use(honoAuditMiddleware({ engine: t.engine }));
+    app.use("/admin/*", async (c, next) => {
+      if (c.req.header("authorization") !== "Bearer ok") return c.json({ error: "unauthorized" }, 401);
+      c.set("jwtPayload" as never, { sub: "svc-1", roles: ["admin"] } as never);
+      await next();
+    });
+    app.get("/admin/stats/:day", async (c) => {
+      await new Promise((r) => setTimeout(r, 5));
+      t.engine.log({ action: "INNER", category: "TEST" });
+      return c.json({ day: c.req.param("day") });
+    });
+    const server = createAdaptorServer({ fetch: app.fetch }) as Server;
+    const url = await listen(server);
+    try {
+      expect((await fetch(`${url}/admin/stats/mon`)).status).toBe(401);
+      const ok = await fetch(`${url}/admin/stats/tue`, { headers: { authorization: "Bearer ok" } });
+      expect(await ok.json()).toEqual({ day: "tue" });
+      const [denied, allowed] = await eventually(
+        () => (requests().length === 2 ? requests() : undefined),
+        "2 events",
+      );
+      expect(denied!.result).toMatchObject({ status: "FAILURE", http_status: 401 });
+      expect(denied!.action.resource).toEqual({ path: "/admin/stats/mon" });
+      expect(allowed!.action.resource).toEqual({ path: "/admin/stats/tue", name: "/admin/stats/:day" });
+      expect(allowed!.actor).toMatchObject({ id: "svc-1", roles: ["admin"] });
+      const inner = ofType(t.events(), "INNER")[0]!;
+      expect(inner.actor?.id).toBe("svc-1");
+      expect(inner.correlation?.request_id).toBe(allowed!.correlation?.request_id);
+    } finally {
+      await closeServer(server);
+    }
   });
 });
 

@@ -1,6 +1,7 @@
 /**
- * The same small application built on Express 5, Fastify 5 and plain `node:http`, so one
- * suite checks that the three HTTP integrations behave the same (SPEC §1).
+ * The same small application built on Express 5 and 4, Fastify 5, plain `node:http`, Koa 3
+ * and Hono 4 (on `@hono/node-server`), so one suite checks that the HTTP integrations
+ * behave the same (SPEC §1).
  *
  * Routes: `GET /users/:id` (logs an inner event), `GET /bad` (400), `GET /fail` (the
  * handler throws: 500), `POST /echo` (echoes the JSON body), `GET /hold` (sends headers and
@@ -11,14 +12,22 @@
  * @module
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import { createAdaptorServer, type HttpBindings } from "@hono/node-server";
+import { RESPONSE_ALREADY_SENT } from "@hono/node-server/utils/response";
+import { bodyParser } from "@koa/bodyparser";
+import Router from "@koa/router";
 import express from "express";
 import express4 from "express4";
 import Fastify from "fastify";
+import { Hono } from "hono";
+import Koa from "koa";
 import type { AuditEngine } from "../../src/engine.js";
 import { expressAuditMiddleware } from "../../src/integrations/express/index.js";
 import { type FastifyAuditOptions, fastifyAuditPlugin } from "../../src/integrations/fastify/index.js";
+import { honoAuditMiddleware } from "../../src/integrations/hono/index.js";
 import { httpAuditHandler } from "../../src/integrations/http/index.js";
 import type { HttpAuditOptions } from "../../src/integrations/http-common.js";
+import { koaAuditMiddleware } from "../../src/integrations/koa/index.js";
 import { closeServer, listen } from "./helpers.js";
 
 export interface RunningApp {
@@ -38,11 +47,13 @@ export interface Harness {
 const delay = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const jitter = () => delay(Math.floor(Math.random() * 8));
 
-function userFrom(header: string | string[] | undefined): { id: string; username: string } | undefined {
+export function userFrom(
+  header: string | string[] | undefined,
+): { id: string; username: string } | undefined {
   return typeof header === "string" ? { id: `id-${header}`, username: header } : undefined;
 }
 
-function deferred(): { promise: Promise<void>; resolve: () => void } {
+export function deferred(): { promise: Promise<void>; resolve: () => void } {
   let resolve!: () => void;
   const promise = new Promise<void>((r) => {
     resolve = r;
@@ -50,7 +61,7 @@ function deferred(): { promise: Promise<void>; resolve: () => void } {
   return { promise, resolve };
 }
 
-async function work(engine: AuditEngine, n: string): Promise<void> {
+export async function work(engine: AuditEngine, n: string): Promise<void> {
   await jitter();
   engine.log({ action: "INNER_ONE", category: "TEST", metadata: { n } });
   await jitter();
@@ -226,9 +237,118 @@ export const nodeHttpHarness: Harness = {
   },
 };
 
+export const koaHarness: Harness = {
+  name: "koa",
+  knowsRoutes: true,
+  async start(engine, options) {
+    const held = deferred();
+    const app = new Koa();
+    app.silent = true; // the thrown error of /fail is expected
+    app.use(bodyParser());
+    app.use(koaAuditMiddleware({ engine, ...(options as object) }));
+    app.use(async (ctx, next) => {
+      ctx.state.user = userFrom(ctx.headers["x-user"]);
+      await next();
+    });
+    const router = new Router();
+    router.get("/users/:id", (ctx) => {
+      engine.log({ action: "INNER", category: "TEST" });
+      ctx.body = { id: ctx.params.id };
+    });
+    router.get("/bad", (ctx) => {
+      ctx.status = 400;
+      ctx.body = { error: "bad" };
+    });
+    router.get("/fail", () => {
+      throw new Error("boom");
+    });
+    router.post("/echo", (ctx) => {
+      engine.log({ action: "INNER", category: "TEST" });
+      ctx.body = ctx.request.body;
+    });
+    router.get("/hold", (ctx) => {
+      ctx.respond = false;
+      ctx.res.writeHead(200, { "content-type": "text/plain" });
+      ctx.res.write("partial");
+      ctx.res.on("close", held.resolve);
+    });
+    router.get("/work/:n", async (ctx) => {
+      await work(engine, ctx.params.n!);
+      ctx.body = { n: ctx.params.n };
+    });
+    router.get("/health", (ctx) => {
+      ctx.body = { status: "ok" };
+    });
+    const api = new Router({ prefix: "/api" });
+    api.get("/users/:id", (ctx) => {
+      engine.log({ action: "INNER", category: "TEST" });
+      ctx.body = { id: ctx.params.id };
+    });
+    app.use(router.routes());
+    app.use(api.routes());
+    const server = createServer(app.callback());
+    const url = await listen(server);
+    return { url, holdClosed: held.promise, close: () => closeServer(server) };
+  },
+};
+
+type HonoEnv = { Bindings: HttpBindings; Variables: { user: { id: string; username: string } } };
+
+export const honoHarness: Harness = {
+  name: "hono",
+  knowsRoutes: true,
+  async start(engine, options) {
+    const held = deferred();
+    const app = new Hono<HonoEnv>();
+    app.use(honoAuditMiddleware({ engine, ...(options as object) }));
+    app.use(async (c, next) => {
+      const user = userFrom(c.req.header("x-user"));
+      if (user) c.set("user", user);
+      await next();
+    });
+    app.get("/users/:id", (c) => {
+      engine.log({ action: "INNER", category: "TEST" });
+      return c.json({ id: c.req.param("id") });
+    });
+    app.get("/bad", (c) => c.json({ error: "bad" }, 400));
+    app.get("/fail", () => {
+      throw new Error("boom");
+    });
+    app.post("/echo", async (c) => {
+      const body = await c.req.json();
+      engine.log({ action: "INNER", category: "TEST" });
+      return c.json(body);
+    });
+    app.get("/hold", (c) => {
+      const res = c.env.outgoing;
+      res.writeHead(200, { "content-type": "text/plain" });
+      res.write("partial");
+      res.on("close", held.resolve);
+      return RESPONSE_ALREADY_SENT;
+    });
+    app.get("/work/:n", async (c) => {
+      await work(engine, c.req.param("n"));
+      return c.json({ n: c.req.param("n") });
+    });
+    app.get("/health", (c) => c.json({ status: "ok" }));
+    const api = new Hono<HonoEnv>();
+    api.get("/users/:id", (c) => {
+      engine.log({ action: "INNER", category: "TEST" });
+      return c.json({ id: c.req.param("id") });
+    });
+    app.route("/api", api);
+    app.onError((_err, c) => c.json({ error: "internal" }, 500));
+    const server = createAdaptorServer({ fetch: app.fetch }) as Server;
+    const url = await listen(server);
+    return { url, holdClosed: held.promise, close: () => closeServer(server) };
+  },
+};
+
 export const harnesses: readonly Harness[] = [
   expressHarness,
   express4Harness,
   fastifyHarness,
   nodeHttpHarness,
+  koaHarness,
+  honoHarness,
 ];

@@ -220,10 +220,155 @@ describe("auditMysql2", () => {
     expect(events[60]!.actor).toBeUndefined();
   });
 
-  it("rejects what is not a mysql2 object and pool clusters", () => {
-    expect(() => auditMysql2(null as never)).toThrow(/auditMysql2: expected a mysql2 connection or pool/);
+  it("audits prepared statements: each execute once, a failed prepare, callback and promise APIs", async () => {
+    const conn = auditMysql2(callbackConnection(), { engine: t.engine });
+    const stmt = await promisify<mysql.PrepareStatementInfo>((cb) =>
+      conn.prepare(`INSERT INTO ${table} (name) VALUES (?)`, cb),
+    );
+    await promisify((cb) => stmt.execute(["p1"], cb));
+    await promisify((cb) => stmt.execute(["p2"], cb));
+    const again = await promisify<mysql.PrepareStatementInfo>((cb) =>
+      conn.prepare(`INSERT INTO ${table} (name) VALUES (?)`, cb),
+    );
+    const dup = await promisify((cb) => again.execute(["p1"], cb)).catch((e: unknown) => e);
+    expect((dup as { code?: string }).code).toBe("ER_DUP_ENTRY");
+    stmt.close();
+    const bad = await promisify((cb) => conn.prepare("SELEC nonsense", cb)).catch((e: unknown) => e);
+    expect((bad as { code?: string }).code).toBe("ER_PARSE_ERROR");
+    const pconn = await mysqlPromise.createConnection(connection);
+    closers.push(() => pconn.end());
+    auditMysql2(pconn, { engine: t.engine });
+    const pstmt = await pconn.prepare(`SELECT name FROM ${table} WHERE name LIKE ? ORDER BY name`);
+    const [rows] = await pstmt.execute(["p%"]);
+    expect((rows as { name: string }[]).map((r) => r.name)).toEqual(["p1", "p2"]);
+    await pstmt.close();
+    await pconn.execute(`SELECT name FROM ${table} WHERE name = ?`, ["p1"]);
+    const events = queries();
+    expect(events.map((e) => [e.action.method, e.result.status, e.result.count])).toEqual([
+      ["INSERT", "SUCCESS", 1],
+      ["INSERT", "SUCCESS", 1],
+      ["INSERT", "FAILURE", undefined],
+      ["SELEC", "FAILURE", undefined],
+      ["SELECT", "SUCCESS", 2],
+      ["SELECT", "SUCCESS", 1],
+    ]);
+    expect(events[1]!.params).toEqual({ sql: `INSERT INTO ${table} (name) VALUES (?)`, values: ["p2"] });
+    expect(events[2]!.result.error?.code).toBe("ER_DUP_ENTRY");
+    expect(events[3]!.result.error?.code).toBe("ER_PARSE_ERROR");
+  });
+
+  it("rejects what is not a mysql2 object", () => {
+    expect(() => auditMysql2(null as never)).toThrow(
+      /auditMysql2: expected a mysql2 connection, pool or pool cluster/,
+    );
+    expect(() => auditMysql2({ of: 1 } as never)).toThrow(/auditMysql2: expected/);
+  });
+});
+
+describe("auditMysql2 on pool clusters", () => {
+  const callbackCluster = () => {
     const cluster = mysql.createPoolCluster();
-    expect(() => auditMysql2(cluster as never)).toThrow(/pool clusters are not supported/);
-    cluster.end();
+    cluster.add("primary", { ...connection, connectionLimit: 2 });
+    cluster.add("replica1", { ...connection, connectionLimit: 2 });
+    cluster.add("replica2", { ...connection, connectionLimit: 2 });
+    closers.push(() => new Promise((r) => cluster.end(r)));
+    return cluster;
+  };
+
+  it("audits of(pattern).query/execute once each, callback and emitter forms, errors with their code", async () => {
+    const raw = callbackCluster();
+    const cluster = auditMysql2(raw, { engine: t.engine });
+    expect(cluster).toBe(raw);
+    expect(auditMysql2(raw, { engine: t.engine })).toBe(raw);
+    const primary = cluster.of("primary");
+    const ins = await promisify<mysql.ResultSetHeader>((cb) =>
+      primary.query(`INSERT INTO ${table} (name) VALUES (?), (?)`, ["a", "b"], (e, r) =>
+        cb(e, r as mysql.ResultSetHeader),
+      ),
+    );
+    expect(ins.affectedRows).toBe(2);
+    const rows = await promisify<mysql.RowDataPacket[]>((cb) =>
+      cluster
+        .of("replica*")
+        .execute(`SELECT name FROM ${table} WHERE name <> ? ORDER BY name`, ["z"], (e, r) =>
+          cb(e, r as mysql.RowDataPacket[]),
+        ),
+    );
+    expect(rows.map((r) => r.name)).toEqual(["a", "b"]);
+    const streamed = await new Promise<number>((resolve, reject) => {
+      let n = 0;
+      cluster
+        .of("replica*")
+        .query(`SELECT name FROM ${table}`)
+        .on("result", () => n++)
+        .on("error", reject)
+        .on("end", () => resolve(n));
+    });
+    expect(streamed).toBe(2);
+    const err = await promisify((cb) => primary.query("SELECT * FROM vigil_no_such_table", cb)).catch(
+      (e: unknown) => e,
+    );
+    expect((err as { code?: string }).code).toBe("ER_NO_SUCH_TABLE");
+    const events = queries();
+    expect(events.map((e) => e.action.method)).toEqual(["INSERT", "SELECT", "SELECT", "SELECT"]);
+    expect(events[0]!.result).toMatchObject({ status: "SUCCESS", count: 2 });
+    expect(events[0]!.params).toEqual({
+      sql: `INSERT INTO ${table} (name) VALUES (?), (?)`,
+      values: ["a", "b"],
+    });
+    expect(events[0]!.action.resource).toEqual({ type: "database", name: "test" });
+    expect(events[1]!.result.count).toBe(2);
+    expect(events[2]!.result.count).toBe(2);
+    expect(events[3]!.result).toMatchObject({ status: "FAILURE", error: { code: "ER_NO_SUCH_TABLE" } });
+  });
+
+  it("audits a connection checked out with getConnection(pattern) until it is released", async () => {
+    const cluster = auditMysql2(callbackCluster(), { engine: t.engine });
+    const conn = await promisify<mysql.PoolConnection>((cb) => cluster.getConnection("replica*", cb));
+    await promisify((cb) => conn.query("SELECT 1 AS leased", cb));
+    await promisify((cb) => conn.execute("SELECT ? AS leased", [2], cb));
+    conn.release();
+    // the node pool reuses that connection for the namespace's own query: recorded once
+    await promisify((cb) => cluster.of("replica*").query("SELECT 3 AS after_release", cb));
+    const other = await promisify<mysql.PoolConnection>((cb) => cluster.of("primary").getConnection(cb));
+    await promisify((cb) => other.query("SELECT 4 AS via_namespace", cb));
+    other.release();
+    expect(queries().map((e) => (e.params as { sql: string }).sql)).toEqual([
+      "SELECT 1 AS leased",
+      "SELECT ? AS leased",
+      "SELECT 3 AS after_release",
+      "SELECT 4 AS via_namespace",
+    ]);
+  });
+
+  it("audits mysql2/promise clusters, in the issuing scope across 60 concurrent scopes on 2 connections", async () => {
+    const cluster = mysqlPromise.createPoolCluster();
+    cluster.add("only", { ...connection, connectionLimit: 2 });
+    closers.push(() => cluster.end());
+    auditMysql2(cluster, { engine: t.engine });
+    const ns = cluster.of("only");
+    await Promise.all(
+      Array.from({ length: 60 }, (_, i) =>
+        withAuditScope({ actor: { username: `u${i}` }, correlation: { request_id: `r${i}` } }, async () => {
+          if (i % 3 === 0) await ns.query("SELECT ? AS i, SLEEP(0.001)", [i]);
+          else if (i % 3 === 1) await ns.execute("SELECT ? AS i", [i]);
+          else {
+            const conn = await cluster.getConnection("only");
+            try {
+              await conn.query("SELECT ? AS i", [i]);
+            } finally {
+              conn.release();
+            }
+          }
+        }),
+      ),
+    );
+    const events = queries();
+    expect(events).toHaveLength(60);
+    for (const e of events) {
+      const i = (e.params as { values: number[] }).values[0];
+      expect(e.actor?.username).toBe(`u${i}`);
+      expect(e.correlation?.request_id).toBe(`r${i}`);
+    }
   });
 });

@@ -1,8 +1,8 @@
 /**
  * `vigil-audit/better-sqlite3` (SPEC §1): audit every statement of a `better-sqlite3`
  * Database. The same database comes back; statements it prepares have `run`, `get`,
- * `all` and `iterate` audited, and `exec` is audited. Return values and thrown errors
- * are unchanged. `better-sqlite3` itself is never imported: only the slice of its API
+ * `all` and `iterate` audited, and `exec`, `pragma` and `transaction` functions are
+ * audited. Return values and thrown errors are unchanged. `better-sqlite3` itself is never imported: only the slice of its API
  * declared here is used.
  *
  * Each execution records one `DATABASE` / `QUERY_EXECUTION` event: the SQL text
@@ -20,6 +20,9 @@
  *
  * @module
  */
+import { randomUUID } from "node:crypto";
+import { withAuditScope } from "../../capture/scope.js";
+import type { LogInput } from "../../event/types.js";
 import {
   beginQuery,
   createDbContext,
@@ -44,8 +47,22 @@ export interface SqliteDatabaseLike {
 interface DatabaseLike {
   prepare(source: string): StatementLike;
   exec(source: string): unknown;
+  transaction?(fn: (...args: unknown[]) => unknown): TransactionLike;
+  pragma?(source: string, options?: unknown): unknown;
+  readonly inTransaction?: boolean;
   readonly name?: unknown;
 }
+
+/** A function `db.transaction(fn)` returns, with its variants. */
+type TransactionLike = ((...args: unknown[]) => unknown) & {
+  readonly deferred: (...args: unknown[]) => unknown;
+  readonly immediate: (...args: unknown[]) => unknown;
+  readonly exclusive: (...args: unknown[]) => unknown;
+  readonly database: unknown;
+};
+
+const MODES = ["deferred", "immediate", "exclusive"] as const;
+type Mode = "default" | (typeof MODES)[number];
 
 interface StatementLike {
   readonly source?: unknown;
@@ -143,13 +160,131 @@ function instrumentStatement(stmt: StatementLike, ctx: DbAuditContext): void {
   });
 }
 
+/** The transactions of one database in progress, outermost first (calls are synchronous). */
+interface OpenTransaction {
+  readonly id: string;
+}
+
+/**
+ * The audited version of one transaction function: one `DATABASE` / `TRANSACTION` event
+ * per call, recorded when it ends, and everything recorded inside it carrying
+ * `metadata.transaction_id` (through the ambient scope).
+ */
+function auditedTransaction(
+  db: DatabaseLike,
+  ctx: DbAuditContext,
+  open: OpenTransaction[],
+  run: (...args: unknown[]) => unknown,
+  mode: Mode,
+): (...args: unknown[]) => unknown {
+  return function vigilTransaction(this: unknown, ...args: unknown[]): unknown {
+    const engine = ctx.engine();
+    if (engine === undefined || ctx.skipped("BEGIN")) return run.apply(this, args);
+    // better-sqlite3 runs a transaction called inside another one as a savepoint
+    const nested = db.inTransaction === true;
+    const outer = open[0];
+    const id = outer?.id ?? randomUUID();
+    const depth = nested ? Math.max(open.length, 1) : 0;
+    const metadata = depth > 0 ? { transaction_id: id, savepoint: depth } : { transaction_id: id };
+    const started = performance.now();
+    const record = (error: unknown): void => {
+      try {
+        const database = ctx.database();
+        const failed = error !== undefined;
+        const input: LogInput = {
+          action: "TRANSACTION",
+          category: "DATABASE",
+          method: nested ? (failed ? "ROLLBACK TO" : "RELEASE") : failed ? "ROLLBACK" : "COMMIT",
+          resource: database !== undefined ? { type: "database", name: database } : { type: "database" },
+          metadata: { driver: ctx.driver, ...metadata, mode },
+          result: { duration_ms: Math.round((performance.now() - started) * 1000) / 1000 },
+          ...(failed ? { error, status: "FAILURE" as const } : { status: "SUCCESS" as const }),
+        };
+        engine.log(input);
+      } catch {
+        // recording never changes the application's behaviour
+      }
+    };
+    open.push({ id });
+    let result: unknown;
+    try {
+      result = withAuditScope({ metadata }, () => run.apply(this, args));
+    } catch (error) {
+      open.pop();
+      record(error ?? new Error("transaction failed"));
+      throw error;
+    }
+    open.pop();
+    record(undefined);
+    return result;
+  };
+}
+
+/** `db.transaction(fn)` returning audited transaction functions (with audited variants). */
+function instrumentTransactions(db: DatabaseLike, ctx: DbAuditContext): void {
+  const transaction = db.transaction;
+  if (typeof transaction !== "function") return;
+  const open: OpenTransaction[] = [];
+  replaceMethod(db, "transaction", function vigilTransactionFactory(this: unknown, ...args: unknown[]) {
+    const txn = (transaction as (this: unknown, ...a: unknown[]) => TransactionLike).apply(this, args);
+    const variants = {
+      default: auditedTransaction(db, ctx, open, txn, "default"),
+      deferred: auditedTransaction(db, ctx, open, txn.deferred, "deferred"),
+      immediate: auditedTransaction(db, ctx, open, txn.immediate, "immediate"),
+      exclusive: auditedTransaction(db, ctx, open, txn.exclusive, "exclusive"),
+    };
+    // like better-sqlite3's own: every variant carries all variants and the database
+    const properties: PropertyDescriptorMap = {
+      default: { value: variants.default },
+      deferred: { value: variants.deferred },
+      immediate: { value: variants.immediate },
+      exclusive: { value: variants.exclusive },
+      database: { value: txn.database, enumerable: true },
+    };
+    for (const v of Object.values(variants)) Object.defineProperties(v, properties);
+    return variants.default;
+  });
+}
+
+/** `db.pragma(source)`: one `QUERY_EXECUTION` event with `params.sql` `PRAGMA <source>`. */
+function instrumentPragma(db: DatabaseLike, ctx: DbAuditContext): void {
+  const pragma = db.pragma;
+  if (typeof pragma !== "function") return;
+  replaceMethod(db, "pragma", function vigilPragma(this: unknown, ...args: unknown[]) {
+    const source = args[0];
+    const call =
+      typeof source === "string" ? beginQuery(ctx, `PRAGMA ${source}`, undefined, "sync") : undefined;
+    if (call === undefined) return (pragma as Method).apply(this, args);
+    let value: unknown;
+    try {
+      value = (pragma as Method).apply(this, args);
+    } catch (error) {
+      finishQuery(call, { error });
+      throw error;
+    }
+    finishQuery(call, { count: Array.isArray(value) ? value.length : undefined });
+    return value;
+  });
+}
+
 /**
  * Audit a `better-sqlite3` Database; returns the same object. Statements prepared after
  * this call are audited on `run`, `get`, `all` and `iterate` (values given to the call
  * or to `bind()`); `exec` records one event for its whole script; a statement that
  * fails to prepare records a failure. `pluck()`, `raw()`, `expand()` and `safeIntegers()`
- * keep working (they return the same statement). Statements run by `db.transaction()`
- * (`BEGIN`, `COMMIT`) and `db.pragma()` are not recorded.
+ * keep working (they return the same statement).
+ *
+ * `db.transaction(fn)` returns audited transaction functions (its `deferred`, `immediate`
+ * and `exclusive` variants too): each call records one `DATABASE` / `TRANSACTION` event
+ * when it ends — `action.method` `COMMIT` (SUCCESS) or `ROLLBACK` (FAILURE, with the
+ * error that made it roll back), the duration, `metadata.mode` — and every event recorded
+ * inside it, its statements included, carries `metadata.transaction_id` (the same id as
+ * the transaction's event). A transaction called inside another runs as a savepoint: its
+ * event has `RELEASE` or `ROLLBACK TO`, the outer transaction's id and
+ * `metadata.savepoint` (its depth). A `skip` that matches `BEGIN` leaves transactions
+ * unrecorded. `db.pragma(source)` records one `QUERY_EXECUTION` event with
+ * `params.sql` `PRAGMA <source>` (a pragma can change settings: `journal_mode`,
+ * `foreign_keys`), `action.method` `PRAGMA`, and the rows returned as the count.
  *
  * Calls are synchronous, so every event carries the scope in force at the call.
  *
@@ -205,6 +340,8 @@ export function auditSqlite<T extends SqliteDatabaseLike>(db: T, options?: DbAud
       throw error;
     }
   });
+  instrumentTransactions(target, ctx);
+  instrumentPragma(target, ctx);
   markAudited(target);
   return db;
 }

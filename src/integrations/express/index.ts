@@ -15,7 +15,7 @@
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { withAuditScope } from "../../capture/scope.js";
-import { createHttpAuditor, type HttpAuditOptions } from "../http-common.js";
+import { createHttpAuditor, type HttpAdapter, type HttpAuditOptions } from "../http-common.js";
 
 export { defaultActor, type HttpAuditOptions, parseTraceparent } from "../http-common.js";
 
@@ -51,6 +51,14 @@ function routePattern(req: ExpressLikeRequest): string | undefined {
   return pattern === "/" ? base : `${base}${pattern}`;
 }
 
+/** Where an Express request keeps what the event needs (also used by the NestJS integration). */
+export const expressAdapter: HttpAdapter<ExpressLikeRequest> = {
+  raw: (req) => req,
+  url: (req) => req.originalUrl ?? req.url,
+  route: routePattern,
+  body: (req) => req.body,
+};
+
 /**
  * Express middleware recording one `API` / `HTTP_REQUEST` event per request when the
  * response finishes (or FAILURE with `result.error.type: "ABORTED"` when the client
@@ -68,12 +76,7 @@ function routePattern(req: ExpressLikeRequest): string | undefined {
 export function expressAuditMiddleware<Req extends ExpressLikeRequest = ExpressLikeRequest>(
   options?: HttpAuditOptions<Req>,
 ): ExpressAuditMiddleware<Req> {
-  const auditor = createHttpAuditor<Req>("expressAuditMiddleware", options, {
-    raw: (req) => req,
-    url: (req) => req.originalUrl ?? req.url,
-    route: routePattern,
-    body: (req) => req.body,
-  });
+  const auditor = createHttpAuditor<Req>("expressAuditMiddleware", options, expressAdapter);
   return function vigilAudit(req, res, next) {
     const audit = auditor.begin(req, res);
     if (audit === undefined) next();

@@ -17,7 +17,7 @@
  */
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from "node:http";
 import { withAuditScope } from "../../capture/scope.js";
-import { createHttpAuditor, type HttpAuditOptions } from "../http-common.js";
+import { createHttpAuditor, type HttpAdapter, type HttpAuditOptions } from "../http-common.js";
 
 export { defaultActor, type HttpAuditOptions, parseTraceparent } from "../http-common.js";
 
@@ -60,6 +60,14 @@ export type FastifyAuditPlugin = ((
   readonly [key: symbol]: unknown;
 };
 
+/** Where a Fastify request keeps what the event needs (also used by the NestJS integration). */
+export const fastifyAdapter: HttpAdapter<FastifyLikeRequest> = {
+  raw: (req) => req.raw,
+  url: (req) => req.url,
+  route: (req) => req.routeOptions?.url,
+  body: (req) => req.body,
+};
+
 /**
  * The Fastify plugin. Each request records one `API` / `HTTP_REQUEST` event when the
  * response finishes (or FAILURE with `result.error.type: "ABORTED"` when the client goes
@@ -90,12 +98,7 @@ export const fastifyAuditPlugin: FastifyAuditPlugin = Object.assign(
         prefix?: unknown;
         logLevel?: unknown;
       };
-      auditor = createHttpAuditor<FastifyLikeRequest>("fastifyAuditPlugin", rest, {
-        raw: (req) => req.raw,
-        url: (req) => req.url,
-        route: (req) => req.routeOptions?.url,
-        body: (req) => req.body,
-      });
+      auditor = createHttpAuditor<FastifyLikeRequest>("fastifyAuditPlugin", rest, fastifyAdapter);
     } catch (err) {
       done(err as Error);
       return;

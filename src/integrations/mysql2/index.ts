@@ -1,6 +1,6 @@
 /**
- * `vigil-audit/mysql2` (SPEC §1): audit every statement of a `mysql2` connection or pool
- * (MySQL and MariaDB), callback and promise APIs alike. The same object comes back with
+ * `vigil-audit/mysql2` (SPEC §1): audit every statement of a `mysql2` connection, pool or
+ * pool cluster (MySQL and MariaDB), callback and promise APIs alike. The same object comes back with
  * `query` and `execute` audited; what they return is unchanged. `mysql2` itself is never
  * imported: only the slice of its API declared here is used.
  *
@@ -40,10 +40,16 @@ export interface Mysql2Queryable {
   query: (...args: never[]) => unknown;
 }
 
+/** A pool cluster (`mysql.createPoolCluster()`), callback or promise flavour. */
+export interface Mysql2PoolClusterLike {
+  of: (...args: never[]) => unknown;
+}
+
 /** The slice of mysql2's core (callback) objects this module uses. */
 interface CoreLike {
   query(...args: unknown[]): unknown;
   execute?(...args: unknown[]): unknown;
+  prepare?(...args: unknown[]): unknown;
   getConnection?(...args: unknown[]): unknown;
   releaseConnection?(...args: unknown[]): unknown;
   readonly config?: {
@@ -164,6 +170,56 @@ function instrumentConnection(conn: CoreLike): void {
   replaceMethod(conn, "query", audited(conn.query as Callback, ctxOf));
   if (typeof conn.execute === "function")
     replaceMethod(conn, "execute", audited(conn.execute as Callback, ctxOf));
+  if (typeof conn.prepare === "function") instrumentPrepare(conn, ctxOf);
+}
+
+const instrumentedStatements = new WeakSet<object>();
+
+/**
+ * `connection.prepare(sql, cb)` (also under `mysql2/promise`'s `prepare`): a statement that
+ * fails to prepare is recorded as a failure; a prepared statement's `execute(values, cb)`
+ * records one event per execution, while the connection is audited. (`connection.execute`
+ * prepares through its own commands, not through these, so nothing is recorded twice.)
+ */
+function instrumentPrepare(conn: CoreLike, ctxOf: () => DbAuditContext | undefined): void {
+  const prepare = conn.prepare as Callback;
+  replaceMethod(conn, "prepare", function vigilPrepare(this: unknown, ...args: unknown[]) {
+    const last = args.length - 1;
+    const cb = args[last];
+    const ctx = ctxOf();
+    if (typeof cb !== "function" || ctx === undefined) return prepare.apply(this, args);
+    const first = args[0] as { sql?: unknown } | string | undefined;
+    const sql = typeof first === "string" ? first : first?.sql;
+    const call = beginQuery(ctx, sql, undefined, "callback");
+    const callArgs = args.slice();
+    callArgs[last] = function vigilPrepared(this: unknown, ...cbArgs: unknown[]) {
+      const [err, stmt] = cbArgs;
+      if (err !== null && err !== undefined) {
+        if (call) finishQuery(call, { error: err });
+      } else if (stmt !== null && typeof stmt === "object") instrumentPrepared(stmt as PreparedLike, ctxOf);
+      return (cb as Callback).apply(this, cbArgs);
+    };
+    return prepare.apply(this, callArgs);
+  });
+}
+
+/** The slice of mysql2's `PreparedStatementInfo` used here. */
+interface PreparedLike {
+  readonly query?: unknown;
+  execute(...args: unknown[]): unknown;
+}
+
+function instrumentPrepared(stmt: PreparedLike, ctxOf: () => DbAuditContext | undefined): void {
+  if (instrumentedStatements.has(stmt)) return; // the connection caches prepared statements
+  instrumentedStatements.add(stmt);
+  const execute = stmt.execute as Callback;
+  // `execute(values, cb)` read as `query(sql, values, cb)`: the same audited forms
+  const wrapped = audited(function statementExecute(this: unknown, _sql: unknown, ...rest: unknown[]) {
+    return execute.apply(this, rest);
+  }, ctxOf);
+  replaceMethod(stmt, "execute", function vigilPreparedExecute(this: unknown, ...args: unknown[]) {
+    return wrapped.call(this, stmt.query, ...args);
+  });
 }
 
 function instrumentPool(pool: CoreLike, ctx: DbAuditContext): void {
@@ -224,6 +280,102 @@ function hookRelease(pool: CoreLike): void {
   );
 }
 
+/** The slice of mysql2's core `PoolCluster` and its `PoolNamespace`s this module uses. */
+interface ClusterLike {
+  of(...args: unknown[]): NamespaceLike;
+  readonly _nodes?: Readonly<Record<string, { readonly pool?: CoreLike } | undefined>>;
+}
+
+interface NamespaceLike {
+  query(...args: unknown[]): unknown;
+  execute(...args: unknown[]): unknown;
+  getConnection(...args: unknown[]): unknown;
+}
+
+/**
+ * Audit a pool cluster at its namespaces (`cluster.of(pattern)`, which `cluster.getConnection`
+ * also goes through): `query` / `execute` record one event each, issued in the caller's
+ * context whichever node serves it; a connection checked out with `getConnection` is
+ * audited until released, like a pool's. The node pools themselves stay unaudited, so no
+ * statement is recorded twice.
+ */
+function instrumentCluster(cluster: ClusterLike, ctx: DbAuditContext): void {
+  const namespaces = new WeakSet<object>();
+  const of = cluster.of as (this: unknown, ...args: unknown[]) => NamespaceLike;
+  replaceMethod(cluster, "of", function vigilOf(this: unknown, ...args: unknown[]) {
+    const namespace = of.apply(this, args);
+    if (namespace !== null && typeof namespace === "object" && !namespaces.has(namespace)) {
+      namespaces.add(namespace);
+      instrumentNamespace(namespace, ctx);
+    }
+    return namespace;
+  });
+}
+
+function instrumentNamespace(namespace: NamespaceLike, ctx: DbAuditContext): void {
+  // query/execute check a connection out through getConnection, synchronously (and again,
+  // with the same callback, when the cluster retries another node): not a lease.
+  let internal = 0;
+  const internalCallbacks = new WeakSet<object>();
+  for (const method of ["query", "execute"] as const) {
+    const original = namespace[method];
+    if (typeof original !== "function") continue;
+    const wrapped = audited(original as Callback, () => ctx);
+    replaceMethod(namespace, method, function vigilClusterQuery(this: unknown, ...args: unknown[]) {
+      internal++;
+      try {
+        return wrapped.apply(this, args);
+      } finally {
+        internal--;
+      }
+    });
+  }
+  const getConnection = namespace.getConnection as Callback;
+  replaceMethod(namespace, "getConnection", function vigilGetConnection(this: unknown, ...args: unknown[]) {
+    const cb = args[0];
+    if (typeof cb !== "function" || internalCallbacks.has(cb)) return getConnection.apply(this, args);
+    if (internal > 0) {
+      internalCallbacks.add(cb);
+      return getConnection.apply(this, args);
+    }
+    const leasing = function vigilGotConnection(this: unknown, ...cbArgs: unknown[]) {
+      const conn = cbArgs[1] as CoreLike | undefined;
+      if ((cbArgs[0] === null || cbArgs[0] === undefined) && conn !== null && typeof conn === "object") {
+        instrumentConnection(conn);
+        leased.set(conn, ctx);
+        if (conn._pool) hookRelease(conn._pool as CoreLike);
+      }
+      return (cb as Callback).apply(this, cbArgs);
+    };
+    internalCallbacks.add(leasing); // the namespace's own retry passes it back in
+    return getConnection.call(this, leasing, ...args.slice(1));
+  });
+}
+
+/** The core `PoolCluster` of `target` (itself, or what a promise cluster holds), if it is one. */
+function clusterOf(target: unknown): ClusterLike | undefined {
+  const isCluster = (c: unknown): c is ClusterLike =>
+    c !== null &&
+    typeof c === "object" &&
+    typeof (c as { of?: unknown }).of === "function" &&
+    typeof (c as { add?: unknown }).add === "function";
+  // a promise cluster proxies `of` and `add` too: audit the core cluster it holds
+  const core = (target as { poolCluster?: unknown } | null)?.poolCluster;
+  if (isCluster(core)) return core;
+  return isCluster(target) ? target : undefined;
+}
+
+/** The database the cluster's nodes share, if they all name the same one. */
+function clusterDatabase(cluster: ClusterLike): string | undefined {
+  let name: string | undefined;
+  for (const node of Object.values(cluster._nodes ?? {})) {
+    const db = node?.pool?.config?.connectionConfig?.database;
+    if (typeof db !== "string" || (name !== undefined && db !== name)) return undefined;
+    name = db;
+  }
+  return name;
+}
+
 /** The callback-API object underneath `target` (itself, or what a promise wrapper holds). */
 function coreOf(target: CoreLike & PromiseWrapperLike): { core: CoreLike; isPool: boolean } {
   if (
@@ -247,22 +399,38 @@ function coreOf(target: CoreLike & PromiseWrapperLike): { core: CoreLike; isPool
  *   `(options[, values][, callback])`, emitter mode (recorded on `end` / `error`), and
  *   through `.promise()`.
  *
- * Events carry the actor and correlation in force when the statement was issued.
- * Prepared statement objects (`connection.prepare()`) and pool clusters are not audited.
+ * - Pool cluster (`mysql.createPoolCluster()`): `cluster.of(pattern).query/execute`, and
+ *   every statement of a connection checked out with `cluster.getConnection(pattern, cb)`
+ *   or `cluster.of(pattern).getConnection(cb)` until it is released. `action.resource.name`
+ *   is the database the nodes share (or `options.database`).
  *
- * @throws VigilError `VIGIL_ERR_INVALID_ARGUMENT` for something that is not a mysql2 object, a pool cluster, or a malformed option.
+ * - Prepared statements: `connection.prepare(sql)` — a failure to prepare is recorded, and
+ *   each `statement.execute(values)` records one event while the connection is audited.
+ *
+ * Events carry the actor and correlation in force when the statement was issued.
+ *
+ * @throws VigilError `VIGIL_ERR_INVALID_ARGUMENT` for something that is not a mysql2 object or a malformed option.
  * @example const conn = auditMysql2(await mysql.createConnection(url), { skip: ["SELECT 1"] });
+ * @example const cluster = auditMysql2(mysql.createPoolCluster()); cluster.add("replica1", config);
  */
-export function auditMysql2<T extends Mysql2Queryable>(db: T, options?: DbAuditOptions): T {
-  if (db !== null && typeof db === "object" && typeof (db as { of?: unknown }).of === "function") {
-    throw notADriver(
-      "auditMysql2",
-      "a mysql2 connection or pool (pool clusters are not supported: audit their connections)",
-      db,
-    );
+export function auditMysql2<T extends Mysql2Queryable | Mysql2PoolClusterLike>(
+  db: T,
+  options?: DbAuditOptions,
+): T {
+  const cluster = clusterOf(db);
+  if (cluster !== undefined) {
+    if (isAudited(cluster)) return db;
+    const ctx = createDbContext("auditMysql2", "mysql2", options, () => clusterDatabase(cluster));
+    instrumentCluster(cluster, ctx);
+    markAudited(cluster);
+    return db;
   }
   if (db === null || typeof db !== "object" || typeof (db as { query?: unknown }).query !== "function") {
-    throw notADriver("auditMysql2", "a mysql2 connection or pool (an object with a query method)", db);
+    throw notADriver(
+      "auditMysql2",
+      "a mysql2 connection, pool or pool cluster (an object with a query or of method)",
+      db,
+    );
   }
   const { core, isPool } = coreOf(db as unknown as CoreLike & PromiseWrapperLike);
   const pooledConnection = !isPool && core._pool !== undefined && core._pool !== null;
