@@ -18,6 +18,13 @@ import type { EncryptionKeys } from "../crypto/keyring.js";
 import { KeyError } from "../crypto/keyring.js";
 import { checkLine, GENESIS } from "./chain.js";
 import { ByteLineChecker } from "./check-bytes.js";
+import {
+  eventTime,
+  type PendingOptions,
+  type PendingPolicy,
+  parseChainId,
+  pendingPolicy,
+} from "./pending.js";
 import { readFileLineBytes } from "./read.js";
 import {
   type BadRecordLine,
@@ -84,12 +91,47 @@ export interface VerifyProblem {
   readonly keyId?: string;
 }
 
+/**
+ * The events a running writer stored after its last checkpoint: not verified yet (nothing
+ * signed covers them), and not a problem — the writer seals them within its checkpoint
+ * interval. See `pending.ts` for when a tail counts as pending.
+ */
+export interface PendingTail {
+  readonly chain: string;
+  /** The first and last pending positions, and how many events are stored between them. */
+  readonly seq: number;
+  readonly toSeq: number;
+  readonly count: number;
+  /** The writer, from the chain id. */
+  readonly host: string;
+  readonly pid: number;
+  /** `alive`: a running process of this host; `remote`: another host, judged by age alone. */
+  readonly writer: "alive" | "remote";
+  /** The time of the chain's last checkpoint (ISO 8601); absent when it has none yet. */
+  readonly lastCheckpoint?: string;
+  /** Milliseconds since the last checkpoint was signed (or since the chain started, without one). */
+  readonly sinceCheckpointMs: number;
+  /** At most this many milliseconds since the oldest pending event was stored. */
+  readonly waitingMs: number;
+  /** Where the first pending event is stored. */
+  readonly file?: string;
+  readonly line?: number;
+  /** One line for a human: `chain …: 37 events pending (seq …; writer alive, pid 4711 on this host, last checkpoint 2.1 s ago)`. */
+  readonly message: string;
+}
+
 /** The outcome of a verification. */
 export interface VerifyResult {
-  /** True only when the store is intact: every event verified, no problem at all. */
+  /**
+   * True when nothing is wrong: every event verified (`intact`), or the only events not
+   * verified are the pending tails of running writers (`pending`).
+   */
   readonly ok: boolean;
-  /** `intact`, `tampered` (a problem other than `unverifiable`), or `unverifiable`. */
-  readonly status: "intact" | "tampered" | "unverifiable";
+  /**
+   * `intact`; `pending` (intact up to the checkpoints, plus pending tails); `tampered` (a
+   * problem other than `unverifiable`); or `unverifiable`.
+   */
+  readonly status: "intact" | "pending" | "tampered" | "unverifiable";
   readonly chains: number;
   /** Stored records read. */
   readonly events: number;
@@ -102,6 +144,10 @@ export interface VerifyResult {
   readonly problems: readonly VerifyProblem[];
   /** Problems not listed because `maxProblems` was reached. */
   readonly omittedProblems: number;
+  /** The pending tails of running writers, one per chain. */
+  readonly pending: readonly PendingTail[];
+  /** The events in them. */
+  readonly pendingEvents: number;
 }
 
 /** Where an entry was read. */
@@ -170,6 +216,13 @@ export interface ChainVerifierOptions {
   readonly windowed?: boolean;
   /** At most this many problems are listed (default 1000); the rest are counted. */
   readonly maxProblems?: number;
+  /**
+   * Tell the pending tails of running writers from unsealed tails after a crash (see
+   * `pending.ts`). Default: off — every event after a chain's last checkpoint is
+   * `unverifiable`. Feed the signed records before the lines: then only lines after their
+   * chain's last checkpoint are looked at for their time.
+   */
+  readonly pending?: PendingPolicy;
 }
 
 /**
@@ -190,6 +243,12 @@ export class ChainVerifier {
   readonly #openBytes: ((envelope: string) => Buffer) | undefined;
   readonly #windowed: boolean;
   readonly #maxProblems: number;
+  readonly #pendingPolicy: PendingPolicy | undefined;
+  /** With a pending policy: the highest checkpointed seq of each chain, from the records fed. */
+  readonly #sealed = new Map<string, number>();
+  /** With a pending policy: the lowest seq seen after the chain's last checkpoint, and its event's time. */
+  readonly #tailTimes = new Map<string, { seq: number; time: number | undefined }>();
+  readonly #pendingTails: PendingTail[] = [];
   readonly #sources: Source[] = [];
   readonly #chains = new Map<string, Entry[]>();
   readonly #loose: Loose[][] = [];
@@ -221,6 +280,7 @@ export class ChainVerifier {
     this.#openBytes = options.open ? options.openBytes : undefined;
     this.#windowed = options.windowed ?? false;
     this.#maxProblems = options.maxProblems ?? 1000;
+    this.#pendingPolicy = options.pending;
   }
 
   /** Register a source (a file, a table); returns its handle for {@link addLine}. */
@@ -258,6 +318,8 @@ export class ChainVerifier {
             src,
             line: at,
           });
+          if (this.#pendingPolicy && this.#tailCandidate(fast.chain, fast.seq))
+            this.#noteTail(fast.chain, fast.seq, clear.toString("utf8", fast.body, clear.length));
           return;
         }
         text = clear.toString("utf8");
@@ -285,6 +347,8 @@ export class ChainVerifier {
       ...(check.valid ? {} : { why: "its content does not match its hash" }),
     };
     this.#chainOf(check.chain).push(entry);
+    if (this.#pendingPolicy && check.valid && this.#tailCandidate(check.chain, check.seq))
+      this.#noteTail(check.chain, check.seq, text);
   }
 
   /**
@@ -312,6 +376,8 @@ export class ChainVerifier {
       src,
       line: at,
     });
+    if (this.#pendingPolicy && this.#tailCandidate(check.chain, check.seq))
+      this.#noteTail(check.chain, check.seq, buf.toString("utf8", check.body, end));
   }
 
   /** A line that ends a file without its newline (cut mid-line). */
@@ -402,6 +468,7 @@ export class ChainVerifier {
       }
       this.#validRecords++;
       if (r.type === "checkpoint") {
+        if (r.seq > (this.#sealed.get(r.chain) ?? 0)) this.#sealed.set(r.chain, r.seq);
         const map = options.witness ? this.#witnessCheckpoints : this.#checkpoints;
         let list = map.get(r.chain);
         if (!list) {
@@ -431,6 +498,18 @@ export class ChainVerifier {
     this.#lastChain = chain;
     this.#lastEntries = list;
     return list;
+  }
+
+  /** Whether a valid line at `seq` may be the oldest of its chain's unsealed tail (so far). */
+  #tailCandidate(chain: string, seq: number): boolean {
+    if (seq <= (this.#sealed.get(chain) ?? 0)) return false;
+    const noted = this.#tailTimes.get(chain);
+    return noted === undefined || seq < noted.seq;
+  }
+
+  /** Keep the time of the lowest unsealed position of a chain (its event's id time). */
+  #noteTail(chain: string, seq: number, text: string): void {
+    this.#tailTimes.set(chain, { seq, time: eventTime(text) });
   }
 
   #addLoose(src: number, at: number, text: string, why: string, torn: boolean): void {
@@ -546,9 +625,16 @@ export class ChainVerifier {
     this.#judgeLoose();
     const problems = this.#problems;
     const tampered = problems.some((p) => p.kind !== "unverifiable") || this.#omitted > 0;
-    const status = tampered ? "tampered" : problems.length > 0 ? "unverifiable" : "intact";
+    const pending = this.#pendingTails;
+    const status = tampered
+      ? "tampered"
+      : problems.length > 0
+        ? "unverifiable"
+        : pending.length > 0
+          ? "pending"
+          : "intact";
     return {
-      ok: status === "intact",
+      ok: status === "intact" || status === "pending",
       status,
       chains: this.#chains.size,
       events: this.#events,
@@ -557,6 +643,8 @@ export class ChainVerifier {
       retained,
       problems,
       omittedProblems: this.#omitted,
+      pending,
+      pendingEvents: pending.reduce((n, p) => n + p.count, 0),
     };
   }
 
@@ -718,18 +806,82 @@ export class ChainVerifier {
           { toSeq: maxPresent, count: k },
         );
       } else if (!signingKeyWrong) {
-        this.#problemAt(
-          "unverifiable",
-          chain,
-          first,
-          maxCp === 0
-            ? `chain ${chain} has no signed checkpoint: its ${k} event${k === 1 ? "" : "s"} cannot be verified (the writer may still be running, or crashed before its first checkpoint)`
-            : `${k} event${k === 1 ? "" : "s"} (seq ${maxCp + 1}..${maxPresent}) after the last signed checkpoint cannot be verified yet (the writer may still be running, or crashed)`,
-          { toSeq: maxPresent, count: k },
-        );
+        const judged = this.#judgeTail(chain, lastCp, first, maxPresent, k);
+        if (typeof judged === "object") this.#pendingTails.push(judged);
+        else {
+          const events = `${k} event${k === 1 ? "" : "s"}`;
+          this.#problemAt(
+            "unverifiable",
+            chain,
+            first,
+            maxCp === 0
+              ? `chain ${chain} has no signed checkpoint: its ${events} cannot be verified (${judged ?? "the writer may still be running, or crashed before its first checkpoint"})`
+              : `${events} (seq ${maxCp + 1}..${maxPresent}) after the last signed checkpoint cannot be verified ${judged ? `(${judged})` : "yet (the writer may still be running, or crashed)"}`,
+            { toSeq: maxPresent, count: k },
+          );
+        }
       }
     }
     return retained;
+  }
+
+  /**
+   * The unsealed tail `first..toSeq` (`count` events) of a chain with no final checkpoint:
+   * pending (its writer runs and has not waited longer than its checkpoint interval), or why
+   * not (`undefined`: no pending policy, or a chain id that names no writer).
+   */
+  #judgeTail(
+    chain: string,
+    lastCp: CheckpointRecord | undefined,
+    first: Entry,
+    toSeq: number,
+    count: number,
+  ): PendingTail | string | undefined {
+    const policy = this.#pendingPolicy;
+    const writer = policy && parseChainId(chain);
+    if (!policy || !writer) return undefined;
+    const state = policy.writerState(chain, writer);
+    if (state === "dead")
+      return `its writer, pid ${writer.pid} on this host, is no longer running and did not seal them: it crashed or was killed, or the checkpoints covering them were deleted`;
+    const now = policy.now();
+    const cpTime = lastCp ? Date.parse(lastCp.time) : Number.NaN;
+    const since = now - (Number.isNaN(cpTime) ? writer.startMs : cpTime);
+    const oldest = this.#tailTimes.get(chain)?.time;
+    // every pending event was stored after the last checkpoint (or the chain's start) and after its own id's time
+    const waiting = Math.min(since, oldest === undefined ? since : now - oldest);
+    const limit = policy.intervalMs + policy.graceMs;
+    if (waiting > limit) {
+      const writerIs =
+        state === "alive"
+          ? `the writer (pid ${writer.pid} on this host) runs but does not seal its events`
+          : `the writer (pid ${writer.pid} on host ${writer.host}) stopped, or does not seal its events`;
+      return `they have waited ${seconds(waiting)} for a checkpoint, more than the checkpoint interval (${seconds(policy.intervalMs)}) and grace (${seconds(policy.graceMs)}): ${writerIs}`;
+    }
+    if (waiting < -policy.graceMs)
+      return `their times are ${seconds(-waiting)} ahead of this clock, more than the grace (${seconds(policy.graceMs)}) allows`;
+    const s = this.#sources[first.src]!;
+    const who =
+      state === "alive"
+        ? `writer alive, pid ${writer.pid} on this host`
+        : `writer on host ${writer.host}, judged by age`;
+    const sinceText = lastCp
+      ? `last checkpoint ${seconds(since)} ago`
+      : `no checkpoint yet, chain started ${seconds(since)} ago`;
+    return {
+      chain,
+      seq: first.seq,
+      toSeq,
+      count,
+      host: writer.host,
+      pid: writer.pid,
+      writer: state,
+      ...(lastCp ? { lastCheckpoint: lastCp.time } : {}),
+      sinceCheckpointMs: since,
+      waitingMs: waiting,
+      file: s.name,
+      line: first.line,
+      message: `chain ${chain}: ${count} event${count === 1 ? "" : "s"} pending (${first.seq === toSeq ? `seq ${toSeq}` : `seq ${first.seq}..${toSeq}`}; ${who}, ${sinceText})`,
+    };
   }
 
   /** The checkpoints of a chain, store and witness merged, sorted; reports a rollback. */
@@ -1023,6 +1175,11 @@ export class ChainVerifier {
   }
 }
 
+/** A duration in seconds with one decimal, for messages: `2.1 s`. */
+function seconds(ms: number): string {
+  return `${(Math.max(0, ms) / 1000).toFixed(1)} s`;
+}
+
 /** Binary search for a position among slots sorted by seq. */
 function findSlot(slots: readonly Entry[], seq: number): Entry | undefined {
   let lo = 0;
@@ -1139,6 +1296,12 @@ export interface VerifyStoreOptions {
   readonly onProgress?: (progress: VerifyProgress) => void;
   /** Default 1000. */
   readonly maxProblems?: number;
+  /**
+   * How pending tails of running writers are told from unsealed tails after a crash: the
+   * writers' checkpoint interval (default 60 s), a grace (default 15 s), the clock. `false`:
+   * every event after a chain's last checkpoint is `unverifiable` (strict). Default on.
+   */
+  readonly pending?: PendingOptions | false;
 }
 
 const DAY_MS = 86_400_000;
@@ -1159,6 +1322,7 @@ export async function verifyStore(options: VerifyStoreOptions): Promise<VerifyRe
     openBytes: createEnvelopeOpener(options.encryption),
     windowed,
     ...(options.maxProblems !== undefined ? { maxProblems: options.maxProblems } : {}),
+    ...(options.pending !== false ? { pending: pendingPolicy(options.pending) } : {}),
   });
   const checkpointDir =
     options.checkpoints ?? (options.backend ? join(options.backend.directory, "checkpoints") : undefined);

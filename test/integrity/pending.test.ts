@@ -1,0 +1,230 @@
+/**
+ * Pending tails (issue 12): when the events after a chain's last checkpoint are the pending
+ * tail of a running writer, and when they stay `unverifiable` — judged by the chain id's
+ * writer, the time of the last checkpoint and the time of the oldest pending event, on a
+ * controlled clock. The running-writer cases with real processes are in
+ * `test/cli/verify-live.test.ts`.
+ */
+import { afterEach, describe, expect, test } from "vitest";
+import type { AuditEvent } from "../../src/event/types.js";
+import { GENESIS, sealEvent } from "../../src/integrity/chain.js";
+import { parseChainId, pendingPolicy, type WriterState } from "../../src/integrity/pending.js";
+import { type CheckpointRecord, signRecord } from "../../src/integrity/records.js";
+import { createSigner, createVerifier } from "../../src/integrity/signing.js";
+import { ChainVerifier, type VerifyResult } from "../../src/integrity/verify.js";
+import { tempDir } from "../helpers.js";
+import { buildStore } from "./store.js";
+
+const KEYS = { algorithm: "hmac-sha256", secret_key: "a-test-secret-of-enough-length-0123" } as const;
+const signer = createSigner(KEYS);
+const T0 = Date.parse("2026-12-01T10:00:00.000Z");
+const CHAIN = `web-2:4711:${T0}:9f3a01bc`;
+
+/** A UUIDv7 holding exactly `ms` (`idAt()` stays monotonic, so it cannot go back in time). */
+const idAt = (ms: number): string => {
+  const h = ms.toString(16).padStart(12, "0");
+  return `${h.slice(0, 8)}-${h.slice(8)}-7000-8000-000000000000`;
+};
+
+/** `count` events of CHAIN, the i-th built at `times(i)`, and a checkpoint signed at `cpTime` after `sealed` of them. */
+function judge(options: {
+  readonly count: number;
+  readonly sealed: number;
+  readonly cpTime?: number;
+  readonly times: (i: number) => number;
+  readonly now: number;
+  readonly writer?: WriterState;
+  readonly chain?: string;
+}): VerifyResult {
+  const chain = options.chain ?? CHAIN;
+  const v = new ChainVerifier({
+    verifier: createVerifier(KEYS),
+    pending: pendingPolicy({
+      intervalSeconds: 60,
+      now: () => options.now,
+      writerState: () => options.writer ?? "remote",
+    }),
+  });
+  let prev = GENESIS;
+  const lines: string[] = [];
+  let checkpoint: CheckpointRecord | undefined;
+  for (let i = 1; i <= options.count; i++) {
+    const event = {
+      action: { category: "AUTHENTICATION", type: "LOGIN" },
+      id: idAt(options.times(i)),
+      schema_version: 1,
+      timestamp: "2020-01-01T00:00:00.000Z", // the user's own time: not what verify goes by
+    } as unknown as AuditEvent;
+    const sealed = sealEvent(event, chain, i, prev);
+    prev = sealed.integrity.hash;
+    lines.push(sealed.line);
+    if (i === options.sealed && options.cpTime !== undefined)
+      checkpoint = signRecord(
+        { v: 1, type: "checkpoint", chain, seq: i, hash: prev, time: new Date(options.cpTime).toISOString() },
+        signer,
+      );
+  }
+  if (checkpoint) v.addRecords({ records: [{ record: checkpoint, file: "cp.jsonl", line: 1 }], bad: [] });
+  const src = v.addSource("audit.log");
+  for (const [i, line] of lines.entries()) {
+    const buf = Buffer.from(line);
+    v.addLineBytes(src, i + 1, buf, 0, buf.length);
+  }
+  return v.finish();
+}
+
+describe("a tail after the last checkpoint", () => {
+  test("is pending while younger than the interval and grace, counted exactly", () => {
+    const r = judge({
+      count: 37,
+      sealed: 30,
+      cpTime: T0 + 30_000,
+      times: (i) => T0 + i * 1000,
+      now: T0 + 40_000,
+    });
+    expect(r).toMatchObject({ ok: true, status: "pending", problems: [], pendingEvents: 7 });
+    expect(r.pending).toEqual([
+      {
+        chain: CHAIN,
+        seq: 31,
+        toSeq: 37,
+        count: 7,
+        host: "web-2",
+        pid: 4711,
+        writer: "remote",
+        lastCheckpoint: "2026-12-01T10:00:30.000Z",
+        sinceCheckpointMs: 10_000,
+        waitingMs: 9_000,
+        file: "audit.log",
+        line: 31,
+        message: `chain ${CHAIN}: 7 events pending (seq 31..37; writer on host web-2, judged by age, last checkpoint 10.0 s ago)`,
+      },
+    ]);
+  });
+
+  test("after an idle hour is pending by the time of its oldest event, not of the old checkpoint", () => {
+    const late = T0 + 3_600_000;
+    const r = judge({
+      count: 12,
+      sealed: 10,
+      cpTime: T0 + 10_000,
+      times: (i) => (i <= 10 ? T0 + i * 1000 : late + i),
+      now: late + 5_000,
+    });
+    expect(r).toMatchObject({ status: "pending", pendingEvents: 2 });
+    expect(r.pending[0]).toMatchObject({ seq: 11, waitingMs: 5_000 - 11, sinceCheckpointMs: 3_595_000 });
+  });
+
+  test("is unverifiable once it has waited longer than the interval and grace", () => {
+    const r = judge({
+      count: 12,
+      sealed: 10,
+      cpTime: T0 + 10_000,
+      times: (i) => T0 + i * 1000,
+      now: T0 + 86_500,
+    });
+    expect(r).toMatchObject({ ok: false, status: "unverifiable", pending: [], pendingEvents: 0 });
+    expect(r.problems).toEqual([
+      expect.objectContaining({ kind: "unverifiable", chain: CHAIN, seq: 11, toSeq: 12, count: 2, line: 11 }),
+    ]);
+    expect(r.problems[0]!.message).toBe(
+      "audit.log:11: 2 events (seq 11..12) after the last signed checkpoint cannot be verified (they have waited 75.5 s for a checkpoint, more than the checkpoint interval (60.0 s) and grace (15.0 s): the writer (pid 4711 on host web-2) stopped, or does not seal its events)",
+    );
+  });
+
+  test("of a chain without a checkpoint is judged from the chain's start", () => {
+    const young = judge({ count: 3, sealed: 0, times: (i) => T0 + i, now: T0 + 70_000 });
+    expect(young.pending[0]!.message).toBe(
+      `chain ${CHAIN}: 3 events pending (seq 1..3; writer on host web-2, judged by age, no checkpoint yet, chain started 70.0 s ago)`,
+    );
+    const old = judge({ count: 3, sealed: 0, times: (i) => T0 + i, now: T0 + 80_000 });
+    expect(old.problems[0]!.message).toMatch(
+      /^audit\.log:1: chain .+ has no signed checkpoint: its 3 events cannot be verified \(they have waited 80\.0 s/,
+    );
+  });
+
+  test("of a writer that is no longer running is unverifiable at once, however young", () => {
+    const r = judge({ count: 5, sealed: 2, cpTime: T0, times: () => T0, now: T0 + 1_000, writer: "dead" });
+    expect(r.status).toBe("unverifiable");
+    expect(r.problems[0]!.message).toContain(
+      "cannot be verified (its writer, pid 4711 on this host, is no longer running and did not seal them: it crashed or was killed, or the checkpoints covering them were deleted)",
+    );
+  });
+
+  test("carrying times far ahead of the verifying clock is not pending", () => {
+    const r = judge({ count: 5, sealed: 2, cpTime: T0 + 60_000, times: () => T0 + 60_000, now: T0 });
+    expect(r.status).toBe("unverifiable");
+    expect(r.problems[0]!.message).toContain("their times are 60.0 s ahead of this clock");
+  });
+
+  test("of a chain id that names no writer is never pending", () => {
+    const r = judge({ count: 5, sealed: 2, cpTime: T0, times: () => T0, now: T0, chain: "fixed-chain" });
+    expect(r.status).toBe("unverifiable");
+    expect(r.problems[0]!.message).toContain(
+      "cannot be verified yet (the writer may still be running, or crashed)",
+    );
+  });
+
+  test("with a changed line is tampering, pending or not", () => {
+    const v = new ChainVerifier({
+      verifier: createVerifier(KEYS),
+      pending: pendingPolicy({ now: () => T0 }),
+    });
+    const event = { id: idAt(T0), schema_version: 1 } as unknown as AuditEvent;
+    const { line } = sealEvent(event, CHAIN, 1, GENESIS);
+    v.addLine(v.addSource("audit.log"), 1, line.replace('"schema_version":1', '"schema_version":2'));
+    const r = v.finish();
+    expect(r).toMatchObject({ ok: false, status: "tampered" });
+    expect(r.problems).toEqual([expect.objectContaining({ kind: "modified", chain: CHAIN, seq: 1 })]);
+  });
+});
+
+describe("parseChainId", () => {
+  test("reads host, pid and start time from the id a writer makes", () => {
+    expect(parseChainId("web-1:4711:1764158400123:9f3a01bc")).toEqual({
+      host: "web-1",
+      pid: 4711,
+      startMs: 1764158400123,
+    });
+    expect(parseChainId("fe80::1:12:1764158400123:0000ffff")).toEqual({
+      host: "fe80::1",
+      pid: 12,
+      startMs: 1764158400123,
+    });
+  });
+
+  test("names no writer for ids of another form", () => {
+    for (const id of [
+      "fixed-chain",
+      "web-1:0:1:9f3a01bc",
+      "web-1:12:x:9f3a01bc",
+      ":12:1:9f3a01bc",
+      "h:1:2:3",
+    ])
+      expect(parseChainId(id)).toBeUndefined();
+  });
+});
+
+describe("an encrypted store still being written", () => {
+  const temps: ReturnType<typeof tempDir>[] = [];
+  afterEach(() => {
+    for (const t of temps.splice(0)) t.cleanup();
+  });
+
+  test("has its pending tail found through decryption, and verifies intact once closed", async () => {
+    const t = tempDir("vigil-pending-");
+    temps.push(t);
+    const store = await buildStore({
+      dir: t.dir,
+      events: 1200,
+      keepOpen: true,
+      encrypt: true,
+      checkpointEvery: 500,
+    });
+    const live = await store.verify();
+    expect(live).toMatchObject({ ok: true, status: "pending", pendingEvents: 200 });
+    expect(live.pending).toEqual([expect.objectContaining({ seq: 1001, toSeq: 1200, writer: "alive" })]);
+    await store.engine.close();
+    expect(await store.verify()).toMatchObject({ status: "intact", pendingEvents: 0 });
+  });
+});
