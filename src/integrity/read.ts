@@ -6,7 +6,7 @@
  * @module
  */
 import { isUtf8 } from "node:buffer";
-import { createReadStream } from "node:fs";
+import { createReadStream, fstatSync } from "node:fs";
 import { createGunzip } from "node:zlib";
 
 /** How reading one file ended. */
@@ -17,6 +17,8 @@ export interface ReadOutcome {
   readonly torn?: { readonly line: number; readonly chars: number; readonly text: string };
   /** Why reading stopped early (unreadable gzip data, I/O error). */
   readonly error?: Error;
+  /** The file read (its inode number), when it could be opened. */
+  readonly ino?: number;
 }
 
 /**
@@ -67,6 +69,15 @@ export async function readFileLineBytes(
   const raw = createReadStream(path, { highWaterMark: 1024 * 1024 });
   const stream = gzip ? raw.pipe(createGunzip({ chunkSize: 256 * 1024 })) : raw;
   raw.on("error", (err) => stream.destroy(err));
+  // which file was read, when a writer renames files meanwhile (rotation)
+  let ino: number | undefined;
+  raw.on("open", (fd: number) => {
+    try {
+      ino = fstatSync(fd).ino;
+    } catch {
+      // not needed to read it
+    }
+  });
   let rest: Buffer | undefined;
   let lineNo = 0;
   try {
@@ -88,11 +99,12 @@ export async function readFileLineBytes(
       rest = start < buf.length ? buf.subarray(start) : undefined;
     }
   } catch (err) {
-    return { lines: lineNo, error: err as Error };
+    return { lines: lineNo, error: err as Error, ...(ino !== undefined ? { ino } : {}) };
   }
+  const read = ino !== undefined ? { ino } : {};
   if (rest && rest.length > 0) {
     const text = rest.toString("utf8");
-    return { lines: lineNo, torn: { line: lineNo + 1, chars: text.length, text } };
+    return { lines: lineNo, torn: { line: lineNo + 1, chars: text.length, text }, ...read };
   }
-  return { lines: lineNo };
+  return { lines: lineNo, ...read };
 }

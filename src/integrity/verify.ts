@@ -12,6 +12,7 @@
  */
 
 import { isUtf8 } from "node:buffer";
+import { statSync } from "node:fs";
 import { join } from "node:path";
 import { createEnvelopeOpener, createLineOpener, type LineOpener } from "../crypto/decode.js";
 import type { EncryptionKeys } from "../crypto/keyring.js";
@@ -19,6 +20,7 @@ import { KeyError } from "../crypto/keyring.js";
 import { checkLine, GENESIS } from "./chain.js";
 import { ByteLineChecker } from "./check-bytes.js";
 import {
+  type ChainWriter,
   eventTime,
   type PendingOptions,
   type PendingPolicy,
@@ -102,6 +104,12 @@ export interface PendingTail {
   readonly seq: number;
   readonly toSeq: number;
   readonly count: number;
+  /**
+   * Positions between `seq` and `toSeq` not found: the writer stored them while verify read
+   * the store (files are read one after another), or they were deleted — the next
+   * checkpoint tells, as a later verify will.
+   */
+  readonly unread: number;
   /** The writer, from the chain id. */
   readonly host: string;
   readonly pid: number;
@@ -181,6 +189,14 @@ interface MissingFile {
   readonly before?: string;
   readonly after?: string;
   readonly held: { chain: string; from: number; to: number; count: number }[];
+}
+
+/** A tail judged pending: its writer and how long it has waited. */
+interface TailTimes {
+  readonly writer: ChainWriter;
+  readonly state: "alive" | "remote";
+  readonly since: number;
+  readonly waiting: number;
 }
 
 /** A line with no readable chain position. */
@@ -728,12 +744,25 @@ export class ChainVerifier {
       lastIn.set(e.src, e);
     }
 
+    // The tail after the last checkpoint: pending when its writer runs (judged before the
+    // gaps: files read one after another while the writer appends to several of them leave
+    // holes in a pending tail that are not deletions)
+    const last = slots[slots.length - 1];
+    const maxPresent = last?.seq ?? 0;
+    const lastCp = checkpoints[checkpoints.length - 1];
+    const maxCp = lastCp?.seq ?? 0;
+    const tail =
+      maxPresent > maxCp && !lastCp?.final && !signingKeyWrong ? this.#judgeTail(chain, lastCp) : undefined;
+    let unread = 0;
+
     // 3. content, links and gaps
     let retained = 0;
     let prev: Entry | undefined;
     for (const e of slots) {
       const expectedSeq = prev ? prev.seq + 1 : 1;
-      if (e.seq > expectedSeq && !(prev === undefined && this.#windowed)) {
+      if (e.seq > expectedSeq && typeof tail === "object" && expectedSeq > maxCp) {
+        unread += e.seq - expectedSeq;
+      } else if (e.seq > expectedSeq && !(prev === undefined && this.#windowed)) {
         retained += this.#gap(chain, expectedSeq, e.seq - 1, prev, e, retention, false);
       } else if (e.state === VALID) {
         const linkTo = prev
@@ -776,8 +805,6 @@ export class ChainVerifier {
     }
 
     // 4. signed checkpoints against the events
-    const last = slots[slots.length - 1];
-    const maxPresent = last?.seq ?? 0;
     for (const c of checkpoints) {
       const e = findSlot(slots, c.seq);
       if (e && e.state === VALID && e.hash !== c.hash) {
@@ -789,8 +816,6 @@ export class ChainVerifier {
         );
       }
     }
-    const lastCp = checkpoints[checkpoints.length - 1];
-    const maxCp = lastCp?.seq ?? 0;
     if (maxCp > maxPresent && !this.#windowed) {
       retained += this.#gap(chain, maxPresent + 1, maxCp, last, undefined, retention, true);
     }
@@ -806,8 +831,9 @@ export class ChainVerifier {
           { toSeq: maxPresent, count: k },
         );
       } else if (!signingKeyWrong) {
-        const judged = this.#judgeTail(chain, lastCp, first, maxPresent, k);
-        if (typeof judged === "object") this.#pendingTails.push(judged);
+        const judged = tail;
+        if (typeof judged === "object")
+          this.#pendingTails.push(this.#pendingTail(chain, judged, lastCp, first, maxPresent, k, unread));
         else {
           const events = `${k} event${k === 1 ? "" : "s"}`;
           this.#problemAt(
@@ -826,17 +852,11 @@ export class ChainVerifier {
   }
 
   /**
-   * The unsealed tail `first..toSeq` (`count` events) of a chain with no final checkpoint:
-   * pending (its writer runs and has not waited longer than its checkpoint interval), or why
-   * not (`undefined`: no pending policy, or a chain id that names no writer).
+   * Whether the unsealed tail of a chain with no final checkpoint is pending (its writer runs
+   * and it has not waited longer than the checkpoint interval and grace): the writer and
+   * times, or why not (`undefined`: no pending policy, or a chain id that names no writer).
    */
-  #judgeTail(
-    chain: string,
-    lastCp: CheckpointRecord | undefined,
-    first: Entry,
-    toSeq: number,
-    count: number,
-  ): PendingTail | string | undefined {
+  #judgeTail(chain: string, lastCp: CheckpointRecord | undefined): TailTimes | string | undefined {
     const policy = this.#pendingPolicy;
     const writer = policy && parseChainId(chain);
     if (!policy || !writer) return undefined;
@@ -859,28 +879,47 @@ export class ChainVerifier {
     }
     if (waiting < -policy.graceMs)
       return `their times are ${seconds(-waiting)} ahead of this clock, more than the grace (${seconds(policy.graceMs)}) allows`;
+    return { writer, state, since, waiting };
+  }
+
+  /** The pending tail `first..toSeq`: `count` events found, `unread` positions between them not. */
+  #pendingTail(
+    chain: string,
+    t: TailTimes,
+    lastCp: CheckpointRecord | undefined,
+    first: Entry,
+    toSeq: number,
+    count: number,
+    unread: number,
+  ): PendingTail {
     const s = this.#sources[first.src]!;
     const who =
-      state === "alive"
-        ? `writer alive, pid ${writer.pid} on this host`
-        : `writer on host ${writer.host}, judged by age`;
+      t.state === "alive"
+        ? `writer alive, pid ${t.writer.pid} on this host`
+        : `writer on host ${t.writer.host}, judged by age`;
     const sinceText = lastCp
-      ? `last checkpoint ${seconds(since)} ago`
-      : `no checkpoint yet, chain started ${seconds(since)} ago`;
+      ? `last checkpoint ${seconds(t.since)} ago`
+      : `no checkpoint yet, chain started ${seconds(t.since)} ago`;
+    const range = first.seq === toSeq ? `seq ${toSeq}` : `seq ${first.seq}..${toSeq}`;
+    const notRead =
+      unread > 0
+        ? `, ${unread} more not read (stored while verify read the store, or deleted: the next checkpoint tells)`
+        : "";
     return {
       chain,
       seq: first.seq,
       toSeq,
       count,
-      host: writer.host,
-      pid: writer.pid,
-      writer: state,
+      unread,
+      host: t.writer.host,
+      pid: t.writer.pid,
+      writer: t.state,
       ...(lastCp ? { lastCheckpoint: lastCp.time } : {}),
-      sinceCheckpointMs: since,
-      waitingMs: waiting,
+      sinceCheckpointMs: t.since,
+      waitingMs: t.waiting,
       file: s.name,
       line: first.line,
-      message: `chain ${chain}: ${count} event${count === 1 ? "" : "s"} pending (${first.seq === toSeq ? `seq ${toSeq}` : `seq ${first.seq}..${toSeq}`}; ${who}, ${sinceText})`,
+      message: `chain ${chain}: ${count} event${count === 1 ? "" : "s"} pending (${range}${notRead}; ${who}, ${sinceText})`,
     };
   }
 
@@ -1326,7 +1365,8 @@ export async function verifyStore(options: VerifyStoreOptions): Promise<VerifyRe
   });
   const checkpointDir =
     options.checkpoints ?? (options.backend ? join(options.backend.directory, "checkpoints") : undefined);
-  if (checkpointDir !== undefined) verifier.addRecords(readRecords(checkpointDir));
+  const firstRecords = checkpointDir !== undefined ? readRecords(checkpointDir) : undefined;
+  if (firstRecords) verifier.addRecords(firstRecords);
   for (const read of options.records ?? []) verifier.addRecords(read);
   const witnesses =
     options.witness === undefined
@@ -1339,29 +1379,60 @@ export async function verifyStore(options: VerifyStoreOptions): Promise<VerifyRe
   let files = (options.files ?? (options.backend ? await options.backend.listFiles() : [])).map(
     normalizeFile,
   );
-  if (windowed) {
-    const fromMs = options.from?.getTime() ?? Number.NEGATIVE_INFINITY;
-    const toMs = options.to?.getTime() ?? Number.POSITIVE_INFINITY;
-    files = files.filter((f) => f.day === undefined || (f.day + DAY_MS > fromMs && f.day < toMs));
-  }
+  if (windowed) files = files.filter((f) => inWindow(f, options.from, options.to));
   // oldest first within a family, so a chain's lines arrive roughly in order
   files.sort(
     (a, b) => (a.day ?? 0) - (b.day ?? 0) || familyOf(a).localeCompare(familyOf(b)) || rank(a) - rank(b),
   );
   reportMissingFiles(files, verifier);
 
-  const total = files.length + (options.sources?.length ?? 0);
+  let total = files.length + (options.sources?.length ?? 0);
   let done = 0;
   let events = 0;
-  for (const f of files) {
+  /** Files read, by inode: a running writer renames files (rotation) while they are read. */
+  const readInodes = new Set<number>();
+  const readPaths = new Set<string>();
+  const readOne = async (f: VerifyFile): Promise<void> => {
     const src = verifier.addSource(f.path);
     const outcome = await readFileLineBytes(f.path, f.gzip, (buf, start, end, lineNo, utf8) => {
       events++;
       verifier.addLineBytes(src, lineNo, buf, start, end, utf8);
     });
+    if (outcome.ino !== undefined) readInodes.add(outcome.ino);
     if (outcome.torn) verifier.addTornLine(src, outcome.torn.line, outcome.torn.text);
-    if (outcome.error) verifier.addUnreadable(src, outcome.lines, outcome.error);
+    // a file gone since the listing (renamed, compressed or pruned by a running writer) is
+    // looked for again below; events it held and that are not found are reported by the chain
+    const gone =
+      (outcome.error as NodeJS.ErrnoException | undefined)?.code === "ENOENT" && outcome.lines === 0;
+    if (outcome.error && !gone) verifier.addUnreadable(src, outcome.lines, outcome.error);
+    if (!gone) readPaths.add(f.path);
     options.onProgress?.({ done: ++done, total, events, current: f.path });
+  };
+  for (const f of files) await readOne(f);
+  if (options.backend && !options.files) {
+    // A running writer may have rotated files while they were read: a file listed as the
+    // active one and renamed before it was opened holds events no other file has. List
+    // again and read every file not read yet — by inode, so a renamed file read under its
+    // old name is not read twice, and by name, so a compressed copy of a file read is not.
+    const again = (await options.backend.listFiles())
+      .map(normalizeFile)
+      .filter((f) => !readPaths.has(f.path) && !(f.gzip && readPaths.has(f.path.slice(0, -3))))
+      .filter((f) => (windowed ? inWindow(f, options.from, options.to) : true));
+    const unread: VerifyFile[] = [];
+    for (const f of again) {
+      const ino = inodeOf(f.path);
+      if (ino === undefined || !readInodes.has(ino)) unread.push(f);
+    }
+    total += unread.length;
+    for (const f of unread) await readOne(f);
+    // retention records signed meanwhile authorize the deletions they preceded
+    if (checkpointDir !== undefined) {
+      const seen = new Set(firstRecords?.records.map((r) => `${r.file}:${r.line}`));
+      const later = readRecords(checkpointDir).records.filter(
+        (r) => r.record.type === "retention" && !seen.has(`${r.file}:${r.line}`),
+      );
+      if (later.length > 0) verifier.addRecords({ records: later, bad: [] });
+    }
   }
   for (const source of options.sources ?? []) {
     const src = verifier.addSource(source.name, { rows: source.rows ?? false });
@@ -1372,6 +1443,22 @@ export async function verifyStore(options: VerifyStoreOptions): Promise<VerifyRe
     options.onProgress?.({ done: ++done, total, events, current: source.name });
   }
   return verifier.finish();
+}
+
+/** Whether a file's day is in `[from, to)` (a file without a day always is). */
+function inWindow(f: VerifyFile, from: Date | undefined, to: Date | undefined): boolean {
+  const fromMs = from?.getTime() ?? Number.NEGATIVE_INFINITY;
+  const toMs = to?.getTime() ?? Number.POSITIVE_INFINITY;
+  return f.day === undefined || (f.day + DAY_MS > fromMs && f.day < toMs);
+}
+
+/** The inode number of `path`, or `undefined` when it is gone. */
+function inodeOf(path: string): number | undefined {
+  try {
+    return statSync(path).ino;
+  } catch {
+    return undefined;
+  }
 }
 
 /**

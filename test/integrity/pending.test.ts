@@ -5,16 +5,24 @@
  * controlled clock. The running-writer cases with real processes are in
  * `test/cli/verify-live.test.ts`.
  */
+import { spawn } from "node:child_process";
+import { readdirSync, readFileSync, renameSync, unlinkSync, writeFileSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { gzipSync } from "node:zlib";
 import { afterEach, describe, expect, test } from "vitest";
+import { loadConfig } from "../../src/config/index.js";
 import type { AuditEvent } from "../../src/event/types.js";
 import { GENESIS, sealEvent } from "../../src/integrity/chain.js";
 import { parseChainId, pendingPolicy, type WriterState } from "../../src/integrity/pending.js";
 import { type CheckpointRecord, signRecord } from "../../src/integrity/records.js";
 import { createSigner, createVerifier } from "../../src/integrity/signing.js";
-import { ChainVerifier, type VerifyResult } from "../../src/integrity/verify.js";
+import { ChainVerifier, type VerifyResult, verifyStore } from "../../src/integrity/verify.js";
+import { FileBackend } from "../../src/storage/file/file-backend.js";
 import { tempDir } from "../helpers.js";
 import { buildStore } from "./store.js";
 
+const WRITER = resolve(fileURLToPath(new URL("../fixtures/live-writer.ts", import.meta.url)));
 const KEYS = { algorithm: "hmac-sha256", secret_key: "a-test-secret-of-enough-length-0123" } as const;
 const signer = createSigner(KEYS);
 const T0 = Date.parse("2026-12-01T10:00:00.000Z");
@@ -35,6 +43,8 @@ function judge(options: {
   readonly now: number;
   readonly writer?: WriterState;
   readonly chain?: string;
+  /** Positions not stored (read). */
+  readonly missing?: readonly number[];
 }): VerifyResult {
   const chain = options.chain ?? CHAIN;
   const v = new ChainVerifier({
@@ -67,6 +77,7 @@ function judge(options: {
   if (checkpoint) v.addRecords({ records: [{ record: checkpoint, file: "cp.jsonl", line: 1 }], bad: [] });
   const src = v.addSource("audit.log");
   for (const [i, line] of lines.entries()) {
+    if (options.missing?.includes(i + 1)) continue;
     const buf = Buffer.from(line);
     v.addLineBytes(src, i + 1, buf, 0, buf.length);
   }
@@ -89,6 +100,7 @@ describe("a tail after the last checkpoint", () => {
         seq: 31,
         toSeq: 37,
         count: 7,
+        unread: 0,
         host: "web-2",
         pid: 4711,
         writer: "remote",
@@ -155,6 +167,33 @@ describe("a tail after the last checkpoint", () => {
     const r = judge({ count: 5, sealed: 2, cpTime: T0 + 60_000, times: () => T0 + 60_000, now: T0 });
     expect(r.status).toBe("unverifiable");
     expect(r.problems[0]!.message).toContain("their times are 60.0 s ahead of this clock");
+  });
+
+  test("with positions not found (written to another file meanwhile) is pending, counting them", () => {
+    const at = {
+      count: 40,
+      sealed: 30,
+      cpTime: T0 + 30_000,
+      times: (i: number) => T0 + i * 1000,
+      now: T0 + 41_000,
+    };
+    const r = judge({ ...at, missing: [34, 35, 38] });
+    expect(r).toMatchObject({ status: "pending", problems: [], pendingEvents: 7 });
+    expect(r.pending[0]).toMatchObject({ seq: 31, toSeq: 40, count: 7, unread: 3 });
+    expect(r.pending[0]!.message).toContain(
+      "7 events pending (seq 31..40, 3 more not read (stored while verify read the store, or deleted: the next checkpoint tells); writer on host web-2",
+    );
+    // a position the last checkpoint covers is missing: deleted, live writer or not
+    const sealed = judge({ ...at, missing: [29, 35] });
+    expect(sealed.status).toBe("tampered");
+    expect(sealed.problems).toEqual([expect.objectContaining({ kind: "deleted", seq: 29, toSeq: 29 })]);
+    expect(sealed.pending[0]).toMatchObject({ count: 9, unread: 1 });
+    // the writer gone: the tail's holes are deletions again
+    const dead = judge({ ...at, missing: [35], writer: "dead" });
+    expect(dead.problems.map((p) => [p.kind, p.seq])).toEqual([
+      ["deleted", 35],
+      ["unverifiable", 31],
+    ]);
   });
 
   test("of a chain id that names no writer is never pending", () => {
@@ -226,5 +265,119 @@ describe("an encrypted store still being written", () => {
     expect(live.pending).toEqual([expect.objectContaining({ seq: 1001, toSeq: 1200, writer: "alive" })]);
     await store.engine.close();
     expect(await store.verify()).toMatchObject({ status: "intact", pendingEvents: 0 });
+  });
+});
+
+describe("a busy live store (a writer logging into two categories with fast size rotation)", () => {
+  test("verifies as pending, with no problem, however the reads interleave with its writes", async () => {
+    const t = tempDir("vigil-busy-");
+    const configFile = join(t.dir, "audit.yaml");
+    writeFileSync(
+      configFile,
+      `vigil:
+  core:
+    application_name: busy
+  storage:
+    backends:
+      - type: file
+        directory: ${JSON.stringify(join(t.dir, "logs"))}
+        rotation:
+          enabled: true
+          when: size
+          max_bytes: 200000
+  security:
+    signing:
+      enabled: true
+      algorithm: hmac-sha256
+      secret_key: ${JSON.stringify(KEYS.secret_key)}
+      checkpoint_every: 1000
+      checkpoint_interval_seconds: 5
+`,
+    );
+    const writer = spawn(
+      process.execPath,
+      ["--import", import.meta.resolve("tsx"), WRITER, configFile, "10", "--busy"],
+      {
+        stdio: ["ignore", "pipe", "inherit"],
+      },
+    );
+    const exited = new Promise((r) => writer.on("close", r));
+    try {
+      await new Promise<void>((resolve, reject) => {
+        writer.stdout!.on("data", (d: Buffer) => d.toString().includes("ready") && resolve());
+        writer.on("error", reject);
+      });
+      const config = loadConfig(configFile, { env: {} });
+      const b = config.storage.backends[0]!;
+      if (b.type !== "file" || !b.enabled) throw new Error("file backend expected");
+      const backend = new FileBackend({ config: b, application: "busy" });
+      let rotated = 0;
+      // verify again and again while the writer writes and rotates (at least 6 rotations)
+      for (let round = 0; round < 4 || (rotated < 6 && round < 200); round++) {
+        const r = await verifyStore({ backend, signing: config.security.signing });
+        expect(r.problems).toEqual([]);
+        expect(r).toMatchObject({ ok: true, status: "pending" });
+        expect(r.pending).toEqual([expect.objectContaining({ writer: "alive", pid: writer.pid })]);
+        rotated = readdirSync(join(t.dir, "logs")).filter((n) => /\.log\.\d+$/.test(n)).length;
+      }
+      expect(rotated).toBeGreaterThanOrEqual(6); // the writer rotated files while they were read
+    } finally {
+      writer.kill("SIGKILL");
+      await exited;
+      t.cleanup();
+    }
+  }, 60_000);
+});
+
+describe("a store whose writer rotates files while verify reads them", () => {
+  const temps: ReturnType<typeof tempDir>[] = [];
+  afterEach(() => {
+    for (const t of temps.splice(0)) t.cleanup();
+  });
+
+  /** A closed store of 3,000 events in rotated files, verified through a listing that changes the files as `change` says. */
+  async function verifyWhile(change: (dir: string, call: number) => void): Promise<VerifyResult> {
+    const t = tempDir("vigil-rotating-");
+    temps.push(t);
+    const store = await buildStore({ dir: t.dir, events: 3000, checkpointEvery: 500, maxBytes: 200_000 });
+    let calls = 0;
+    const backend = {
+      directory: store.backend.directory,
+      listFiles: async () => {
+        const files = await store.backend.listFiles();
+        change(t.dir, ++calls);
+        return files;
+      },
+    };
+    return verifyStore({ backend, signing: store.config.security.signing });
+  }
+
+  const activeFile = (dir: string) => readdirSync(dir).find((n) => n.endsWith(".log"))!;
+  const nextIndex = (dir: string, name: string) =>
+    1 + Math.max(0, ...readdirSync(dir).map((n) => Number(n.slice(name.length + 1).replace(".gz", "")) || 0));
+
+  test("reads the active file renamed (rotated) after it was listed under its new name", async () => {
+    const r = await verifyWhile((dir, call) => {
+      if (call !== 1) return;
+      const active = activeFile(dir);
+      renameSync(join(dir, active), join(dir, `${active}.${nextIndex(dir, active)}`));
+      writeFileSync(join(dir, active), ""); // the new active file
+    });
+    expect(r.problems).toEqual([]);
+    expect(r).toMatchObject({ status: "intact", events: 3000 });
+  });
+
+  test("reads a rotated file compressed after it was listed, and not twice when compressed after it was read", async () => {
+    const gzipFirst = (dir: string) => {
+      const name = readdirSync(dir).find((n) => /\.log\.1$/.test(n))!;
+      writeFileSync(join(dir, `${name}.gz`), gzipSync(readFileSync(join(dir, name))));
+      unlinkSync(join(dir, name));
+    };
+    const before = await verifyWhile((dir, call) => call === 1 && gzipFirst(dir));
+    expect(before.problems).toEqual([]);
+    expect(before).toMatchObject({ status: "intact", events: 3000 });
+    const after = await verifyWhile((dir, call) => call === 2 && gzipFirst(dir));
+    expect(after.problems).toEqual([]);
+    expect(after).toMatchObject({ status: "intact", events: 3000 });
   });
 });
