@@ -113,9 +113,9 @@ const START_SLACK_MS = 10_000;
 /**
  * The state of a chain's writer as this host can see it: a chain of this process is alive
  * while its stage is open; another process of this host is alive when `pid` exists
- * (`process.kill(pid, 0)`: no error, or `EPERM`) and — where `/proc` tells — started no
- * later than the chain did (so a reused pid is not taken for the writer); a chain of
- * another host is `remote`.
+ * (`process.kill(pid, 0)`: no error, or `EPERM`) and — where `/proc` tells — is not a
+ * zombie (killed, not reaped yet) and started no later than the chain did (so a reused pid
+ * is not taken for the writer); a chain of another host is `remote`.
  */
 export function localWriterState(chain: string, writer: ChainWriter): WriterState {
   if (writer.host !== hostname()) return "remote";
@@ -125,21 +125,27 @@ export function localWriterState(chain: string, writer: ChainWriter): WriterStat
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== "EPERM") return "dead";
   }
-  const started = processStartMs(writer.pid);
-  if (started !== undefined && started > writer.startMs + START_SLACK_MS) return "dead";
+  const proc = procStat(writer.pid);
+  if (proc?.zombie) return "dead"; // killed, not yet reaped by its parent
+  if (proc?.startMs !== undefined && proc.startMs > writer.startMs + START_SLACK_MS) return "dead";
   return "alive";
 }
 
-/** When process `pid` started, from `/proc` (Linux); `undefined` where that cannot be read. */
-function processStartMs(pid: number): number | undefined {
+/**
+ * What `/proc/<pid>/stat` (Linux) says of a process: whether it has exited and waits to be
+ * reaped (a zombie, which `kill(pid, 0)` still finds), and when it started; `undefined`
+ * where it cannot be read.
+ */
+function procStat(pid: number): { zombie: boolean; startMs?: number } | undefined {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, "latin1");
     // the command name (field 2) is in parentheses and may hold spaces: count after its end
     const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    const zombie = fields[0] === "Z" || fields[0] === "X"; // field 3: state
     const ticks = Number(fields[19]); // field 22: start time, clock ticks after boot
     const btime = /^btime (\d+)$/m.exec(readFileSync("/proc/stat", "latin1"));
-    if (!btime || !Number.isFinite(ticks)) return undefined;
-    return Number(btime[1]) * 1000 + ticks * 10; // USER_HZ is 100 on Linux
+    if (!btime || !Number.isFinite(ticks)) return { zombie };
+    return { zombie, startMs: Number(btime[1]) * 1000 + ticks * 10 }; // USER_HZ is 100 on Linux
   } catch {
     return undefined;
   }

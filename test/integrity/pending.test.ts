@@ -7,14 +7,20 @@
  */
 import { spawn } from "node:child_process";
 import { readdirSync, readFileSync, renameSync, unlinkSync, writeFileSync } from "node:fs";
+import { hostname } from "node:os";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { gzipSync } from "node:zlib";
 import { afterEach, describe, expect, test } from "vitest";
 import { loadConfig } from "../../src/config/index.js";
 import type { AuditEvent } from "../../src/event/types.js";
-import { GENESIS, sealEvent } from "../../src/integrity/chain.js";
-import { parseChainId, pendingPolicy, type WriterState } from "../../src/integrity/pending.js";
+import { createChainId, GENESIS, sealEvent } from "../../src/integrity/chain.js";
+import {
+  localWriterState,
+  parseChainId,
+  pendingPolicy,
+  type WriterState,
+} from "../../src/integrity/pending.js";
 import { type CheckpointRecord, signRecord } from "../../src/integrity/records.js";
 import { createSigner, createVerifier } from "../../src/integrity/signing.js";
 import { ChainVerifier, type VerifyResult, verifyStore } from "../../src/integrity/verify.js";
@@ -215,6 +221,34 @@ describe("a tail after the last checkpoint", () => {
     const r = v.finish();
     expect(r).toMatchObject({ ok: false, status: "tampered" });
     expect(r.problems).toEqual([expect.objectContaining({ kind: "modified", chain: CHAIN, seq: 1 })]);
+  });
+});
+
+describe("the writer of a chain on this host", () => {
+  test("is dead when its process was killed and waits to be reaped (a zombie), though kill(pid, 0) finds it", async () => {
+    // `sh` starts `true` and becomes `sleep`, which never reaps it: `true` stays a zombie
+    const parent = spawn("sh", ["-c", "true & echo $!; exec sleep 5"], {
+      stdio: ["ignore", "pipe", "ignore"],
+    });
+    const exited = new Promise((r) => parent.on("close", r));
+    try {
+      const pid = Number(
+        await new Promise<string>((r) => parent.stdout!.once("data", (d: Buffer) => r(d.toString()))),
+      );
+      const state = () => readFileSync(`/proc/${pid}/stat`, "latin1").split(") ")[1]![0];
+      while (state() !== "Z") await new Promise((r) => setTimeout(r, 10));
+      expect(() => process.kill(pid, 0)).not.toThrow();
+      const chain = createChainId(hostname(), pid, Date.now() - 1000);
+      expect(localWriterState(chain, parseChainId(chain)!)).toBe("dead");
+      const live = createChainId(hostname(), parent.pid!, Date.now());
+      expect(localWriterState(live, parseChainId(live)!)).toBe("alive");
+      // the same pid, named by a chain that started long before it: another program reused it
+      const reused = createChainId(hostname(), parent.pid!, Date.now() - 3_600_000);
+      expect(localWriterState(reused, parseChainId(reused)!)).toBe("dead");
+    } finally {
+      parent.kill("SIGKILL");
+      await exited;
+    }
   });
 });
 
