@@ -27,7 +27,7 @@ import {
   parseChainId,
   pendingPolicy,
 } from "./pending.js";
-import { readFileLineBytes } from "./read.js";
+import { completedLine, readFileLineBytes } from "./read.js";
 import {
   type BadRecordLine,
   type CheckpointRecord,
@@ -1391,6 +1391,7 @@ export async function verifyStore(options: VerifyStoreOptions): Promise<VerifyRe
   let events = 0;
   /** Files read, by inode: a running writer renames files (rotation) while they are read. */
   const readInodes = new Set<number>();
+  const torn: { src: number; path: string; line: number; text: string; offset: number }[] = [];
   const readPaths = new Set<string>();
   const readOne = async (f: VerifyFile): Promise<void> => {
     const src = verifier.addSource(f.path);
@@ -1399,7 +1400,10 @@ export async function verifyStore(options: VerifyStoreOptions): Promise<VerifyRe
       verifier.addLineBytes(src, lineNo, buf, start, end, utf8);
     });
     if (outcome.ino !== undefined) readInodes.add(outcome.ino);
-    if (outcome.torn) verifier.addTornLine(src, outcome.torn.line, outcome.torn.text);
+    // a last line without newline may be one a running writer is writing: looked at again at the end
+    if (outcome.torn?.offset !== undefined)
+      torn.push({ src, path: f.path, ...outcome.torn, offset: outcome.torn.offset });
+    else if (outcome.torn) verifier.addTornLine(src, outcome.torn.line, outcome.torn.text);
     // a file gone since the listing (renamed, compressed or pruned by a running writer) is
     // looked for again below; events it held and that are not found are reported by the chain
     const gone =
@@ -1433,6 +1437,13 @@ export async function verifyStore(options: VerifyStoreOptions): Promise<VerifyRe
       );
       if (later.length > 0) verifier.addRecords({ records: later, bad: [] });
     }
+  }
+  // A line read torn is complete now when a running writer was writing it; otherwise the
+  // file was cut mid-line.
+  for (const t of torn) {
+    const line = completedLine(t.path, t.offset);
+    if (line) verifier.addLineBytes(t.src, t.line, line, 0, line.length, isUtf8(line));
+    else verifier.addTornLine(t.src, t.line, t.text);
   }
   for (const source of options.sources ?? []) {
     const src = verifier.addSource(source.name, { rows: source.rows ?? false });
