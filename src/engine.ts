@@ -768,9 +768,11 @@ export class AuditEngine extends EventEmitter<EngineEvents> implements Flushable
 
   /**
    * Check the hash chains and signed checkpoints of every file and database backend:
-   * `ok` only when everything is intact; otherwise each problem names its file and line
+   * `ok` when everything is intact — or intact up to the checkpoints, with `pending` tails
+   * of running writers (this engine's own included) that their next checkpoint will seal
+   * (`status: "pending"`, `pendingEvents`); otherwise each problem names its file and line
    * (or table and row id), sequence number and kind. `backends` holds each backend's own
-   * result. See docs/integrity.md.
+   * result. With `strict`, pending tails are reported as `unverifiable`. See docs/integrity.md.
    */
   async verify(
     options: {
@@ -779,6 +781,8 @@ export class AuditEngine extends EventEmitter<EngineEvents> implements Flushable
       readonly publicKey?: string;
       readonly witness?: string | readonly string[];
       readonly onProgress?: (progress: VerifyProgress) => void;
+      /** Report the events after every chain's last checkpoint as `unverifiable`, running writer or not. Default false. */
+      readonly strict?: boolean;
     } = {},
   ): Promise<StoreVerifyResult> {
     await this.flush();
@@ -804,6 +808,7 @@ export class AuditEngine extends EventEmitter<EngineEvents> implements Flushable
       ...(options.to ? { to: options.to } : {}),
       ...(witness !== undefined ? { witness } : {}),
       ...(options.onProgress ? { onProgress: options.onProgress } : {}),
+      pending: options.strict ? false : { intervalSeconds: signing.checkpoint_interval_seconds },
     });
   }
 

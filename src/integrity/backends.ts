@@ -16,6 +16,7 @@ import type { EncryptionKeys } from "../crypto/keyring.js";
 import type { StorageBackend } from "../storage/backend.js";
 import { FileBackend } from "../storage/file/file-backend.js";
 import { SqlBackend } from "../storage/sql/backend.js";
+import type { PendingOptions } from "./pending.js";
 import { readRecords } from "./records.js";
 import type { SigningKeys } from "./signing.js";
 import { readTableRecords, tableLineSource } from "./sql.js";
@@ -31,7 +32,7 @@ export interface BackendVerifyResult {
 }
 
 /**
- * The combined outcome: `ok` only when every backend is intact; counts are sums over the
+ * The combined outcome: `ok` only when every backend is intact or pending; counts are sums over the
  * backends (a chain stored in two backends counts twice); problems are listed backend by
  * backend. `backends` has each one's own result.
  */
@@ -50,6 +51,8 @@ export interface VerifyBackendsOptions {
   /** After each file or table, with totals over all backends read so far. */
   readonly onProgress?: (progress: VerifyProgress) => void;
   readonly maxProblems?: number;
+  /** How pending tails of running writers are judged, or `false` (strict); see {@link verifyStore}. Default on. */
+  readonly pending?: PendingOptions | false;
 }
 
 /**
@@ -71,6 +74,7 @@ export async function verifyBackends(
     ...(options.from ? { from: options.from } : {}),
     ...(options.to ? { to: options.to } : {}),
     ...(options.maxProblems !== undefined ? { maxProblems: options.maxProblems } : {}),
+    ...(options.pending !== undefined ? { pending: options.pending } : {}),
   };
   const results: BackendVerifyResult[] = [];
   let doneBefore = 0;
@@ -117,9 +121,11 @@ function combine(results: readonly BackendVerifyResult[]): StoreVerifyResult {
     ? "tampered"
     : all.some((r) => r.status === "unverifiable")
       ? "unverifiable"
-      : "intact";
+      : all.some((r) => r.status === "pending")
+        ? "pending"
+        : "intact";
   return {
-    ok: status === "intact",
+    ok: status === "intact" || status === "pending",
     status,
     chains: sum((r) => r.chains),
     events: sum((r) => r.events),
@@ -128,6 +134,8 @@ function combine(results: readonly BackendVerifyResult[]): StoreVerifyResult {
     retained: sum((r) => r.retained),
     problems: all.flatMap((r) => r.problems),
     omittedProblems: sum((r) => r.omittedProblems),
+    pending: all.flatMap((r) => r.pending),
+    pendingEvents: sum((r) => r.pendingEvents),
     backends: results,
   };
 }

@@ -33,6 +33,12 @@ function startsWithAt(buf: Buffer, mark: Buffer, at: number, end: number): boole
   return true;
 }
 
+/** A line checked on its bytes: where its hashed form (the event without `hash`, valid JSON) now starts. */
+export interface ByteLineCheck extends LineCheck {
+  /** After a successful check the hashed form is `buf[body, end)`. */
+  readonly body: number;
+}
+
 /**
  * Checks stored lines given as byte ranges of a buffer. Keeps a scratch buffer and the last
  * chain id between calls (a file's lines almost always belong to one chain).
@@ -47,9 +53,10 @@ export class ByteLineChecker {
   /**
    * The check of the line `buf[start, end)` when it has the canonical layout and its hash
    * holds; `undefined` otherwise (decode the line and use `checkLine`, which also judges
-   * modified lines). The line's bytes are scratch space: on success they are left changed.
+   * modified lines). The line's bytes are scratch space: on success they are left changed,
+   * holding the hashed form at `buf[body, end)`.
    */
-  check(buf: Buffer, start: number, end: number): LineCheck | undefined {
+  check(buf: Buffer, start: number, end: number): ByteLineCheck | undefined {
     // `{"chain":"` is found much faster than the whole marker (its first bytes are rarer)
     let i = start;
     for (;;) {
@@ -102,7 +109,14 @@ export class ByteLineChecker {
       buf.write(`","hash":"${stored}`, chainEnd, "latin1");
       return undefined;
     }
-    return { chain, seq, prev: buf.toString("latin1", prevStart, prevStart + 64), hash: stored, valid: true };
+    return {
+      chain,
+      seq,
+      prev: buf.toString("latin1", prevStart, prevStart + 64),
+      hash: stored,
+      valid: true,
+      body: start + cut,
+    };
   }
 
   /** The next escaped separator at or after `start` (-1: none), searched once per buffer and stretch. */

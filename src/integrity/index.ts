@@ -22,6 +22,14 @@ export {
   sha256Hex,
 } from "./chain.js";
 export {
+  type ChainWriter,
+  type PendingOptions,
+  type PendingPolicy,
+  parseChainId,
+  pendingPolicy,
+  type WriterState,
+} from "./pending.js";
+export {
   type CheckpointRecord,
   type CheckpointSink,
   checkRecordSignature,
@@ -67,6 +75,7 @@ export {
   ChainVerifier,
   type ChainVerifierOptions,
   type LineSource,
+  type PendingTail,
   type ProblemKind,
   type VerifyFile,
   type VerifyProblem,

@@ -18,6 +18,7 @@ import type { Application, AuditEvent, Mutable } from "../event/types.js";
 import type { BatchStage } from "../pipeline/stage.js";
 import type { StoredRecord } from "../storage/backend.js";
 import { createChainId, GENESIS, sealEvent } from "./chain.js";
+import { markChainOpen } from "./pending.js";
 import {
   type CheckpointRecord,
   type CheckpointSink,
@@ -157,6 +158,7 @@ class ChainStage implements IntegrityStage {
     this.#every = signing.checkpoint_every;
     this.#intervalMs = signing.checkpoint_interval_seconds * 1000;
     this.#now = now;
+    markChainOpen(chain, true); // verify in this process tells its tail pending while it is open
   }
 
   get seq(): number {
@@ -242,6 +244,7 @@ class ChainStage implements IntegrityStage {
   close(): void | Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    markChainOpen(this.chain, false);
     try {
       this.checkpoint(true);
     } catch (err) {

@@ -12,13 +12,22 @@
  */
 
 import { isUtf8 } from "node:buffer";
+import { statSync } from "node:fs";
 import { join } from "node:path";
 import { createEnvelopeOpener, createLineOpener, type LineOpener } from "../crypto/decode.js";
 import type { EncryptionKeys } from "../crypto/keyring.js";
 import { KeyError } from "../crypto/keyring.js";
 import { checkLine, GENESIS } from "./chain.js";
 import { ByteLineChecker } from "./check-bytes.js";
-import { readFileLineBytes } from "./read.js";
+import {
+  type ChainWriter,
+  eventTime,
+  type PendingOptions,
+  type PendingPolicy,
+  parseChainId,
+  pendingPolicy,
+} from "./pending.js";
+import { completedLine, readFileLineBytes } from "./read.js";
 import {
   type BadRecordLine,
   type CheckpointRecord,
@@ -84,12 +93,53 @@ export interface VerifyProblem {
   readonly keyId?: string;
 }
 
+/**
+ * The events a running writer stored after its last checkpoint: not verified yet (nothing
+ * signed covers them), and not a problem — the writer seals them within its checkpoint
+ * interval. See `pending.ts` for when a tail counts as pending.
+ */
+export interface PendingTail {
+  readonly chain: string;
+  /** The first and last pending positions, and how many events are stored between them. */
+  readonly seq: number;
+  readonly toSeq: number;
+  readonly count: number;
+  /**
+   * Positions between `seq` and `toSeq` not found: the writer stored them while verify read
+   * the store (files are read one after another), or they were deleted — the next
+   * checkpoint tells, as a later verify will.
+   */
+  readonly unread: number;
+  /** The writer, from the chain id. */
+  readonly host: string;
+  readonly pid: number;
+  /** `alive`: a running process of this host; `remote`: another host, judged by age alone. */
+  readonly writer: "alive" | "remote";
+  /** The time of the chain's last checkpoint (ISO 8601); absent when it has none yet. */
+  readonly lastCheckpoint?: string;
+  /** Milliseconds since the last checkpoint was signed (or since the chain started, without one). */
+  readonly sinceCheckpointMs: number;
+  /** At most this many milliseconds since the oldest pending event was stored. */
+  readonly waitingMs: number;
+  /** Where the first pending event is stored. */
+  readonly file?: string;
+  readonly line?: number;
+  /** One line for a human: `chain …: 37 events pending (seq …; writer alive, pid 4711 on this host, last checkpoint 2.1 s ago)`. */
+  readonly message: string;
+}
+
 /** The outcome of a verification. */
 export interface VerifyResult {
-  /** True only when the store is intact: every event verified, no problem at all. */
+  /**
+   * True when nothing is wrong: every event verified (`intact`), or the only events not
+   * verified are the pending tails of running writers (`pending`).
+   */
   readonly ok: boolean;
-  /** `intact`, `tampered` (a problem other than `unverifiable`), or `unverifiable`. */
-  readonly status: "intact" | "tampered" | "unverifiable";
+  /**
+   * `intact`; `pending` (intact up to the checkpoints, plus pending tails); `tampered` (a
+   * problem other than `unverifiable`); or `unverifiable`.
+   */
+  readonly status: "intact" | "pending" | "tampered" | "unverifiable";
   readonly chains: number;
   /** Stored records read. */
   readonly events: number;
@@ -102,6 +152,10 @@ export interface VerifyResult {
   readonly problems: readonly VerifyProblem[];
   /** Problems not listed because `maxProblems` was reached. */
   readonly omittedProblems: number;
+  /** The pending tails of running writers, one per chain. */
+  readonly pending: readonly PendingTail[];
+  /** The events in them. */
+  readonly pendingEvents: number;
 }
 
 /** Where an entry was read. */
@@ -137,6 +191,14 @@ interface MissingFile {
   readonly held: { chain: string; from: number; to: number; count: number }[];
 }
 
+/** A tail judged pending: its writer and how long it has waited. */
+interface TailTimes {
+  readonly writer: ChainWriter;
+  readonly state: "alive" | "remote";
+  readonly since: number;
+  readonly waiting: number;
+}
+
 /** A line with no readable chain position. */
 interface Loose {
   readonly src: number;
@@ -170,6 +232,13 @@ export interface ChainVerifierOptions {
   readonly windowed?: boolean;
   /** At most this many problems are listed (default 1000); the rest are counted. */
   readonly maxProblems?: number;
+  /**
+   * Tell the pending tails of running writers from unsealed tails after a crash (see
+   * `pending.ts`). Default: off — every event after a chain's last checkpoint is
+   * `unverifiable`. Feed the signed records before the lines: then only lines after their
+   * chain's last checkpoint are looked at for their time.
+   */
+  readonly pending?: PendingPolicy;
 }
 
 /**
@@ -190,6 +259,12 @@ export class ChainVerifier {
   readonly #openBytes: ((envelope: string) => Buffer) | undefined;
   readonly #windowed: boolean;
   readonly #maxProblems: number;
+  readonly #pendingPolicy: PendingPolicy | undefined;
+  /** With a pending policy: the highest checkpointed seq of each chain, from the records fed. */
+  readonly #sealed = new Map<string, number>();
+  /** With a pending policy: the lowest seq seen after the chain's last checkpoint, and its event's time. */
+  readonly #tailTimes = new Map<string, { seq: number; time: number | undefined }>();
+  readonly #pendingTails: PendingTail[] = [];
   readonly #sources: Source[] = [];
   readonly #chains = new Map<string, Entry[]>();
   readonly #loose: Loose[][] = [];
@@ -221,6 +296,7 @@ export class ChainVerifier {
     this.#openBytes = options.open ? options.openBytes : undefined;
     this.#windowed = options.windowed ?? false;
     this.#maxProblems = options.maxProblems ?? 1000;
+    this.#pendingPolicy = options.pending;
   }
 
   /** Register a source (a file, a table); returns its handle for {@link addLine}. */
@@ -258,6 +334,8 @@ export class ChainVerifier {
             src,
             line: at,
           });
+          if (this.#pendingPolicy && this.#tailCandidate(fast.chain, fast.seq))
+            this.#noteTail(fast.chain, fast.seq, clear.toString("utf8", fast.body, clear.length));
           return;
         }
         text = clear.toString("utf8");
@@ -285,6 +363,8 @@ export class ChainVerifier {
       ...(check.valid ? {} : { why: "its content does not match its hash" }),
     };
     this.#chainOf(check.chain).push(entry);
+    if (this.#pendingPolicy && check.valid && this.#tailCandidate(check.chain, check.seq))
+      this.#noteTail(check.chain, check.seq, text);
   }
 
   /**
@@ -312,6 +392,8 @@ export class ChainVerifier {
       src,
       line: at,
     });
+    if (this.#pendingPolicy && this.#tailCandidate(check.chain, check.seq))
+      this.#noteTail(check.chain, check.seq, buf.toString("utf8", check.body, end));
   }
 
   /** A line that ends a file without its newline (cut mid-line). */
@@ -402,6 +484,7 @@ export class ChainVerifier {
       }
       this.#validRecords++;
       if (r.type === "checkpoint") {
+        if (r.seq > (this.#sealed.get(r.chain) ?? 0)) this.#sealed.set(r.chain, r.seq);
         const map = options.witness ? this.#witnessCheckpoints : this.#checkpoints;
         let list = map.get(r.chain);
         if (!list) {
@@ -431,6 +514,18 @@ export class ChainVerifier {
     this.#lastChain = chain;
     this.#lastEntries = list;
     return list;
+  }
+
+  /** Whether a valid line at `seq` may be the oldest of its chain's unsealed tail (so far). */
+  #tailCandidate(chain: string, seq: number): boolean {
+    if (seq <= (this.#sealed.get(chain) ?? 0)) return false;
+    const noted = this.#tailTimes.get(chain);
+    return noted === undefined || seq < noted.seq;
+  }
+
+  /** Keep the time of the lowest unsealed position of a chain (its event's id time). */
+  #noteTail(chain: string, seq: number, text: string): void {
+    this.#tailTimes.set(chain, { seq, time: eventTime(text) });
   }
 
   #addLoose(src: number, at: number, text: string, why: string, torn: boolean): void {
@@ -546,9 +641,16 @@ export class ChainVerifier {
     this.#judgeLoose();
     const problems = this.#problems;
     const tampered = problems.some((p) => p.kind !== "unverifiable") || this.#omitted > 0;
-    const status = tampered ? "tampered" : problems.length > 0 ? "unverifiable" : "intact";
+    const pending = this.#pendingTails;
+    const status = tampered
+      ? "tampered"
+      : problems.length > 0
+        ? "unverifiable"
+        : pending.length > 0
+          ? "pending"
+          : "intact";
     return {
-      ok: status === "intact",
+      ok: status === "intact" || status === "pending",
       status,
       chains: this.#chains.size,
       events: this.#events,
@@ -557,6 +659,8 @@ export class ChainVerifier {
       retained,
       problems,
       omittedProblems: this.#omitted,
+      pending,
+      pendingEvents: pending.reduce((n, p) => n + p.count, 0),
     };
   }
 
@@ -640,12 +744,25 @@ export class ChainVerifier {
       lastIn.set(e.src, e);
     }
 
+    // The tail after the last checkpoint: pending when its writer runs (judged before the
+    // gaps: files read one after another while the writer appends to several of them leave
+    // holes in a pending tail that are not deletions)
+    const last = slots[slots.length - 1];
+    const maxPresent = last?.seq ?? 0;
+    const lastCp = checkpoints[checkpoints.length - 1];
+    const maxCp = lastCp?.seq ?? 0;
+    const tail =
+      maxPresent > maxCp && !lastCp?.final && !signingKeyWrong ? this.#judgeTail(chain, lastCp) : undefined;
+    let unread = 0;
+
     // 3. content, links and gaps
     let retained = 0;
     let prev: Entry | undefined;
     for (const e of slots) {
       const expectedSeq = prev ? prev.seq + 1 : 1;
-      if (e.seq > expectedSeq && !(prev === undefined && this.#windowed)) {
+      if (e.seq > expectedSeq && typeof tail === "object" && expectedSeq > maxCp) {
+        unread += e.seq - expectedSeq;
+      } else if (e.seq > expectedSeq && !(prev === undefined && this.#windowed)) {
         retained += this.#gap(chain, expectedSeq, e.seq - 1, prev, e, retention, false);
       } else if (e.state === VALID) {
         const linkTo = prev
@@ -688,8 +805,6 @@ export class ChainVerifier {
     }
 
     // 4. signed checkpoints against the events
-    const last = slots[slots.length - 1];
-    const maxPresent = last?.seq ?? 0;
     for (const c of checkpoints) {
       const e = findSlot(slots, c.seq);
       if (e && e.state === VALID && e.hash !== c.hash) {
@@ -701,8 +816,6 @@ export class ChainVerifier {
         );
       }
     }
-    const lastCp = checkpoints[checkpoints.length - 1];
-    const maxCp = lastCp?.seq ?? 0;
     if (maxCp > maxPresent && !this.#windowed) {
       retained += this.#gap(chain, maxPresent + 1, maxCp, last, undefined, retention, true);
     }
@@ -718,18 +831,96 @@ export class ChainVerifier {
           { toSeq: maxPresent, count: k },
         );
       } else if (!signingKeyWrong) {
-        this.#problemAt(
-          "unverifiable",
-          chain,
-          first,
-          maxCp === 0
-            ? `chain ${chain} has no signed checkpoint: its ${k} event${k === 1 ? "" : "s"} cannot be verified (the writer may still be running, or crashed before its first checkpoint)`
-            : `${k} event${k === 1 ? "" : "s"} (seq ${maxCp + 1}..${maxPresent}) after the last signed checkpoint cannot be verified yet (the writer may still be running, or crashed)`,
-          { toSeq: maxPresent, count: k },
-        );
+        const judged = tail;
+        if (typeof judged === "object")
+          this.#pendingTails.push(this.#pendingTail(chain, judged, lastCp, first, maxPresent, k, unread));
+        else {
+          const events = `${k} event${k === 1 ? "" : "s"}`;
+          this.#problemAt(
+            "unverifiable",
+            chain,
+            first,
+            maxCp === 0
+              ? `chain ${chain} has no signed checkpoint: its ${events} cannot be verified (${judged ?? "the writer may still be running, or crashed before its first checkpoint"})`
+              : `${events} (seq ${maxCp + 1}..${maxPresent}) after the last signed checkpoint cannot be verified ${judged ? `(${judged})` : "yet (the writer may still be running, or crashed)"}`,
+            { toSeq: maxPresent, count: k },
+          );
+        }
       }
     }
     return retained;
+  }
+
+  /**
+   * Whether the unsealed tail of a chain with no final checkpoint is pending (its writer runs
+   * and it has not waited longer than the checkpoint interval and grace): the writer and
+   * times, or why not (`undefined`: no pending policy, or a chain id that names no writer).
+   */
+  #judgeTail(chain: string, lastCp: CheckpointRecord | undefined): TailTimes | string | undefined {
+    const policy = this.#pendingPolicy;
+    const writer = policy && parseChainId(chain);
+    if (!policy || !writer) return undefined;
+    const state = policy.writerState(chain, writer);
+    if (state === "dead")
+      return `its writer, pid ${writer.pid} on this host, is no longer running and did not seal them: it crashed or was killed, or the checkpoints covering them were deleted`;
+    const now = policy.now();
+    const cpTime = lastCp ? Date.parse(lastCp.time) : Number.NaN;
+    const since = now - (Number.isNaN(cpTime) ? writer.startMs : cpTime);
+    const oldest = this.#tailTimes.get(chain)?.time;
+    // every pending event was stored after the last checkpoint (or the chain's start) and after its own id's time
+    const waiting = Math.min(since, oldest === undefined ? since : now - oldest);
+    const limit = policy.intervalMs + policy.graceMs;
+    if (waiting > limit) {
+      const writerIs =
+        state === "alive"
+          ? `the writer (pid ${writer.pid} on this host) runs but does not seal its events`
+          : `the writer (pid ${writer.pid} on host ${writer.host}) stopped, or does not seal its events`;
+      return `they have waited ${seconds(waiting)} for a checkpoint, more than the checkpoint interval (${seconds(policy.intervalMs)}) and grace (${seconds(policy.graceMs)}): ${writerIs}`;
+    }
+    if (waiting < -policy.graceMs)
+      return `their times are ${seconds(-waiting)} ahead of this clock, more than the grace (${seconds(policy.graceMs)}) allows`;
+    return { writer, state, since, waiting };
+  }
+
+  /** The pending tail `first..toSeq`: `count` events found, `unread` positions between them not. */
+  #pendingTail(
+    chain: string,
+    t: TailTimes,
+    lastCp: CheckpointRecord | undefined,
+    first: Entry,
+    toSeq: number,
+    count: number,
+    unread: number,
+  ): PendingTail {
+    const s = this.#sources[first.src]!;
+    const who =
+      t.state === "alive"
+        ? `writer alive, pid ${t.writer.pid} on this host`
+        : `writer on host ${t.writer.host}, judged by age`;
+    const sinceText = lastCp
+      ? `last checkpoint ${seconds(t.since)} ago`
+      : `no checkpoint yet, chain started ${seconds(t.since)} ago`;
+    const range = first.seq === toSeq ? `seq ${toSeq}` : `seq ${first.seq}..${toSeq}`;
+    const notRead =
+      unread > 0
+        ? `, ${unread} more not read (stored while verify read the store, or deleted: the next checkpoint tells)`
+        : "";
+    return {
+      chain,
+      seq: first.seq,
+      toSeq,
+      count,
+      unread,
+      host: t.writer.host,
+      pid: t.writer.pid,
+      writer: t.state,
+      ...(lastCp ? { lastCheckpoint: lastCp.time } : {}),
+      sinceCheckpointMs: t.since,
+      waitingMs: t.waiting,
+      file: s.name,
+      line: first.line,
+      message: `chain ${chain}: ${count} event${count === 1 ? "" : "s"} pending (${range}${notRead}; ${who}, ${sinceText})`,
+    };
   }
 
   /** The checkpoints of a chain, store and witness merged, sorted; reports a rollback. */
@@ -1023,6 +1214,11 @@ export class ChainVerifier {
   }
 }
 
+/** A duration in seconds with one decimal, for messages: `2.1 s`. */
+function seconds(ms: number): string {
+  return `${(Math.max(0, ms) / 1000).toFixed(1)} s`;
+}
+
 /** Binary search for a position among slots sorted by seq. */
 function findSlot(slots: readonly Entry[], seq: number): Entry | undefined {
   let lo = 0;
@@ -1139,6 +1335,12 @@ export interface VerifyStoreOptions {
   readonly onProgress?: (progress: VerifyProgress) => void;
   /** Default 1000. */
   readonly maxProblems?: number;
+  /**
+   * How pending tails of running writers are told from unsealed tails after a crash: the
+   * writers' checkpoint interval (default 60 s), a grace (default 15 s), the clock. `false`:
+   * every event after a chain's last checkpoint is `unverifiable` (strict). Default on.
+   */
+  readonly pending?: PendingOptions | false;
 }
 
 const DAY_MS = 86_400_000;
@@ -1159,10 +1361,12 @@ export async function verifyStore(options: VerifyStoreOptions): Promise<VerifyRe
     openBytes: createEnvelopeOpener(options.encryption),
     windowed,
     ...(options.maxProblems !== undefined ? { maxProblems: options.maxProblems } : {}),
+    ...(options.pending !== false ? { pending: pendingPolicy(options.pending) } : {}),
   });
   const checkpointDir =
     options.checkpoints ?? (options.backend ? join(options.backend.directory, "checkpoints") : undefined);
-  if (checkpointDir !== undefined) verifier.addRecords(readRecords(checkpointDir));
+  const firstRecords = checkpointDir !== undefined ? readRecords(checkpointDir) : undefined;
+  if (firstRecords) verifier.addRecords(firstRecords);
   for (const read of options.records ?? []) verifier.addRecords(read);
   const witnesses =
     options.witness === undefined
@@ -1175,29 +1379,71 @@ export async function verifyStore(options: VerifyStoreOptions): Promise<VerifyRe
   let files = (options.files ?? (options.backend ? await options.backend.listFiles() : [])).map(
     normalizeFile,
   );
-  if (windowed) {
-    const fromMs = options.from?.getTime() ?? Number.NEGATIVE_INFINITY;
-    const toMs = options.to?.getTime() ?? Number.POSITIVE_INFINITY;
-    files = files.filter((f) => f.day === undefined || (f.day + DAY_MS > fromMs && f.day < toMs));
-  }
+  if (windowed) files = files.filter((f) => inWindow(f, options.from, options.to));
   // oldest first within a family, so a chain's lines arrive roughly in order
   files.sort(
     (a, b) => (a.day ?? 0) - (b.day ?? 0) || familyOf(a).localeCompare(familyOf(b)) || rank(a) - rank(b),
   );
   reportMissingFiles(files, verifier);
 
-  const total = files.length + (options.sources?.length ?? 0);
+  let total = files.length + (options.sources?.length ?? 0);
   let done = 0;
   let events = 0;
-  for (const f of files) {
+  /** Files read, by inode: a running writer renames files (rotation) while they are read. */
+  const readInodes = new Set<number>();
+  const torn: { src: number; path: string; line: number; text: string; offset: number }[] = [];
+  const readPaths = new Set<string>();
+  const readOne = async (f: VerifyFile): Promise<void> => {
     const src = verifier.addSource(f.path);
     const outcome = await readFileLineBytes(f.path, f.gzip, (buf, start, end, lineNo, utf8) => {
       events++;
       verifier.addLineBytes(src, lineNo, buf, start, end, utf8);
     });
-    if (outcome.torn) verifier.addTornLine(src, outcome.torn.line, outcome.torn.text);
-    if (outcome.error) verifier.addUnreadable(src, outcome.lines, outcome.error);
+    if (outcome.ino !== undefined) readInodes.add(outcome.ino);
+    // a last line without newline may be one a running writer is writing: looked at again at the end
+    if (outcome.torn?.offset !== undefined)
+      torn.push({ src, path: f.path, ...outcome.torn, offset: outcome.torn.offset });
+    else if (outcome.torn) verifier.addTornLine(src, outcome.torn.line, outcome.torn.text);
+    // a file gone since the listing (renamed, compressed or pruned by a running writer) is
+    // looked for again below; events it held and that are not found are reported by the chain
+    const gone =
+      (outcome.error as NodeJS.ErrnoException | undefined)?.code === "ENOENT" && outcome.lines === 0;
+    if (outcome.error && !gone) verifier.addUnreadable(src, outcome.lines, outcome.error);
+    if (!gone) readPaths.add(f.path);
     options.onProgress?.({ done: ++done, total, events, current: f.path });
+  };
+  for (const f of files) await readOne(f);
+  if (options.backend && !options.files) {
+    // A running writer may have rotated files while they were read: a file listed as the
+    // active one and renamed before it was opened holds events no other file has. List
+    // again and read every file not read yet — by inode, so a renamed file read under its
+    // old name is not read twice, and by name, so a compressed copy of a file read is not.
+    const again = (await options.backend.listFiles())
+      .map(normalizeFile)
+      .filter((f) => !readPaths.has(f.path) && !(f.gzip && readPaths.has(f.path.slice(0, -3))))
+      .filter((f) => (windowed ? inWindow(f, options.from, options.to) : true));
+    const unread: VerifyFile[] = [];
+    for (const f of again) {
+      const ino = inodeOf(f.path);
+      if (ino === undefined || !readInodes.has(ino)) unread.push(f);
+    }
+    total += unread.length;
+    for (const f of unread) await readOne(f);
+    // retention records signed meanwhile authorize the deletions they preceded
+    if (checkpointDir !== undefined) {
+      const seen = new Set(firstRecords?.records.map((r) => `${r.file}:${r.line}`));
+      const later = readRecords(checkpointDir).records.filter(
+        (r) => r.record.type === "retention" && !seen.has(`${r.file}:${r.line}`),
+      );
+      if (later.length > 0) verifier.addRecords({ records: later, bad: [] });
+    }
+  }
+  // A line read torn is complete now when a running writer was writing it; otherwise the
+  // file was cut mid-line.
+  for (const t of torn) {
+    const line = completedLine(t.path, t.offset);
+    if (line) verifier.addLineBytes(t.src, t.line, line, 0, line.length, isUtf8(line));
+    else verifier.addTornLine(t.src, t.line, t.text);
   }
   for (const source of options.sources ?? []) {
     const src = verifier.addSource(source.name, { rows: source.rows ?? false });
@@ -1208,6 +1454,22 @@ export async function verifyStore(options: VerifyStoreOptions): Promise<VerifyRe
     options.onProgress?.({ done: ++done, total, events, current: source.name });
   }
   return verifier.finish();
+}
+
+/** Whether a file's day is in `[from, to)` (a file without a day always is). */
+function inWindow(f: VerifyFile, from: Date | undefined, to: Date | undefined): boolean {
+  const fromMs = from?.getTime() ?? Number.NEGATIVE_INFINITY;
+  const toMs = to?.getTime() ?? Number.POSITIVE_INFINITY;
+  return f.day === undefined || (f.day + DAY_MS > fromMs && f.day < toMs);
+}
+
+/** The inode number of `path`, or `undefined` when it is gone. */
+function inodeOf(path: string): number | undefined {
+  try {
+    return statSync(path).ino;
+  } catch {
+    return undefined;
+  }
 }
 
 /**

@@ -186,11 +186,23 @@ describe("vigil verify finds tampering", () => {
     expect(result.problems).toEqual([expect.objectContaining({ kind: "modified", file: path, line })]);
   });
 
-  it("reports events after the last checkpoint as unverifiable (exit 1), never as OK", async () => {
+  it("counts the running writer's events after its last checkpoint as pending (exit 0); --strict: unverifiable (exit 1)", async () => {
     store = createStore(HMAC);
     for (let i = 0; i < 5; i++) store.log({ action: "LOGIN", category: "AUTHENTICATION" });
-    // the writer is still running: no checkpoint covers its events yet
-    const r = await store.run(["verify"]);
+    // the writer (this process) is still running: no checkpoint covers its events yet
+    const live = await store.run(["verify"]);
+    expect(live.stderr).toBe("");
+    expect(live.code).toBe(0);
+    expect(lines(live.stdout)).toEqual([
+      expect.stringMatching(
+        new RegExp(
+          `^pending {8}chain [^ ]+:${process.pid}:\\d+:[0-9a-f]{8}: 5 events pending \\(seq 1\\.\\.5; writer alive, pid ${process.pid} on this host, no checkpoint yet, chain started \\d+\\.\\d s ago\\)$`,
+        ),
+      ),
+      "OK: 5 events in 1 chain across 1 file, 0 checkpoints verified; 5 events pending in 1 chain of a running writer",
+    ]);
+
+    const r = await store.run(["verify", "--strict"]);
     expect(r.code).toBe(1);
     const out = lines(r.stdout);
     expect(out[0]).toMatch(/^unverifiable {3}.*has no signed checkpoint: its 5 events cannot be verified/);

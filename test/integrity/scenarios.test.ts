@@ -157,14 +157,76 @@ describe("retention", () => {
   }, 60_000);
 });
 
-test("a store still being written is unverifiable until its writer closes, never intact", async () => {
-  const dir = temp();
-  const store = await buildStore({ dir, events: 1500, keepOpen: true, checkpointEvery: 1000 });
-  const live = await store.verify();
-  expect(live).toMatchObject({ ok: false, status: "unverifiable" });
-  expect(live.problems[0]).toMatchObject({ kind: "unverifiable", seq: 1001, toSeq: 1500, count: 500 });
-  await store.engine.close();
-  expect((await store.verify()).ok).toBe(true);
+describe("a store still being written", () => {
+  test("has a pending tail while its writer runs, and verifies intact once it closed", async () => {
+    const dir = temp();
+    const store = await buildStore({ dir, events: 1500, keepOpen: true, checkpointEvery: 1000 });
+    const live = await store.verify();
+    expect(live).toMatchObject({ ok: true, status: "pending", problems: [], pendingEvents: 500 });
+    expect(live.pending).toEqual([
+      expect.objectContaining({ seq: 1001, toSeq: 1500, count: 500, writer: "alive", pid: process.pid }),
+    ]);
+    expect(live.pending[0]!.message).toMatch(
+      /: 500 events pending \(seq 1001\.\.1500; writer alive, pid \d+ on this host, last checkpoint \d+\.\d s ago\)$/,
+    );
+    await store.engine.close();
+    expect(await store.verify()).toMatchObject({ ok: true, status: "intact", pending: [], pendingEvents: 0 });
+  });
+
+  test("is unverifiable, never intact, in strict mode", async () => {
+    const dir = temp();
+    const store = await buildStore({ dir, events: 1500, keepOpen: true, checkpointEvery: 1000 });
+    const strict = await store.verify({ pending: false });
+    expect(strict).toMatchObject({ ok: false, status: "unverifiable", pending: [] });
+    expect(strict.problems).toEqual([
+      expect.objectContaining({ kind: "unverifiable", seq: 1001, toSeq: 1500, count: 500 }),
+    ]);
+    await store.engine.close();
+  });
+
+  test("is unverifiable once its tail has waited longer than the checkpoint interval and grace", async () => {
+    const dir = temp();
+    const store = await buildStore({ dir, events: 1500, keepOpen: true, checkpointEvery: 1000 });
+    const inTime = await store.verify({ pending: { intervalSeconds: 60, now: () => Date.now() + 60_000 } });
+    expect(inTime).toMatchObject({ status: "pending", pendingEvents: 500 });
+    const late = await store.verify({ pending: { intervalSeconds: 60, now: () => Date.now() + 90_000 } });
+    expect(late).toMatchObject({ ok: false, status: "unverifiable", pending: [] });
+    expect(late.problems).toEqual([
+      expect.objectContaining({ kind: "unverifiable", seq: 1001, toSeq: 1500, count: 500 }),
+    ]);
+    expect(late.problems[0]!.message).toMatch(
+      /cannot be verified \(they have waited 9\d\.\d s for a checkpoint, more than the checkpoint interval \(60\.0 s\) and grace \(15\.0 s\): the writer \(pid \d+ on this host\) runs but does not seal its events\)$/,
+    );
+    await store.engine.close();
+  });
+
+  test("of another host is judged by the age of its tail alone", async () => {
+    const dir = temp();
+    const store = await buildStore({ dir, events: 1500, keepOpen: true, checkpointEvery: 1000 });
+    const writerState = () => "remote" as const;
+    const fresh = await store.verify({ pending: { writerState } });
+    expect(fresh.pending).toEqual([expect.objectContaining({ count: 500, writer: "remote" })]);
+    expect(fresh.pending[0]!.message).toMatch(/; writer on host .+, judged by age, last checkpoint/);
+    const old = await store.verify({ pending: { writerState, now: () => Date.now() + 3_600_000 } });
+    expect(old.status).toBe("unverifiable");
+    expect(old.problems[0]!.message).toMatch(
+      /: the writer \(pid \d+ on host .+\) stopped, or does not seal its events\)$/,
+    );
+    await store.engine.close();
+  });
+
+  test("whose writer closed is no longer pending, even when its final checkpoints are gone", async () => {
+    const dir = temp();
+    const store = await buildStore({ dir, events: 1500, keepOpen: true, checkpointEvery: 1000 });
+    await store.engine.close();
+    const [file] = readdirSync(join(dir, "checkpoints")).map((n) => join(dir, "checkpoints", n));
+    const records = linesOf(readFileSync(file!, "utf8"));
+    expect(records.at(-1)).toContain('"final":true');
+    writeFileSync(file!, `${records.slice(0, -1).join("\n")}\n`); // the final checkpoint deleted
+    const r = await store.verify();
+    expect(r).toMatchObject({ ok: false, status: "unverifiable", pending: [] });
+    expect(r.problems[0]!.message).toContain("is no longer running and did not seal them");
+  });
 });
 
 test("rows from another source (the SQL extension point) verify and are located by row id", async () => {

@@ -11,6 +11,7 @@ import { loadConfig } from "../../src/config/index.js";
 import type { ResolvedConfig, VigilConfig } from "../../src/config/types.js";
 import { createEncryptionStage } from "../../src/crypto/stage.js";
 import { AuditEngine } from "../../src/engine.js";
+import type { PendingOptions } from "../../src/integrity/pending.js";
 import { createIntegrityStage } from "../../src/integrity/stage.js";
 import { type VerifyResult, verifyStore } from "../../src/integrity/verify.js";
 import type { BatchStage } from "../../src/pipeline/stage.js";
@@ -49,6 +50,7 @@ export interface Store {
     signing?: ResolvedConfig["security"]["signing"];
     encryption?: ResolvedConfig["security"]["encryption"];
     witness?: string;
+    pending?: PendingOptions | false;
   }): Promise<VerifyResult>;
 }
 
@@ -139,6 +141,7 @@ export async function buildStore(o: StoreOptions): Promise<Store> {
         signing: extra.signing ?? config.security.signing,
         encryption: extra.encryption ?? config.security.encryption,
         ...(extra.witness ? { witness: extra.witness } : {}),
+        ...(extra.pending !== undefined ? { pending: extra.pending } : {}),
       }),
   };
 }

@@ -4,8 +4,10 @@
  * store (SPEC §9, §10) and either say it is intact, with counts, or name every problem —
  * file and line (or table and row id), chain position, kind.
  *
- * Exit status 0 only when the store is intact; 1 when it is tampered with or cannot be
- * fully verified (events after the last checkpoint); 2 for bad input.
+ * Exit status 0 when the store is intact, or intact up to its checkpoints with only the
+ * pending tails of running writers unsealed (each reported with its count); 1 when it is
+ * tampered with or cannot be fully verified (events after the last checkpoint of a writer
+ * that stopped, or `--strict`); 2 for bad input.
  *
  * Verifying never changes the store: the engine is opened without a writer chain (so a
  * configuration holding only the Ed25519 public key works, and no checkpoint is written)
@@ -39,6 +41,7 @@ interface VerifyFlags {
   readonly witness?: string[];
   readonly format: "text" | "json";
   readonly progress?: boolean;
+  readonly strict?: boolean;
 }
 
 /** The store is not intact (exit status 1); the problems have been printed already. */
@@ -63,7 +66,9 @@ export class VerificationFailedError extends VigilError {
 export function verifyCommand(program: Command, ctx: CliContext): Command {
   const command = program
     .command("verify")
-    .description("check the hash chains and signed checkpoints of the store (exit 0 only when intact)")
+    .description(
+      "check the hash chains and signed checkpoints of the store (exit 0 when intact, or when only running writers' pending events are unsealed)",
+    )
     .option(
       "--from <time>",
       "only files of days from this time, and rows from the first with a timestamp from it (ISO 8601, e.g. 2025-10-10)",
@@ -85,6 +90,10 @@ export function verifyCommand(program: Command, ctx: CliContext): Command {
       "a witness directory holding copies of the checkpoints (repeatable)",
       (value: string, previous: string[] | undefined) => [...(previous ?? []), value],
     )
+    .option(
+      "--strict",
+      "report the events after a chain's last checkpoint as unverifiable (exit 1) even when its writer is running",
+    )
     .addOption(new Option("--format <format>", "output format").choices(["text", "json"]).default("text"));
   addProgressOption(command);
   addConfigOption(command);
@@ -97,7 +106,8 @@ Examples:
   vigil verify --secret-key-file keys/vigil-hmac-sha256.key
   vigil verify --from 2025-10-01 --to 2025-11-01 --format json
 
-Exit status: 0 intact; 1 tampered, or events no signed checkpoint covers yet; 2 bad input.`,
+Exit status: 0 intact, or intact but for the pending events of running writers (counted);
+1 tampered, or events no signed checkpoint covers whose writer stopped (or --strict); 2 bad input.`,
   );
   command.action(async (flags: VerifyFlags) => {
     const from = flags.from === undefined ? undefined : instant(flags.from, "--from");
@@ -157,6 +167,7 @@ Exit status: 0 intact; 1 tampered, or events no signed checkpoint covers yet; 2 
         ...(to ? { to } : {}),
         ...(publicKey !== undefined ? { publicKey } : {}),
         ...(witness.length > 0 ? { witness } : {}),
+        ...(flags.strict ? { strict: true } : {}),
         onProgress: (p) => {
           progress ??= new Progress(ctx.stderr, "verifying", {
             total: p.total,
@@ -181,9 +192,9 @@ Exit status: 0 intact; 1 tampered, or events no signed checkpoint covers yet; 2 
 }
 
 /**
- * The text report of a verification: one line per problem (kind, then where and what),
- * then a summary line starting `OK:`, `TAMPERED:` or `UNVERIFIABLE:`. Every text from the
- * store is neutralized.
+ * The text report of a verification: one line per problem (kind, then where and what), one
+ * per pending tail, then a summary line starting `OK:`, `TAMPERED:` or `UNVERIFIABLE:`.
+ * Every text from the store is neutralized.
  *
  * @example
  * verifyReport(result);
@@ -194,11 +205,18 @@ export function verifyReport(result: VerifyResult | StoreVerifyResult): string {
   for (const p of result.problems) out += `${problemLine(p)}\n`;
   if (result.omittedProblems > 0)
     out += `… and ${plural(result.omittedProblems, "more problem")} not listed\n`;
+  for (const p of result.pending) out += `${"pending".padEnd(KIND_WIDTH)}  ${neutralize(p.message)}\n`;
+  const pendingChains = new Set(result.pending.map((p) => p.chain)).size;
   const counts =
     `${plural(result.events, "event")} in ${plural(result.chains, "chain")} across ${places(result)}, ` +
     `${plural(result.checkpoints, "checkpoint")} verified` +
     (result.retained > 0
       ? `; ${plural(result.retained, "event")} deleted under signed retention records`
+      : "") +
+    (result.pendingEvents > 0
+      ? `; ${plural(result.pendingEvents, "event")} pending in ${plural(pendingChains, "chain")} of ${
+          pendingChains === 1 ? "a running writer" : "running writers"
+        }`
       : "");
   if (result.ok) return `${out}OK: ${counts}\n`;
   const n = result.problems.length + result.omittedProblems;
