@@ -19,7 +19,6 @@ import {
   fdatasyncSync,
   fstatSync,
   ftruncateSync,
-  mkdirSync,
   openSync,
   readdirSync,
   readSync,
@@ -35,6 +34,7 @@ import type { FileBackendConfig } from "../../config/types.js";
 import { ErrorCodes, StorageError, VigilError } from "../../errors.js";
 import type { AuditEvent } from "../../event/types.js";
 import { BaseBackend, type QuerySpec, type RetentionResult, type StoredRecord } from "../backend.js";
+import { makeDirectory, makeDirectorySync } from "../dirs.js";
 import { readLines } from "./lines.js";
 import { type CompiledPattern, compilePattern, type MatchedFile } from "./pattern.js";
 import { queryFiles } from "./query.js";
@@ -114,14 +114,22 @@ export class FileBackend extends BaseBackend {
   }
 
   override async open(): Promise<void> {
-    this.#ensureDir();
+    if (!this.#dirReady) {
+      try {
+        await makeDirectory(this.directory);
+      } catch (err) {
+        this.markUnhealthy(err);
+        throw new StorageError(this.name, (err as Error).message, { cause: err });
+      }
+      this.#dirReady = true;
+    }
     this.#scheduleMaintenance();
     await this.#maintenance;
   }
 
   #ensureDir(): void {
     if (this.#dirReady) return;
-    mkdirSync(this.directory, { recursive: true });
+    makeDirectorySync(this.directory);
     this.#dirReady = true;
   }
 

@@ -10,10 +10,10 @@
  *
  * @module
  */
-import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
 import type { DatabaseConnectionConfig } from "../../config/types.js";
 import type { StoredRecord } from "../backend.js";
+import { makeDirectory } from "../dirs.js";
 import {
   type EqualityTarget,
   exact,
@@ -325,7 +325,7 @@ export async function connectSqlite(
   const Database = await loadDriver<SqliteConstructor>("better-sqlite3", "better-sqlite3", "sqlite");
   const filename = connection.filename ?? "./logs/audit.db";
   const memory = filename === ":memory:" || filename === "";
-  if (!memory && !filename.startsWith("file:")) mkdirSync(dirname(filename), { recursive: true });
+  if (!memory && !filename.startsWith("file:")) await makeDirectory(dirname(filename));
   const db = new Database(filename, { timeout: options.connectTimeoutMs ?? 5000 });
   const warnings: string[] = [];
   try {
