@@ -5,7 +5,8 @@
  * meanwhile names another file.
  */
 import * as fs from "node:fs";
-import { readdirSync, readFileSync, statSync } from "node:fs";
+import { readdirSync, readFileSync, renameSync, statSync, utimesSync, writeFileSync } from "node:fs";
+import { hostname } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { tempDir } from "../../../test/helpers.js";
@@ -14,6 +15,7 @@ import type { FileBackendConfig } from "../../config/types.js";
 import type { AuditEvent } from "../../event/types.js";
 import type { StoredRecord } from "../backend.js";
 import { FileBackend } from "./file-backend.js";
+import { StoreLock } from "./lock.js";
 
 /** The files (dev:ino) each background fdatasync really synced. */
 const synced = new Set<string>();
@@ -113,5 +115,86 @@ describe("file backend: background sync and rotation", () => {
       }
     });
     expect(open).toEqual([]);
+  });
+});
+
+const idsIn = (name: string) =>
+  readFileSync(join(dir, name), "utf8")
+    .trim()
+    .split("\n")
+    .map((l) => JSON.parse(l).id as string);
+
+describe("file backend: a file rotated by another process", () => {
+  const name = "a_db_2026-03-01.log";
+
+  it("is noticed before the next batch: the batch goes to the new file, not on into the rotated one", async () => {
+    const fb = backend({ when: "size", max_bytes: 10_000 });
+    await fb.open();
+    await fb.write([record(0)], { sync: false });
+    renameSync(join(dir, name), join(dir, `${name}.1`)); // as another process's rotation does
+    await fb.write([record(1)], { sync: false });
+    expect(idsIn(`${name}.1`)).toEqual([record(0).event.id]);
+    expect(idsIn(name)).toEqual([record(1).event.id]);
+    await fb.close();
+  });
+
+  it("never loses the batch when the full file it meant to rotate is gone already", async () => {
+    const fb = backend({ when: "size", max_bytes: 150 });
+    await fb.open();
+    await fb.write([record(0)], { sync: false }); // about 90 bytes: the next record does not fit
+    renameSync(join(dir, name), join(dir, `${name}.1`)); // rotated by another process, no new file yet
+    await expect(fb.write([record(1)], { sync: true })).resolves.toBeUndefined();
+    expect(readdirSync(dir).sort()).toEqual([name, `${name}.1`]);
+    expect(idsIn(name)).toEqual([record(1).event.id]);
+    await fb.close();
+  });
+
+  it("is not rotated again by a second backend on the same directory", async () => {
+    const a = backend({ when: "size", max_bytes: 250 });
+    const b = backend({ when: "size", max_bytes: 250 });
+    await a.open();
+    await b.open();
+    await a.write([record(0), record(1)], { sync: false }); // ~180 bytes
+    await b.write([record(2)], { sync: false }); // does not fit: b rotates to .1
+    await a.write([record(3)], { sync: false }); // a follows b's rotation: fits in the new file
+    expect(readdirSync(dir).sort()).toEqual([name, `${name}.1`]);
+    expect(idsIn(`${name}.1`)).toEqual([record(0).event.id, record(1).event.id]);
+    expect(idsIn(name)).toEqual([record(2).event.id, record(3).event.id]);
+    await a.close();
+    await b.close();
+  });
+});
+
+describe("the store lock", () => {
+  it("is held by one owner at a time, and release leaves another owner's lock alone", () => {
+    const path = join(dir, ".lock");
+    const one = new StoreLock(path, 10_000);
+    const two = new StoreLock(path, 10_000);
+    expect(one.tryAcquire()).toBe(true);
+    expect(two.tryAcquire()).toBe(false);
+    expect(two.acquireSync(30)).toBe(false);
+    one.release();
+    expect(two.tryAcquire()).toBe(true);
+    one.release(); // not held: nothing happens
+    expect(readFileSync(path, "utf8")).toMatch(new RegExp(`^${process.pid} `));
+    two.release();
+    expect(readdirSync(dir)).toEqual([]);
+  });
+
+  it("takes over a lock whose owner is gone, or that is older than staleMs", () => {
+    const path = join(dir, ".lock");
+    // pid 2^22 + 1 is above Linux's pid_max: never a live process
+    writeFileSync(path, `4194305 ${hostname()} deadbeef ${Date.now()}\n`);
+    const lock = new StoreLock(path, 10_000);
+    expect(lock.tryAcquire()).toBe(true);
+    lock.release();
+    // a live owner (our parent), but silent for longer than staleMs
+    writeFileSync(path, `${process.ppid} ${hostname()} cafe ${Date.now()}\n`);
+    expect(lock.tryAcquire()).toBe(false);
+    const old = new Date(Date.now() - 60_000);
+    utimesSync(path, old, old);
+    expect(lock.tryAcquire()).toBe(true);
+    lock.release();
+    expect(readdirSync(dir)).toEqual([]);
   });
 });
