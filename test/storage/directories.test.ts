@@ -9,6 +9,7 @@ import { statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { DirectoryError, makeDirectory, makeDirectorySync } from "../../src/storage/dirs.js";
+import { run } from "../cli/helpers.js";
 import { tempDir } from "../helpers.js";
 
 let dir: string;
@@ -76,6 +77,18 @@ console.log("RESULT " + JSON.stringify({ seen, errors }));
       true,
     );
     expect(errors.some((e) => e.includes("cannot create directory /proc/vigil-test/db"))).toBe(true);
+  });
+  it("vigil init and vigil keygen end at once with the error (the runner kills a hang after 25 s)", async () => {
+    const init = await run(["init", "-c", "/proc/vigil-test/config/audit.yaml"], { cwd: dir });
+    expect(init.code).toBe(1);
+    expect(init.stderr).toContain(
+      "cannot create directory /proc/vigil-test/config: the filesystem of /proc refuses to create /proc/vigil-test",
+    );
+    const keygen = await run(["keygen", "-o", "/proc/vigil-test/keys"], { cwd: dir });
+    expect(keygen.code).toBe(1);
+    expect(keygen.stderr).toContain(
+      "cannot create directory /proc/vigil-test/keys: the filesystem of /proc refuses to create /proc/vigil-test",
+    );
   });
 });
 
