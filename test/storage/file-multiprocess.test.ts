@@ -27,6 +27,8 @@ interface Outcome {
   torn: number;
   unreadable: string[];
   errors: string[];
+  /** Warnings the writers reported (a torn line repaired, a rotation lock waited for). */
+  warnings: string[];
   files: string[];
   /** `file name -> days of the events in it` (from the event timestamps). */
   days: Map<string, Set<string>>;
@@ -49,13 +51,15 @@ const engine = new AuditEngine({ env: {}, config: {
   performance: { async: { enabled: true }, batching: { batch_size: 50, batch_timeout_seconds: 0.05 } },
 } });
 const errors = [];
+const warnings = [];
 engine.on("error", (e) => errors.push(String(e?.message ?? e)));
+engine.on("warning", (w) => warnings.push(String(w)));
 for (let i = 0; i < Number(n); i++) {
   engine.log({ action: "E", timestamp: ${timestamp}, metadata: { p: Number(who), i } });
   if (i % 200 === 199) await new Promise((r) => setTimeout(r, ${pauseMs}));
 }
 await engine.close();
-console.log("RESULT " + JSON.stringify({ errors }));
+console.log("RESULT " + JSON.stringify({ errors, warnings }));
 `,
   );
   const logs = join(dir, "logs");
@@ -73,9 +77,12 @@ console.log("RESULT " + JSON.stringify({ errors }));
     }),
   );
   const errors: string[] = [];
+  const warnings: string[] = [];
   for (const r of runs) {
     expect(r.code, r.out).toBe(0);
-    errors.push(...(JSON.parse(/RESULT (.*)/.exec(r.out)![1]!) as { errors: string[] }).errors);
+    const result = JSON.parse(/RESULT (.*)/.exec(r.out)![1]!) as { errors: string[]; warnings: string[] };
+    errors.push(...result.errors);
+    warnings.push(...result.warnings);
   }
   const files = readdirSync(logs);
   const outcome: Outcome = {
@@ -84,6 +91,7 @@ console.log("RESULT " + JSON.stringify({ errors }));
     torn: 0,
     unreadable: [],
     errors,
+    warnings,
     files,
     days: new Map(),
   };
@@ -119,7 +127,7 @@ console.log("RESULT " + JSON.stringify({ errors }));
       if (n > 1) outcome.doubled++;
     }
   console.log(
-    `${PROCESSES} processes x ${events} events, rotation ${rotation}: ${outcome.missing} missing, ${outcome.doubled} doubled, ${outcome.torn} torn lines, ${outcome.unreadable.length} unreadable files, ${errors.length} errors, ${files.length} files (${files.filter((n) => n.endsWith(".gz")).length} gzipped)`,
+    `${PROCESSES} processes x ${events} events, rotation ${rotation}: ${outcome.missing} missing, ${outcome.doubled} doubled, ${outcome.torn} torn lines, ${outcome.unreadable.length} unreadable files, ${errors.length} errors, ${warnings.length} warnings, ${files.length} files (${files.filter((n) => n.endsWith(".gz")).length} gzipped)`,
   );
   return outcome;
 }
@@ -132,11 +140,14 @@ it("four processes rotating by size and gzipping one directory lose nothing, dou
     30, // at least 3 s of writing: files rotated early are gzipped (after 2 s) while others write
   );
   expect(r.errors.slice(0, 5)).toEqual([]);
+  expect(r.warnings.filter((w) => w.includes("torn"))).toEqual([]);
   expect(r.unreadable).toEqual([]);
   expect(r.torn).toBe(0);
   expect(r.missing).toBe(0);
   expect(r.doubled).toBe(0);
-  expect(r.files.filter((n) => /^mp_\d{4}-\d{2}-\d{2}\.log\.\d+$/.test(n)).length).toBeGreaterThan(100);
+  expect(r.files.filter((n) => /^mp_\d{4}-\d{2}-\d{2}\.log\.\d+(\.gz)?$/.test(n)).length).toBeGreaterThan(
+    100,
+  );
   expect(r.files.filter((n) => n.endsWith(".gz")).length).toBeGreaterThan(0);
   expect(r.files.filter((n) => n.startsWith(".vigil-") || n.endsWith(".tmp"))).toEqual([]); // no lock or temporary left
 }, 180_000);
@@ -148,6 +159,7 @@ it("four processes rotating at midnight put each event in its own day's file, on
     "new Date(Date.UTC(2026, 2, 1 + (i % 3), 23, 59, 59, 999)).toISOString()",
   );
   expect(r.errors).toEqual([]);
+  expect(r.warnings).toEqual([]);
   expect(r.torn).toBe(0);
   expect(r.missing).toBe(0);
   expect(r.doubled).toBe(0);

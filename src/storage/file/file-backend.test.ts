@@ -6,7 +6,6 @@
  */
 import * as fs from "node:fs";
 import { readdirSync, readFileSync, renameSync, statSync, utimesSync, writeFileSync } from "node:fs";
-import { hostname } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { tempDir } from "../../../test/helpers.js";
@@ -183,13 +182,16 @@ describe("the store lock", () => {
 
   it("takes over a lock whose owner is gone, or that is older than staleMs", () => {
     const path = join(dir, ".lock");
+    const owner = new StoreLock(path, 10_000);
+    expect(owner.tryAcquire()).toBe(true);
+    const [, machine] = readFileSync(path, "utf8").split(" "); // host and pid namespace
     // pid 2^22 + 1 is above Linux's pid_max: never a live process
-    writeFileSync(path, `4194305 ${hostname()} deadbeef ${Date.now()}\n`);
+    writeFileSync(path, `4194305 ${machine} deadbeef ${Date.now()}\n`);
     const lock = new StoreLock(path, 10_000);
     expect(lock.tryAcquire()).toBe(true);
     lock.release();
     // a live owner (our parent), but silent for longer than staleMs
-    writeFileSync(path, `${process.ppid} ${hostname()} cafe ${Date.now()}\n`);
+    writeFileSync(path, `${process.ppid} ${machine} cafe ${Date.now()}\n`);
     expect(lock.tryAcquire()).toBe(false);
     const old = new Date(Date.now() - 60_000);
     utimesSync(path, old, old);

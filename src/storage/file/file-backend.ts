@@ -58,7 +58,9 @@ const fdatasyncAsync = promisify(fdatasync);
 /** Open files kept at once; the least recently written is closed past this. */
 const MAX_OPEN_FILES = 32;
 /** How long a size rotation waits for another process's rotation before writing on. */
-const ROTATE_WAIT_MS = 2000;
+const ROTATE_WAIT_MS = 500;
+/** After such a wait failed, how long size rotation is not tried (the file grows past max_bytes). */
+const ROTATE_BACKOFF_MS = 1000;
 /** A rotation lock older than this belongs to a stuck process and is taken over. */
 const ROTATE_STALE_MS = 10_000;
 /** A maintenance lock not touched for this long is taken over. */
@@ -134,6 +136,8 @@ export class FileBackend extends BaseBackend {
   #maintenanceAgain = false;
   #maintenanceRetry: NodeJS.Timeout | undefined;
   #lockWarned = false;
+  /** No size rotation is tried before this time (the rotation lock was busy). */
+  #rotateNotBefore = 0;
   #closed = false;
 
   constructor(options: FileBackendOptions) {
@@ -423,7 +427,9 @@ export class FileBackend extends BaseBackend {
    */
   #rotateBySize(name: string, held: OpenFile, bytes: number): OpenFile {
     const max = this.#config.rotation.max_bytes;
+    if (Date.now() < this.#rotateNotBefore) return held;
     if (!this.#rotateLock.acquireSync(ROTATE_WAIT_MS)) {
+      this.#rotateNotBefore = Date.now() + ROTATE_BACKOFF_MS;
       if (!this.#lockWarned) {
         this.#lockWarned = true;
         this.#warn(

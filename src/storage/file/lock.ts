@@ -4,7 +4,7 @@
  * few system calls of a rename; maintenance (gzip, `backup_count`) holds another one
  * while it works, so neither is ever done twice at once.
  *
- * A lock whose owner died (same host, pid gone) or that is older than `staleMs` is
+ * A lock whose owner died (same host and pid namespace, pid gone) or that is older than `staleMs` is
  * taken over: moved aside under a unique name and checked to be the one judged stale,
  * so two processes recovering at once cannot both win. Locks on a directory shared by
  * several hosts work as far as O_EXCL does there (local filesystems, NFSv3+).
@@ -17,6 +17,7 @@ import {
   linkSync,
   openSync,
   readFileSync,
+  readlinkSync,
   renameSync,
   statSync,
   unlinkSync,
@@ -36,6 +37,20 @@ function codeOf(err: unknown): string | undefined {
   return (err as NodeJS.ErrnoException).code;
 }
 
+/**
+ * Who "we" are for judging a pid: the host name and, on Linux, the pid namespace (two
+ * containers may share a host name and a volume, never a pid namespace).
+ */
+function machineId(): string {
+  let ns = "";
+  try {
+    ns = readlinkSync("/proc/self/ns/pid").replace(/\D/g, "");
+  } catch {
+    // not Linux: the host name alone
+  }
+  return `${hostname().replace(/\s/g, "_")}${ns ? `/${ns}` : ""}`;
+}
+
 function alive(pid: number): boolean {
   try {
     process.kill(pid, 0);
@@ -48,7 +63,7 @@ function alive(pid: number): boolean {
 export class StoreLock {
   readonly path: string;
   readonly #staleMs: number;
-  readonly #host = hostname();
+  readonly #host = machineId();
   /** Our lock file's content while held. */
   #content: string | undefined;
   /** Re-entrant: nested acquisitions by the same backend. */
