@@ -54,3 +54,4 @@ export type { FilterValue, SearchOptions, SearchPage } from "./query/search.js";
 export { serialize as serializeQuery } from "./query/serialize.js";
 export type { BackendHealth, QuerySpec, StorageBackend, StoredRecord } from "./storage/backend.js";
 export { BaseBackend } from "./storage/backend.js";
+export { DirectoryError } from "./storage/dirs.js";

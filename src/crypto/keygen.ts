@@ -5,10 +5,11 @@
  * @module
  */
 import { generateKeyPairSync, randomBytes } from "node:crypto";
-import { mkdirSync, writeFileSync } from "node:fs";
+import { writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { ErrorCodes, VigilError } from "../errors.js";
 import { createSigner } from "../integrity/signing.js";
+import { makeDirectorySync } from "../storage/dirs.js";
 
 /** A `${VAR}` reference, as written in the YAML configuration. */
 const ENV = (name: string): string => "$" + `{${name}}`;
@@ -71,7 +72,7 @@ export function keygen(options: KeygenOptions): KeygenResult {
   };
   switch (options.algorithm) {
     case "hmac-sha256": {
-      mkdirSync(dir, { recursive: true, mode: 0o700 });
+      makeDirectorySync(dir, { mode: 0o700 });
       const secret = randomBytes(32).toString("hex");
       const file = write(`${stem}.key`, `${secret}\n`);
       return {
@@ -82,7 +83,7 @@ export function keygen(options: KeygenOptions): KeygenResult {
       };
     }
     case "ed25519": {
-      mkdirSync(dir, { recursive: true, mode: 0o700 });
+      makeDirectorySync(dir, { mode: 0o700 });
       const { privateKey, publicKey } = generateKeyPairSync("ed25519");
       const privatePem = privateKey.export({ format: "pem", type: "pkcs8" }).toString();
       const publicPem = publicKey.export({ format: "pem", type: "spki" }).toString();
@@ -95,7 +96,7 @@ export function keygen(options: KeygenOptions): KeygenResult {
       };
     }
     case "aes-256-gcm": {
-      mkdirSync(dir, { recursive: true, mode: 0o700 });
+      makeDirectorySync(dir, { mode: 0o700 });
       const key = randomBytes(32).toString("hex");
       const keyId = `k${new Date().toISOString().slice(0, 10).replaceAll("-", "")}-${randomBytes(2).toString("hex")}`;
       const file = write(`${stem}.key`, `${key}\n`);

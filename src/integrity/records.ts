@@ -12,17 +12,9 @@
  *
  * @module
  */
-import {
-  closeSync,
-  fsync,
-  fsyncSync,
-  mkdirSync,
-  openSync,
-  readdirSync,
-  readFileSync,
-  writeSync,
-} from "node:fs";
+import { closeSync, fsync, fsyncSync, openSync, readdirSync, readFileSync, writeSync } from "node:fs";
 import { join } from "node:path";
+import { makeDirectorySync } from "../storage/dirs.js";
 import { canonicalize } from "./canonical.js";
 import type { SignatureVerifier, Signer, SigningAlgorithm } from "./signing.js";
 
@@ -196,7 +188,7 @@ export class FileCheckpointSink implements CheckpointSink {
         const path = join(dir, name);
         let fd = this.#fds.get(path);
         if (fd === undefined) {
-          mkdirSync(dir, { recursive: true });
+          makeDirectorySync(dir);
           fd = openSync(path, "a", 0o640);
           this.#fds.set(path, fd);
         }

@@ -22,10 +22,11 @@ import {
   type KeyObject,
   randomBytes,
 } from "node:crypto";
-import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, unlinkSync, writeSync } from "node:fs";
+import { closeSync, fsyncSync, openSync, readFileSync, unlinkSync, writeSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { KeyError } from "../crypto/keyring.js";
 import { ErrorCodes, VigilError } from "../errors.js";
+import { makeDirectorySync } from "../storage/dirs.js";
 
 /** One subject's key. */
 export interface SubjectKey {
@@ -82,7 +83,7 @@ export class SubjectKeyStore {
     const key = randomBytes(32);
     let fd: number;
     try {
-      mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+      makeDirectorySync(dirname(path), { mode: 0o700 });
       fd = openSync(path, "wx", 0o600);
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === "EEXIST") {

@@ -4,12 +4,13 @@
  *
  * @module
  */
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import { basename, dirname, join, relative, resolve } from "node:path";
 import type { Command } from "commander";
 import { DEFAULT_CONFIG_PATH } from "../../config/discover.js";
 import { parseYaml } from "../../config/load.js";
 import { resolveConfig } from "../../config/validate.js";
+import { makeDirectorySync } from "../../storage/dirs.js";
 import { type CliContext, write } from "../context.js";
 import { UsageError } from "../errors.js";
 import { initTemplate } from "../init-template.js";
@@ -57,7 +58,7 @@ export function initCommand(program: Command, ctx: CliContext): Command {
       });
       // The file must load: check it (with an empty environment) before writing anything.
       resolveConfig(parseYaml(path, text), { env: {}, source: path });
-      mkdirSync(dirname(path), { recursive: true });
+      makeDirectorySync(dirname(path));
       try {
         writeFileSync(path, text, { flag: flags.force ? "w" : "wx", mode: 0o600 });
       } catch (err) {

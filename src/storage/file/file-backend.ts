@@ -9,21 +9,33 @@
  * timestamp: an event stamped 23:59:59.999 lands in that day's file even when it is
  * written after midnight.
  *
+ * Several processes may share one directory. Size rotation takes a lock file
+ * (`.vigil-rotate.lock`) and checks, holding it, that the path still names the file it
+ * holds; before each batch a writer checks the same (one `stat`), so it follows a
+ * rotation another process made instead of appending to the rotated file. Gzip and
+ * `backup_count` run under `.vigil-maintain.lock`, one process at a time, and never
+ * touch a file still being written. A file is closed only when no fdatasync on it is
+ * pending, so a batch's durability is obtained even when its file rotates meanwhile.
+ *
  * @module
  */
+
+import { randomBytes } from "node:crypto";
 import {
   closeSync,
   createReadStream,
   createWriteStream,
+  existsSync,
   fdatasync,
   fdatasyncSync,
   fstatSync,
   ftruncateSync,
-  mkdirSync,
   openSync,
   readdirSync,
   readSync,
   renameSync,
+  type Stats,
+  statSync,
   writeSync,
 } from "node:fs";
 import { readdir, rename, stat, unlink, utimes } from "node:fs/promises";
@@ -35,7 +47,9 @@ import type { FileBackendConfig } from "../../config/types.js";
 import { ErrorCodes, StorageError, VigilError } from "../../errors.js";
 import type { AuditEvent } from "../../event/types.js";
 import { BaseBackend, type QuerySpec, type RetentionResult, type StoredRecord } from "../backend.js";
+import { makeDirectory, makeDirectorySync } from "../dirs.js";
 import { readLines } from "./lines.js";
+import { StoreLock, sleepSync } from "./lock.js";
 import { type CompiledPattern, compilePattern, type MatchedFile } from "./pattern.js";
 import { queryFiles } from "./query.js";
 
@@ -43,6 +57,18 @@ const DAY_MS = 86_400_000;
 const fdatasyncAsync = promisify(fdatasync);
 /** Open files kept at once; the least recently written is closed past this. */
 const MAX_OPEN_FILES = 32;
+/** How long a size rotation waits for another process's rotation before writing on. */
+const ROTATE_WAIT_MS = 500;
+/** After such a wait failed, how long size rotation is not tried (the file grows past max_bytes). */
+const ROTATE_BACKOFF_MS = 1000;
+/** A rotation lock older than this belongs to a stuck process and is taken over. */
+const ROTATE_STALE_MS = 10_000;
+/** A maintenance lock not touched for this long is taken over. */
+const MAINTAIN_STALE_MS = 600_000;
+/** How soon maintenance is tried again when another process holds its lock. */
+const MAINTAIN_RETRY_MS = 1000;
+/** A file written to within this time is never gzipped, whatever compress_after_days says. */
+const COMPRESS_SETTLE_MS = 2000;
 
 export interface FileBackendOptions {
   readonly config: FileBackendConfig;
@@ -72,8 +98,14 @@ export type PruneHook = (prune: {
 
 interface OpenFile {
   readonly fd: number;
+  /** The file's identity, to tell whether its path still names it (size rotation). */
+  readonly dev: number;
+  readonly ino: number;
   size: number;
-  lastUsed: number;
+  /** Background fdatasyncs running on `fd`: it is closed only when none are. */
+  syncs: number;
+  /** Taken out of use (rotated, evicted): closed when its last sync ends. */
+  retired: boolean;
 }
 
 /** One file of the store, as listed by {@link FileBackend.listFiles}. */
@@ -91,10 +123,22 @@ export class FileBackend extends BaseBackend {
   readonly #warn: (message: string) => void;
   readonly #beforePrune: PruneHook | undefined;
   readonly #open = new Map<string, OpenFile>();
+  /** Retired files whose background fdatasync has not ended yet. */
+  readonly #retiring = new Set<OpenFile>();
+  /** The background fdatasyncs running, awaited by close(). */
+  readonly #syncing = new Set<Promise<void>>();
   readonly #names = new Map<string, string>();
+  readonly #rotateLock: StoreLock;
+  readonly #maintainLock: StoreLock;
+  readonly #sizeRotation: boolean;
   #dirReady = false;
   #maintenance: Promise<void> | undefined;
   #maintenanceAgain = false;
+  #maintenanceRetry: NodeJS.Timeout | undefined;
+  #lockWarned = false;
+  /** No size rotation is tried before this time (the rotation lock was busy). */
+  #rotateNotBefore = 0;
+  #closed = false;
 
   constructor(options: FileBackendOptions) {
     super(options.config.name);
@@ -111,17 +155,29 @@ export class FileBackend extends BaseBackend {
     this.#decode = options.decode ?? ((line) => JSON.parse(line) as AuditEvent);
     this.#warn = options.onWarning ?? (() => {});
     this.#beforePrune = options.beforePrune;
+    this.#rotateLock = new StoreLock(join(this.directory, ".vigil-rotate.lock"), ROTATE_STALE_MS);
+    this.#maintainLock = new StoreLock(join(this.directory, ".vigil-maintain.lock"), MAINTAIN_STALE_MS);
+    const { rotation } = config;
+    this.#sizeRotation = rotation.enabled && rotation.max_bytes > 0;
   }
 
   override async open(): Promise<void> {
-    this.#ensureDir();
+    if (!this.#dirReady) {
+      try {
+        await makeDirectory(this.directory);
+      } catch (err) {
+        this.markUnhealthy(err);
+        throw new StorageError(this.name, (err as Error).message, { cause: err });
+      }
+      this.#dirReady = true;
+    }
     this.#scheduleMaintenance();
     await this.#maintenance;
   }
 
   #ensureDir(): void {
     if (this.#dirReady) return;
-    mkdirSync(this.directory, { recursive: true });
+    makeDirectorySync(this.directory);
     this.#dirReady = true;
   }
 
@@ -155,13 +211,14 @@ export class FileBackend extends BaseBackend {
   /**
    * Append the batch now (synchronous `write(2)`, so batches stay in queue order), then,
    * when `sync` is asked, fdatasync the touched files on the thread pool: the event
-   * loop is not blocked while the disk catches up.
+   * loop is not blocked while the disk catches up. A file rotated or evicted meanwhile
+   * stays open until its fdatasync ends.
    */
   override async write(batch: readonly StoredRecord[], options: { readonly sync: boolean }): Promise<void> {
-    const touched = this.#appendBatch(batch, false);
+    const touched = this.#appendBatch(batch, false, options.sync);
     if (!options.sync) return;
     try {
-      await Promise.all(touched.map((f) => fdatasyncAsync(f.fd)));
+      await Promise.all(touched.map((f) => this.#syncInBackground(f)));
     } catch (err) {
       this.markUnhealthy(err);
       throw new StorageError(this.name, `cannot sync ${this.directory}: ${(err as Error).message}`, {
@@ -171,12 +228,17 @@ export class FileBackend extends BaseBackend {
   }
 
   override writeSync(batch: readonly StoredRecord[], options: { readonly sync: boolean }): boolean {
-    this.#appendBatch(batch, options.sync);
+    this.#appendBatch(batch, options.sync, false);
     return true;
   }
 
-  #appendBatch(batch: readonly StoredRecord[], syncNow: boolean): OpenFile[] {
+  /**
+   * Write the batch, one `write(2)` per file. With `pin`, each touched file is held open
+   * (its `syncs` count) until the caller's fdatasync of it ends.
+   */
+  #appendBatch(batch: readonly StoredRecord[], syncNow: boolean, pin: boolean): OpenFile[] {
     if (batch.length === 0) return [];
+    const touched: OpenFile[] = [];
     try {
       this.#ensureDir();
       const byFile = new Map<string, string[]>();
@@ -189,11 +251,15 @@ export class FileBackend extends BaseBackend {
         }
         lines.push(record.line);
       }
-      const touched: OpenFile[] = [];
-      for (const [name, lines] of byFile) touched.push(this.#append(name, `${lines.join("\n")}\n`, syncNow));
+      for (const [name, lines] of byFile) {
+        const file = this.#append(name, `${lines.join("\n")}\n`, syncNow);
+        if (pin) file.syncs++;
+        touched.push(file);
+      }
       this.markHealthy();
       return touched;
     } catch (err) {
+      if (pin) for (const f of touched) this.#unpin(f);
       this.markUnhealthy(err);
       throw new StorageError(this.name, `cannot write to ${this.directory}: ${(err as Error).message}`, {
         cause: err,
@@ -201,26 +267,70 @@ export class FileBackend extends BaseBackend {
     }
   }
 
+  /** fdatasync a pinned file on the thread pool, then unpin it. */
+  #syncInBackground(file: OpenFile): Promise<void> {
+    const done = fdatasyncAsync(file.fd).finally(() => {
+      this.#syncing.delete(done);
+      this.#unpin(file);
+    });
+    this.#syncing.add(done);
+    return done;
+  }
+
+  #unpin(file: OpenFile): void {
+    file.syncs--;
+    if (file.retired && file.syncs === 0) {
+      this.#retiring.delete(file);
+      closeQuietly(file.fd);
+    }
+  }
+
+  /** Take a file out of use: closed now, or when its pending fdatasyncs end. */
+  #retire(name: string, file: OpenFile): void {
+    if (this.#open.get(name) === file) this.#open.delete(name);
+    if (file.retired) return;
+    file.retired = true;
+    if (file.syncs > 0) this.#retiring.add(file);
+    else closeQuietly(file.fd);
+  }
+
   #append(name: string, text: string, sync: boolean): OpenFile {
     const buf = Buffer.from(text);
     const bytes = buf.length;
     let file = this.#fileFor(name);
-    const { rotation } = this.#config;
-    if (
-      rotation.enabled &&
-      rotation.max_bytes > 0 &&
-      file.size > 0 &&
-      file.size + bytes > rotation.max_bytes
-    ) {
-      this.#rotateBySize(name);
-      file = this.#fileFor(name);
+    if (this.#sizeRotation) {
+      file = this.#current(name, file);
+      if (file.size > 0 && file.size + bytes > this.#config.rotation.max_bytes) {
+        try {
+          file = this.#rotateBySize(name, file, bytes);
+        } catch (err) {
+          // the batch is never lost to a failed rotation: it goes to the file at hand
+          this.#warn(
+            `${this.name}: could not rotate ${name}, writing on past max_bytes: ${(err as Error).message}`,
+          );
+          file = this.#current(name, this.#fileFor(name));
+        }
+      }
     }
     let off = 0;
     while (off < buf.length) off += writeSync(file.fd, buf, off, buf.length - off);
     file.size += bytes;
-    file.lastUsed = Date.now();
     if (sync) fdatasyncSync(file.fd);
     return file;
+  }
+
+  /**
+   * The open file for `name`, reopened when its path no longer names it (another process
+   * rotated it), with its size as the filesystem sees it (other processes append too).
+   */
+  #current(name: string, file: OpenFile): OpenFile {
+    const st = statIfExists(join(this.directory, name));
+    if (st && st.ino === file.ino && st.dev === file.dev) {
+      file.size = st.size;
+      return file;
+    }
+    this.#retire(name, file);
+    return this.#fileFor(name);
   }
 
   #fileFor(name: string): OpenFile {
@@ -233,14 +343,21 @@ export class FileBackend extends BaseBackend {
     }
     if (this.#open.size >= MAX_OPEN_FILES) {
       const [oldest, f] = this.#open.entries().next().value as [string, OpenFile];
-      closeSync(f.fd);
-      this.#open.delete(oldest);
+      this.#retire(oldest, f);
     }
     const path = join(this.directory, name);
     const fd = openSync(path, "a+", 0o640);
-    let size = fstatSync(fd).size;
-    if (size > 0) size = this.#repairTornTail(fd, path, size);
-    const file: OpenFile = { fd, size, lastUsed: Date.now() };
+    let st: Stats;
+    let size: number;
+    try {
+      st = fstatSync(fd);
+      size = st.size;
+      if (size > 0) size = this.#repairTornTail(fd, path, size);
+    } catch (err) {
+      closeQuietly(fd);
+      throw err;
+    }
+    const file: OpenFile = { fd, dev: st.dev, ino: st.ino, size, syncs: 0, retired: false };
     this.#open.set(name, file);
     return file;
   }
@@ -248,11 +365,34 @@ export class FileBackend extends BaseBackend {
   /**
    * A crash can leave a last line without its newline. Move that fragment to a
    * `.torn-<time>` file beside it (kept for forensics), cut it off, and report it.
+   * Another process's write in progress can look the same for a moment (a reader may
+   * see part of it), so the tail must stay torn for 100 ms, and the repair is done
+   * holding the rotation lock, by one process.
    */
   #repairTornTail(fd: number, path: string, size: number): number {
     const last = Buffer.alloc(1);
-    readSync(fd, last, 0, 1, size - 1);
-    if (last[0] === 0x0a) return size;
+    const complete = (n: number): boolean => {
+      if (n === 0) return true;
+      readSync(fd, last, 0, 1, n - 1);
+      return last[0] === 0x0a;
+    };
+    if (complete(size)) return size;
+    for (let i = 0; i < 10; i++) {
+      sleepSync(10);
+      size = fstatSync(fd).size;
+      if (complete(size)) return size;
+    }
+    const locked = this.#rotateLock.acquireSync(ROTATE_WAIT_MS);
+    try {
+      size = fstatSync(fd).size;
+      if (complete(size)) return size;
+      return this.#cutTornTail(fd, path, size);
+    } finally {
+      if (locked) this.#rotateLock.release();
+    }
+  }
+
+  #cutTornTail(fd: number, path: string, size: number): number {
     // find the last newline, reading backwards in chunks
     const chunk = Buffer.alloc(64 * 1024);
     let end = size;
@@ -280,22 +420,61 @@ export class FileBackend extends BaseBackend {
     return cut;
   }
 
-  #rotateBySize(name: string): void {
-    const file = this.#open.get(name);
-    if (file) {
-      closeSync(file.fd);
-      this.#open.delete(name);
+  /**
+   * Rename the full file to `name.N` and open a new one, holding the store's rotation
+   * lock. Holding it, check first that the path still names our file: when another
+   * process rotated it already, just move on to the new file.
+   */
+  #rotateBySize(name: string, held: OpenFile, bytes: number): OpenFile {
+    const max = this.#config.rotation.max_bytes;
+    if (Date.now() < this.#rotateNotBefore) return held;
+    if (!this.#rotateLock.acquireSync(ROTATE_WAIT_MS)) {
+      this.#rotateNotBefore = Date.now() + ROTATE_BACKOFF_MS;
+      if (!this.#lockWarned) {
+        this.#lockWarned = true;
+        this.#warn(
+          `${this.name}: ${this.#rotateLock.path} held by another process for ${ROTATE_WAIT_MS} ms; writing on past max_bytes`,
+        );
+      }
+      return held;
     }
-    // one past the highest index among name.N and name.N.gz: rotated files keep their names,
-    // and an index freed by backup_count is never reused (higher is always newer)
+    try {
+      const path = join(this.directory, name);
+      let file = held;
+      for (let round = 0; round < 3; round++) {
+        file = this.#current(name, file);
+        if (file.size === 0 || file.size + bytes <= max) return file; // rotated by another process
+        const target = this.#nextRotatedName(name);
+        try {
+          renameSync(path, join(this.directory, target));
+        } catch (err) {
+          if ((err as NodeJS.ErrnoException).code === "ENOENT") continue; // moved meanwhile: look again
+          throw err;
+        }
+        this.#retire(name, file);
+        file = this.#fileFor(name);
+        this.#scheduleMaintenance();
+        return file;
+      }
+      return file;
+    } finally {
+      this.#rotateLock.release();
+    }
+  }
+
+  /**
+   * One past the highest index among name.N and name.N.gz: rotated files keep their names,
+   * and an index freed by backup_count is never reused (higher is always newer).
+   */
+  #nextRotatedName(name: string): string {
     let next = 1;
     for (const entry of readdirSync(this.directory)) {
       if (!entry.startsWith(`${name}.`)) continue;
       const m = /^(\d{1,9})(\.gz)?$/.exec(entry.slice(name.length + 1));
       if (m) next = Math.max(next, Number(m[1]) + 1);
     }
-    renameSync(join(this.directory, name), join(this.directory, `${name}.${next}`));
-    this.#scheduleMaintenance();
+    while (existsSync(join(this.directory, `${name}.${next}`))) next++;
+    return `${name}.${next}`;
   }
 
   #scheduleMaintenance(): void {
@@ -334,34 +513,84 @@ export class FileBackend extends BaseBackend {
   /**
    * Housekeeping, run at open and after rotations: gzip files untouched for
    * `compress_after_days`, and keep at most `backup_count` closed files per family.
+   * One process at a time does it (`.vigil-maintain.lock`); when another is at it, this
+   * one tries again a second later.
    */
   async maintain(now: Date = new Date()): Promise<void> {
     const { rotation } = this.#config;
-    if (!rotation.enabled) return;
-    const files = await this.listFiles();
-    if (rotation.compress) {
-      const cutoff = now.getTime() - rotation.compress_after_days * DAY_MS;
-      for (const f of files) {
-        if (f.gzip || this.#open.has(f.name)) continue;
-        const st = await stat(f.path).catch(() => undefined);
-        if (st && st.mtimeMs < cutoff) await this.#compress(f.path, st.mtime);
+    if (!rotation.enabled || (!rotation.compress && rotation.backup_count === 0)) return;
+    if (!this.#maintainLock.tryAcquire()) {
+      if (!this.#closed && !this.#maintenanceRetry) {
+        this.#maintenanceRetry = setTimeout(() => {
+          this.#maintenanceRetry = undefined;
+          this.#scheduleMaintenance();
+        }, MAINTAIN_RETRY_MS);
+        this.#maintenanceRetry.unref();
       }
+      return;
     }
-    if (rotation.backup_count > 0) await this.#pruneBackups(rotation.backup_count);
+    try {
+      if (rotation.compress) {
+        const cutoff = Math.min(
+          now.getTime() - rotation.compress_after_days * DAY_MS,
+          now.getTime() - COMPRESS_SETTLE_MS,
+        );
+        const today = now.getTime() - (now.getTime() % DAY_MS);
+        for (const f of await this.listFiles()) {
+          // never the file of the current period: another process may be writing it
+          if (f.gzip || this.#open.has(f.name) || (f.index === 0 && (f.day === undefined || f.day >= today)))
+            continue;
+          const st = await stat(f.path).catch(() => undefined);
+          if (st && st.mtimeMs < cutoff) {
+            await this.#compress(f.path, st);
+            this.#maintainLock.touch();
+          }
+        }
+      }
+      if (rotation.backup_count > 0) await this.#pruneBackups(rotation.backup_count);
+    } finally {
+      this.#maintainLock.release();
+    }
   }
 
-  async #compress(path: string, mtime: Date): Promise<void> {
-    const tmp = `${path}.gz.tmp`;
-    await pipeline(createReadStream(path), createGzip(), createWriteStream(tmp, { mode: 0o640 }));
-    const fd = openSync(tmp, "r");
+  /**
+   * Gzip `path` to `path.gz` through a temporary file of our own. The source goes only once
+   * the .gz is complete and synced, and only if nobody wrote to it meanwhile (else it is
+   * left for the next run); a source another process removed meanwhile is no error.
+   */
+  async #compress(path: string, seen: Stats): Promise<void> {
+    let fd: number;
     try {
-      fdatasyncSync(fd);
-    } finally {
-      closeSync(fd);
+      fd = openSync(path, "r");
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === "ENOENT") return;
+      throw err;
     }
-    await utimes(tmp, mtime, mtime);
-    await rename(tmp, `${path}.gz`);
-    await unlink(path);
+    const tmp = `${path}.gz.${process.pid}-${randomBytes(4).toString("hex")}.tmp`;
+    try {
+      const before = fstatSync(fd);
+      if (before.ino !== seen.ino) return;
+      await pipeline(
+        createReadStream(path, { fd, autoClose: false, start: 0 }),
+        createGzip(),
+        createWriteStream(tmp, { mode: 0o640 }),
+      );
+      const out = openSync(tmp, "r");
+      try {
+        fdatasyncSync(out);
+      } finally {
+        closeSync(out);
+      }
+      const after = fstatSync(fd);
+      if (after.size !== before.size || after.mtimeMs !== before.mtimeMs) return; // written to: later
+      if (statIfExists(path)?.ino !== before.ino) return; // removed or replaced meanwhile
+      await utimes(tmp, before.mtime, before.mtime);
+      await rename(tmp, `${path}.gz`);
+      await unlinkIfExists(path);
+    } finally {
+      closeQuietly(fd);
+      await unlinkIfExists(tmp);
+    }
   }
 
   async #pruneBackups(keep: number): Promise<void> {
@@ -395,8 +624,7 @@ export class FileBackend extends BaseBackend {
       }
     }
     for (const f of doomed) {
-      await unlink(f.path);
-      this.#warn(`${this.name}: deleted ${f.path} (backup_count ${keep})`);
+      if (await unlinkIfExists(f.path)) this.#warn(`${this.name}: deleted ${f.path} (backup_count ${keep})`);
     }
   }
 
@@ -412,35 +640,77 @@ export class FileBackend extends BaseBackend {
     let deletedEvents = 0;
     for (const f of await this.listFiles()) {
       if (this.#open.has(f.name)) continue;
-      // A file may go only when everything in it is older than the cutoff.
-      let newest: number;
-      if (f.day !== undefined) newest = f.day + DAY_MS - 1;
-      else newest = (await stat(f.path)).mtimeMs;
-      if (newest >= cutoff.getTime()) continue;
-      let n = 0;
-      for await (const _ of readLines(f.path, f.gzip)) n++;
-      deletedEvents += n;
-      deleted.push(f.path);
-      if (!options.dryRun) await unlink(f.path);
+      // A file may go only when everything in it is older than the cutoff. Another process
+      // (its own retention, gzip) may remove a file meanwhile: that file is skipped.
+      try {
+        let newest: number;
+        if (f.day !== undefined) newest = f.day + DAY_MS - 1;
+        else newest = (await stat(f.path)).mtimeMs;
+        if (newest >= cutoff.getTime()) continue;
+        let n = 0;
+        for await (const _ of readLines(f.path, f.gzip)) n++;
+        if (!options.dryRun && !(await unlinkIfExists(f.path))) continue;
+        deletedEvents += n;
+        deleted.push(f.path);
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw err;
+      }
     }
     return { deletedEvents, deletedFiles: deleted };
   }
 
   override async close(): Promise<void> {
+    this.#closed = true;
+    if (this.#maintenanceRetry) clearTimeout(this.#maintenanceRetry);
+    this.#maintenanceRetry = undefined;
     while (this.#maintenance) await this.#maintenance;
+    // the background fdatasyncs first: their files are closed when they end
+    await Promise.allSettled([...this.#syncing]);
+    let firstError: unknown;
     for (const f of this.#open.values()) {
       try {
         fdatasyncSync(f.fd);
-      } finally {
-        closeSync(f.fd);
+      } catch (err) {
+        firstError ??= err;
       }
+      closeQuietly(f.fd);
     }
     this.#open.clear();
+    if (firstError !== undefined) throw firstError;
   }
 
-  /** Synchronously fdatasync every open file (exit path). */
+  /** Synchronously fdatasync every open file, and those rotated with a sync pending (exit path). */
   syncAll(): void {
     for (const f of this.#open.values()) fdatasyncSync(f.fd);
+    for (const f of this.#retiring) fdatasyncSync(f.fd);
+  }
+}
+
+function statIfExists(path: string): Stats | undefined {
+  try {
+    return statSync(path);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === "ENOENT") return undefined;
+    throw err;
+  }
+}
+
+/** Unlink; false when it was gone already (another process got there first). */
+async function unlinkIfExists(path: string): Promise<boolean> {
+  try {
+    await unlink(path);
+    return true;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === "ENOENT") return false;
+    throw err;
+  }
+}
+
+function closeQuietly(fd: number): void {
+  try {
+    closeSync(fd);
+  } catch {
+    // already closed: nothing to release
   }
 }
 
