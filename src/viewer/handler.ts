@@ -561,7 +561,23 @@ export function auditViewer(options: AuditViewerOptions): AuditViewerHandler {
       shared,
     };
     try {
-      await handler(ctx);
+      if (timer === undefined) await handler(ctx);
+      else {
+        // answer at the deadline even when the store does not (a connection that hangs):
+        // the work itself stops at its next check of the signal
+        let onAbort: (() => void) | undefined;
+        const aborted = new Promise<never>((_, reject) => {
+          onAbort = () => reject(controller.signal.reason);
+          controller.signal.addEventListener("abort", onAbort, { once: true });
+        });
+        const work = handler(ctx);
+        work.catch(() => undefined);
+        try {
+          await Promise.race([work, aborted]);
+        } finally {
+          if (onAbort) controller.signal.removeEventListener("abort", onAbort);
+        }
+      }
     } catch (err) {
       throw httpErrorOf(err, controller.signal);
     } finally {
@@ -732,7 +748,11 @@ async function integrityOf(ctx: RouteContext, event: AuditEvent): Promise<Record
   const problem =
     result.problems.find((p) => p.chain === integrity.chain) ??
     (result.ok ? undefined : result.problems.find((p) => p.chain === undefined));
-  return problem === undefined
-    ? { ...base, status: "verified" }
-    : { ...base, status: "broken", detail: `${problem.kind}: ${problem.message}` };
+  if (problem === undefined) return { ...base, status: "verified" };
+  // a chain whose writer has not signed a checkpoint yet is not broken, only not proven
+  return {
+    ...base,
+    status: problem.kind === "unverifiable" ? "unverified" : "broken",
+    detail: `${problem.kind}: ${problem.message}`,
+  };
 }

@@ -164,33 +164,34 @@ export function viewerTokenVerifier(
   const key = keyOf(secret, "auditViewer: tokenSecret");
   return (token, now = Date.now()) => {
     if (typeof token !== "string" || token.length > MAX_TOKEN_LENGTH)
-      throw new ViewerTokenError("malformed viewer token");
+      throw new ViewerTokenError("viewer token is malformed");
     const parts = token.split(".");
     if (parts.length !== 3 || !parts.every((p) => BASE64URL.test(p)))
-      throw new ViewerTokenError("malformed viewer token");
+      throw new ViewerTokenError("viewer token is malformed");
     const [header, payload, signature] = parts as [string, string, string];
     if (header !== HEADER)
-      throw new ViewerTokenError("viewer token: unsupported header (only HS256 JWTs are accepted)");
+      throw new ViewerTokenError("viewer token has an unsupported header (only HS256 JWTs are accepted)");
     const expected = sign(key, `${header}.${payload}`);
     const given = Buffer.from(signature, "base64url");
     if (given.length !== expected.length || !timingSafeEqual(given, expected))
-      throw new ViewerTokenError("viewer token: bad signature");
+      throw new ViewerTokenError("viewer token has a bad signature");
     let claims: Record<string, unknown>;
     try {
       claims = JSON.parse(Buffer.from(payload, "base64url").toString("utf8")) as Record<string, unknown>;
     } catch {
-      throw new ViewerTokenError("malformed viewer token");
+      throw new ViewerTokenError("viewer token is malformed");
     }
-    if (claims === null || typeof claims !== "object") throw new ViewerTokenError("malformed viewer token");
+    if (claims === null || typeof claims !== "object")
+      throw new ViewerTokenError("viewer token is malformed");
     const nowS = now / 1000;
     const { exp, nbf, iat } = claims;
-    if (typeof exp !== "number") throw new ViewerTokenError("viewer token: no expiry");
+    if (typeof exp !== "number") throw new ViewerTokenError("viewer token has no expiry");
     if (nowS >= exp + CLOCK_SKEW_S) throw new ViewerTokenError("viewer token expired");
     if (typeof nbf === "number" && nowS < nbf - CLOCK_SKEW_S)
-      throw new ViewerTokenError("viewer token not valid yet");
+      throw new ViewerTokenError("viewer token is not valid yet");
     if (typeof iat === "number" && iat - CLOCK_SKEW_S > nowS)
-      throw new ViewerTokenError("viewer token issued in the future");
-    const fail = (m: string) => new ViewerTokenError(`viewer token: ${m}`);
+      throw new ViewerTokenError("viewer token was issued in the future");
+    const fail = (m: string) => new ViewerTokenError(`viewer token is invalid (${m})`);
     const tenant = claims.tenant;
     if (tenant !== undefined && tenantProblem(tenant) !== undefined) throw fail("bad tenant");
     const scopes = checkScopes(claims.scopes, fail);
