@@ -602,7 +602,7 @@ export function auditViewer(options: AuditViewerOptions): AuditViewerHandler {
       const original = express.originalUrl;
       const q = original.indexOf("?");
       const originalPath = q === -1 ? original : original.slice(0, q);
-      rest = originalPath === base ? "" : url;
+      rest = originalPath === base ? original.slice(originalPath.length) : url;
     } else {
       base = basePath;
       if (url !== base && !url.startsWith(`${base}/`) && !url.startsWith(`${base}?`)) {
