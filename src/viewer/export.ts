@@ -115,12 +115,19 @@ const TICKET_PARAMS = ["format", "q", "range", "from", "to", "tz", "columns", "o
 
 /** `POST /api/export-ticket` with the export's parameters as a JSON object → `{ url }`. */
 export async function exportTicketRoute(ctx: RouteContext): Promise<void> {
-  const text = await readBody(ctx.req);
+  // an application's body parser (express.json) may have read the body already
+  const parsed = (ctx.req as IncomingMessage & { body?: unknown }).body;
   let body: unknown;
-  try {
-    body = text === "" ? {} : JSON.parse(text);
-  } catch {
-    throw badParam("body: expected a JSON object of export parameters");
+  if (parsed !== undefined && parsed !== null && typeof parsed === "object" && !Buffer.isBuffer(parsed))
+    body = parsed;
+  else if (ctx.req.readableEnded) body = {};
+  else {
+    const text = await readBody(ctx.req);
+    try {
+      body = text === "" ? {} : JSON.parse(text);
+    } catch {
+      throw badParam("body: expected a JSON object of export parameters");
+    }
   }
   if (body === null || typeof body !== "object" || Array.isArray(body))
     throw badParam("body: expected a JSON object of export parameters");
