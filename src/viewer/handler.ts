@@ -281,6 +281,8 @@ const INTERVALS: readonly [string, number][] = [
   ["1w", 604_800_000],
 ];
 const SEEN_FIELDS_TTL_MS = 60_000;
+/** Refused requests recorded per minute at most; the rest are counted (`suppressed`) into the next record. */
+export const AUTH_FAILURES_PER_MINUTE = 100;
 
 /**
  * The web viewer as a request handler (SPEC §1).
@@ -354,6 +356,25 @@ export function auditViewer(options: AuditViewerOptions): AuditViewerHandler {
     }
   };
 
+  // Refusals are recorded, but a flood of them must not flood the audit log: at most
+  // AUTH_FAILURES_PER_MINUTE a minute, the rest counted into the next one recorded.
+  let failureWindow = 0;
+  let failuresInWindow = 0;
+  let suppressed = 0;
+  const authFailed = (metadata: Record<string, unknown>) => {
+    const now = Date.now();
+    if (now - failureWindow >= 60_000) {
+      failureWindow = now;
+      failuresInWindow = 0;
+    }
+    if (++failuresInWindow > AUTH_FAILURES_PER_MINUTE) {
+      suppressed++;
+      return;
+    }
+    audit(undefined, "VIEWER_AUTH_FAILED", suppressed > 0 ? { ...metadata, suppressed } : metadata, true);
+    suppressed = 0;
+  };
+
   /** The identity of an API request, or a 401 (recorded as VIEWER_AUTH_FAILED). */
   const identify = async (req: IncomingMessage, path: string): Promise<Identity> => {
     const header = req.headers.authorization;
@@ -380,7 +401,7 @@ export function auditViewer(options: AuditViewerOptions): AuditViewerHandler {
       if (identity !== undefined && identity !== null) return validIdentity(identity, "authorize(req)");
       if (refusal.startsWith("no credentials")) refusal = "not authorized";
     }
-    audit(undefined, "VIEWER_AUTH_FAILED", { reason: refusal, path, ip: req.socket?.remoteAddress }, true);
+    authFailed({ reason: refusal, path, ip: req.socket?.remoteAddress });
     throw new ViewerHttpError(401, ErrorCodes.VIEWER_AUTH, refusal);
   };
 
@@ -526,7 +547,7 @@ export function auditViewer(options: AuditViewerOptions): AuditViewerHandler {
       const ticket = shared.tickets.get(ticketId);
       shared.tickets.delete(ticketId);
       if (ticket === undefined || ticket.expires < Date.now()) {
-        audit(undefined, "VIEWER_AUTH_FAILED", { reason: "unknown or expired export ticket", path }, true);
+        authFailed({ reason: "unknown or expired export ticket", path, ip: req.socket?.remoteAddress });
         throw new ViewerHttpError(401, ErrorCodes.VIEWER_AUTH, "unknown, used or expired export ticket");
       }
       identity = ticket.identity as Identity;

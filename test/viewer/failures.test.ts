@@ -129,6 +129,28 @@ describe("viewer failures", () => {
     }
   });
 
+  it("records refused requests, but at most 100 a minute: a flood does not flood the audit log", async () => {
+    const store = testStore("sqlite");
+    const viewer = await startViewer({ engine: store.engine, authorize: () => undefined });
+    try {
+      for (let i = 0; i < 105; i++) expect((await call(viewer.url, "/api/search")).status).toBe(401);
+      const recorded = await store.engine.search({
+        query: "type:VIEWER_AUTH_FAILED",
+        timeRange: "last_1h",
+        limit: 1000,
+      });
+      expect(recorded).toHaveLength(100);
+      expect(recorded[0]!.metadata).toMatchObject({
+        reason: "not authorized",
+        path: "/api/search",
+        ip: "127.0.0.1",
+      });
+    } finally {
+      await viewer.close();
+      await store.cleanup();
+    }
+  });
+
   describe("live tails", () => {
     let store: ReturnType<typeof testStore>;
     let viewer: Awaited<ReturnType<typeof startViewer>>;
