@@ -151,6 +151,28 @@ describe("viewer failures", () => {
     }
   });
 
+  it("an authorize that returns an invalid tenant is an error, never an identity that sees every tenant", async () => {
+    const store = testStore("files");
+    store.engine.log({ action: "OTHER_TENANT", tenant: "globex" });
+    for (const tenant of ["", "a\nb", 42, "x".repeat(129)]) {
+      const viewer = await startViewer({
+        engine: store.engine,
+        authorize: () => ({ actor: { username: "u" }, tenant: tenant as string }),
+      });
+      try {
+        const r = await call(viewer.url, "/api/search?q=type:OTHER_TENANT");
+        expect(r.status).toBe(500);
+        expect(r.json<{ error: { message: string } }>().error.message).toMatch(
+          /^authorize\(req\) returned an invalid tenant: it /,
+        );
+        expect(r.text).not.toContain("globex");
+      } finally {
+        await viewer.close();
+      }
+    }
+    await store.cleanup();
+  });
+
   describe("live tails", () => {
     let store: ReturnType<typeof testStore>;
     let viewer: Awaited<ReturnType<typeof startViewer>>;
