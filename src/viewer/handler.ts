@@ -12,8 +12,6 @@ import type { AuditEngine } from "../engine.js";
 import { ErrorCodes, StorageError, VigilError } from "../errors.js";
 import { tenantProblem } from "../event/tenant.js";
 import type { AuditEvent, LogInput } from "../event/types.js";
-import { checkFieldName, compilePath, resolveField } from "../query/fields.js";
-import type { SearchOptions } from "../query/search.js";
 import { type Asset, defaultAssetsDir, loadAssets } from "./assets.js";
 import { type ExportTickets, exportRoute, exportTicketRoute } from "./export.js";
 import { collectPaths, SCHEMA_FIELDS, unknownFields } from "./fields.js";
@@ -472,7 +470,7 @@ export function auditViewer(options: AuditViewerOptions): AuditViewerHandler {
     async "/api/facets"(ctx) {
       const read = readRequest(ctx.params, ctx.identity.tenant, limits);
       const fields = listParam(ctx.params, "fields", DEFAULT_FACETS);
-      sendJson(ctx.res, 200, { facets: await facets(engine, read.search, fields, ctx.signal) });
+      sendJson(ctx.res, 200, { facets: await engine.facets({ ...read.search, signal: ctx.signal }, fields) });
     },
 
     async "/api/histogram"(ctx) {
@@ -746,47 +744,6 @@ async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T) 
     }
   };
   await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-  return out;
-}
-
-/** Top 10 values per field, in one pass over the matches. */
-async function facets(
-  engine: AuditEngine,
-  search: SearchOptions,
-  fields: readonly string[],
-  signal: AbortSignal,
-): Promise<Record<string, { value: string; count: number }[]>> {
-  const readers = fields.map((f) => {
-    const problem = checkFieldName(f);
-    if (problem !== undefined)
-      throw new ViewerHttpError(
-        400,
-        ErrorCodes.QUERY_OPTIONS,
-        `fields: invalid field name ${JSON.stringify(f)}: ${problem}`,
-      );
-    return compilePath(resolveField(f).split("."));
-  });
-  const counts = fields.map(() => new Map<string, number>());
-  const add = (map: Map<string, number>, value: unknown) => {
-    if (typeof value === "string" || typeof value === "number" || typeof value === "boolean") {
-      const key = String(value);
-      map.set(key, (map.get(key) ?? 0) + 1);
-    }
-  };
-  for await (const event of engine.stream({ ...search, signal })) {
-    for (let i = 0; i < readers.length; i++) {
-      const value = readers[i]!(event);
-      if (Array.isArray(value)) for (const v of value) add(counts[i]!, v);
-      else add(counts[i]!, value);
-    }
-  }
-  const out: Record<string, { value: string; count: number }[]> = {};
-  fields.forEach((f, i) => {
-    out[f] = [...counts[i]!]
-      .sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1))
-      .slice(0, 10)
-      .map(([value, count]) => ({ value, count }));
-  });
   return out;
 }
 
