@@ -334,6 +334,16 @@ for (const kind of ["files", "sqlite"] as StoreKind[]) {
       expect(bad.json<{ error: { message: string } }>().error.message).toContain(
         "body.evil: unknown export parameter",
       );
+      // what a form on another site could send
+      const form = await call(viewer.url, "/api/export-ticket", {
+        method: "POST",
+        headers: { ...OPERATOR, "content-type": "text/plain" },
+        body: '{"format":"csv","x":"=1"}',
+      });
+      expect(form.status).toBe(400);
+      expect(form.json<{ error: { message: string } }>().error.message).toBe(
+        "body: send the export parameters as Content-Type: application/json",
+      );
     });
 
     it("refuses without credentials and with an expired or tampered token: 401, one line, audited", async () => {
