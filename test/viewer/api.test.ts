@@ -399,6 +399,33 @@ for (const kind of ["files", "sqlite"] as StoreKind[]) {
       expect((await get("/api/searches")).status).toBe(404);
     });
 
+    it("returns hostile values as JSON text, byte for byte, never as markup", async () => {
+      const hostile = {
+        script: "</script><script>alert(1)</script>",
+        img: '"><img src=x onerror=alert(1)>',
+        link: "javascript:alert(document.cookie)",
+        bidi: "\u202eevil\u202c \u2066x\u2069",
+        zero: "a\u200bb\ufeffc",
+        control: "bell\u0007esc\u001b[31m",
+        big: "x".repeat(1024 * 1024),
+      };
+      const e = store.engine.log({ action: "HOSTILE", category: "TEST", metadata: hostile })!;
+      const r = await get(`/api/events/${e.id}`);
+      expect(r.status).toBe(200);
+      expect(r.headers["content-type"]).toBe("application/json; charset=utf-8");
+      expect(r.headers["x-content-type-options"]).toBe("nosniff");
+      expect(r.text).not.toContain("<script>");
+      expect(r.text).toContain("\\u003c/script\\u003e\\u003cscript\\u003e");
+      const body = r.json<{ event: AuditEvent; raw: string }>();
+      // exactly what the store holds (the pipeline's own limits apply to the 1 MB value)
+      expect(body.event).toEqual(await store.engine.getEvent(e.id));
+      const metadata = body.event.metadata as Record<string, string>;
+      for (const key of ["script", "img", "link", "bidi", "zero"] as const)
+        expect(metadata[key]).toBe(hostile[key]);
+      const search = await get("/api/search?q=type:HOSTILE");
+      expect(search.json<{ events: AuditEvent[] }>().events[0]).toEqual(body.event);
+    });
+
     it("GET /api/verify streams progress and the result; refused to a tenant-bound identity", async () => {
       const messages = await readEvents(
         `${viewer.url}/api/verify`,
