@@ -32,6 +32,18 @@ export interface QuerySpec {
   readonly after?: { readonly timestamp: string; readonly id: string };
   /** At most this many events; absent = no limit (streams). */
   readonly limit?: number;
+  /**
+   * Only events whose `tenant` is exactly this (case-sensitive), ANDed with everything
+   * else: what binds a viewer to one tenant. Every backend must honour it (the conformance
+   * suite checks); the engine also drops any event of another tenant a backend returns.
+   */
+  readonly tenant?: string;
+}
+
+/** One value of a field and how many events have it. */
+export interface ValueCount {
+  readonly value: string;
+  readonly count: number;
 }
 
 export interface BackendHealth {
@@ -65,6 +77,12 @@ export interface StorageBackend {
   query(spec: QuerySpec): AsyncIterable<AuditEvent>;
   /** How many events match (ignores `limit` and `after`). */
   count(spec: QuerySpec): Promise<number>;
+  /**
+   * Optional: the `limit` most frequent values of `field` among the matches, by count then
+   * value, counted by the backend itself (a database groups an indexed column), or
+   * `undefined` when it cannot answer exactly — the engine then counts from a stream.
+   */
+  topValues?(spec: QuerySpec, field: string, limit: number): Promise<readonly ValueCount[] | undefined>;
   /** Delete what is older than `cutoff`. */
   applyRetention(cutoff: Date, options: { readonly dryRun: boolean }): Promise<RetentionResult>;
   health(): BackendHealth;

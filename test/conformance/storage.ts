@@ -16,7 +16,7 @@ import type { QueryNode } from "../../src/query/ast.js";
 import { compileQuery } from "../../src/query/evaluate.js";
 import { parse } from "../../src/query/parse.js";
 import type { QuerySpec, StorageBackend, StoredRecord } from "../../src/storage/backend.js";
-import { CORPUS_START, generateCorpus, toRecords } from "./corpus.js";
+import { CORPUS_START, generateCorpus, TENANTS, toRecords } from "./corpus.js";
 import { QUERY_CASES } from "./queries.js";
 
 /** How the suite is run. */
@@ -37,7 +37,9 @@ function compare(a: AuditEvent, b: AuditEvent): number {
 
 /** What every backend must answer: the corpus filtered by the evaluator, sorted, paged. */
 export function referenceSearch(corpus: readonly AuditEvent[], spec: QuerySpec): AuditEvent[] {
-  const matches = spec.where === undefined ? () => true : compileQuery(spec.where);
+  const query = spec.where === undefined ? () => true : compileQuery(spec.where);
+  const tenant = spec.tenant;
+  const matches = (e: AuditEvent) => (tenant === undefined || e.tenant === tenant) && query(e);
   const from = spec.from?.getTime() ?? Number.NEGATIVE_INFINITY;
   const to = spec.to?.getTime() ?? Number.POSITIVE_INFINITY;
   const sorted = corpus
@@ -120,6 +122,77 @@ export function runStorageConformance(
       }
       const full = referenceSearch(corpus, { ...base, order: "asc" });
       expect(await backend.count({ ...base, order: "asc" })).toBe(full.length);
+    });
+
+    it("binds a search to one tenant exactly, whatever the query asks", async () => {
+      for (const tenant of [...TENANTS, "nobody"]) {
+        for (const query of [
+          "",
+          "tenant:ACME",
+          "* OR tenant:globex",
+          "NOT tenant:acme",
+          "category:database",
+        ]) {
+          const base = { where: parse(query), tenant };
+          for (const order of ["desc", "asc"] as const) {
+            const spec: QuerySpec = { ...base, order, limit: 40 };
+            const got = await ids(backend, spec);
+            expect(got).toEqual(referenceSearch(corpus, spec).map((e) => e.id));
+          }
+          const full = referenceSearch(corpus, { ...base, order: "asc" });
+          expect(await backend.count({ ...base, order: "asc" })).toBe(full.length);
+          for (const e of full) expect(e.tenant).toBe(tenant);
+        }
+      }
+      // the binding is exact: "acme" never includes "Acme" or "ACME"
+      const acme = await backend.count({ order: "asc", tenant: "acme" });
+      const anyCase = await backend.count({ order: "asc", where: parse("tenant:acme") });
+      expect(acme).toBeGreaterThan(0);
+      expect(anyCase).toBeGreaterThan(acme);
+    });
+
+    it("topValues, where a backend offers it, gives the evaluator's top values or declines", async () => {
+      if (backend.topValues === undefined) return;
+      let answered = 0;
+      for (const field of [
+        "action.category",
+        "action.type",
+        "actor.username",
+        "result.status",
+        "severity",
+        "tenant",
+      ]) {
+        for (const [query, tenant] of [
+          ["", undefined],
+          ["category:database OR category:api", undefined],
+          ["NOT status:success", "acme"],
+          ["user:alice", undefined],
+          ["alice", undefined], // a bare term: not exact in SQL, declined
+        ] as const) {
+          const spec: QuerySpec = {
+            where: parse(query),
+            order: "asc",
+            from: new Date(CORPUS_START + 86_400_000),
+            ...(tenant ? { tenant } : {}),
+          };
+          const got = await backend.topValues(spec, field, 10);
+          if (got === undefined) continue;
+          answered++;
+          const counts = new Map<string, number>();
+          for (const e of referenceSearch(corpus, spec)) {
+            const v = field
+              .split(".")
+              .reduce<unknown>((o, k) => (o as Record<string, unknown> | undefined)?.[k], e);
+            if (typeof v === "string") counts.set(v, (counts.get(v) ?? 0) + 1);
+          }
+          const expected = [...counts]
+            .sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0))
+            .slice(0, 10)
+            .map(([value, count]) => ({ value, count }));
+          expect(got, `${field} / ${query}`).toEqual(expected);
+        }
+      }
+      expect(answered).toBeGreaterThan(0);
     });
 
     it("streams every match across many pages without a limit", async () => {

@@ -23,9 +23,17 @@ import { ErrorCodes, StorageError, VigilError } from "../../errors.js";
 import type { AuditEvent } from "../../event/types.js";
 import type { QueryNode } from "../../query/ast.js";
 import { compileQuery, type EventPredicate } from "../../query/evaluate.js";
-import { BaseBackend, type QuerySpec, type RetentionResult, type StoredRecord } from "../backend.js";
+import {
+  BaseBackend,
+  type QuerySpec,
+  type RetentionResult,
+  type StoredRecord,
+  type ValueCount,
+} from "../backend.js";
 import {
   andConds,
+  COLUMN_CHARS,
+  COLUMN_OF_PATH,
   type Cond,
   columnLeaves,
   compileWhere,
@@ -472,6 +480,11 @@ export class SqlBackend extends BaseBackend {
     }
   }
 
+  /** `QuerySpec.tenant` as an exact condition on the indexed column (readable under encryption too). */
+  #tenantCond(c: Connected, spec: QuerySpec): Sql | true {
+    return spec.tenant === undefined ? true : c.dialect.leaves.columnIs("tenant", spec.tenant);
+  }
+
   /** How conditions become SQL: on columns only when the lines are opaque (encryption). */
   #leaves(c: Connected): LeafCompiler {
     return this.#options.opaqueLines ? columnLeaves(c.dialect.leaves) : c.dialect.leaves;
@@ -496,10 +509,11 @@ export class SqlBackend extends BaseBackend {
     const c = await this.#readable();
     const pred = compileWhere(spec.where, this.#leaves(c), this.#options.sealed);
     // The evaluator has the last word on every row, exact SQL or not.
-    const judge: EventPredicate | undefined = spec.where === undefined ? undefined : compileQuery(spec.where);
+    const judge = judgeOf(spec);
     const exactSql = isExact(pred);
     const pageLimit = () => (exactSql ? Math.max(1, Math.min(remaining, this.#pageSize)) : this.#pageSize);
-    for await (const row of this.#rows(c, spec, pred.sup, pageLimit)) {
+    const where = andConds([this.#tenantCond(c, spec), pred.sup]);
+    for await (const row of this.#rows(c, spec, where, pageLimit)) {
       const event = this.#event(row.e);
       if (judge !== undefined && !judge(event)) continue;
       yield event;
@@ -513,6 +527,8 @@ export class SqlBackend extends BaseBackend {
     const range: Sql[] = [];
     if (spec.from !== undefined) range.push(sql`ts >= ${spec.from.toISOString()}`);
     if (spec.to !== undefined) range.push(sql`ts < ${spec.to.toISOString()}`);
+    const bound = this.#tenantCond(c, spec);
+    if (bound !== true) range.push(bound);
     let total = 0;
     if (pred.sub !== false) {
       const where = andConds([...range, pred.sub]);
@@ -526,14 +542,58 @@ export class SqlBackend extends BaseBackend {
     // Rows SQL cannot decide: fetch them and let the evaluator judge.
     const judge = compileQuery(spec.where as QueryNode);
     const undecided = andConds([
+      bound,
       pred.sup,
       pred.sub === false ? true : c.dialect.leaves.not(condSql(pred.sub)),
     ]);
     const scan = { from: spec.from, to: spec.to, order: "asc" as const };
     for await (const row of this.#rows(c, scan, undecided, () => this.#pageSize)) {
-      if (judge(this.#event(row.e))) total++;
+      const event = this.#event(row.e);
+      if (judge(event) && (spec.tenant === undefined || event.tenant === spec.tenant)) total++;
     }
     return total;
+  }
+
+  /**
+   * The most frequent values of a field kept in an indexed column, grouped by SQL, when the
+   * query compiles exactly and the column holds the field readable; `undefined` otherwise
+   * (the engine then counts from a stream). Counts string values, as the column does.
+   */
+  async topValues(spec: QuerySpec, field: string, limit: number): Promise<readonly ValueCount[] | undefined> {
+    const column = Object.hasOwn(COLUMN_OF_PATH, field) ? COLUMN_OF_PATH[field] : undefined;
+    if (column === undefined || this.#options.sealed?.(field)) return undefined;
+    const c = await this.#readable();
+    const pred = compileWhere(spec.where, this.#leaves(c), this.#options.sealed);
+    if (!isExact(pred)) return undefined;
+    const conds: Sql[] = [raw(`${column} IS NOT NULL`)];
+    if (spec.from !== undefined) conds.push(sql`ts >= ${spec.from.toISOString()}`);
+    if (spec.to !== undefined) conds.push(sql`ts < ${spec.to.toISOString()}`);
+    const bound = this.#tenantCond(c, spec);
+    if (bound !== true) conds.push(bound);
+    if (pred.sub !== true) conds.push(condSql(pred.sub));
+    const key = c.dialect.leaves.groupKey(column);
+    const fetch = FACET_FETCH;
+    const statement = sql`SELECT ${raw(key)} AS v, COUNT(*) AS n FROM ${raw(c.dialect.table)} WHERE ${join(conds, " AND ")} GROUP BY ${raw(key)} ORDER BY n DESC LIMIT ${raw(String(fetch))}`;
+    let rows: readonly Row[];
+    try {
+      rows = await c.client.all(render(statement, c.dialect.placeholders));
+    } catch (error) {
+      throw new StorageError(this.name, `query failed: ${message(error)}`, { cause: error });
+    }
+    const values = rows.map((r) => ({
+      value: Buffer.isBuffer(r.v) ? r.v.toString("utf8") : String(r.v),
+      count: Number(r.n),
+    }));
+    // a value cut to the column's width may stand for several: count those from events
+    if (values.some((v) => v.value.length >= COLUMN_CHARS)) return undefined;
+    values.sort((a, b) => b.count - a.count || (a.value < b.value ? -1 : a.value > b.value ? 1 : 0));
+    // when the groups fetched end in a tie that reaches into the top, the order is not known
+    if (
+      rows.length === fetch &&
+      values[Math.min(limit, values.length) - 1]?.count === values[values.length - 1]?.count
+    )
+      return undefined;
+    return values.slice(0, limit);
   }
 
   /** The one path that deletes rows: lifts the guard inside each bounded transaction. */
@@ -771,4 +831,15 @@ export class SqlBackend extends BaseBackend {
       );
     }
   }
+}
+
+/** Groups fetched for `topValues` (then ranked in JavaScript, by count then value). */
+const FACET_FETCH = 1000;
+
+/** The final judge of a fetched row: the query, and the tenant exactly. */
+function judgeOf(spec: QuerySpec): EventPredicate | undefined {
+  const query = spec.where === undefined ? undefined : compileQuery(spec.where);
+  const tenant = spec.tenant;
+  if (tenant === undefined) return query;
+  return (event) => (event as AuditEvent).tenant === tenant && (query === undefined || query(event));
 }
