@@ -41,6 +41,15 @@ const INTEGRITY_TEXT: Readonly<Record<string, string>> = {
   unsigned: "Unsigned: this store does not chain events",
 };
 
+/** The stored line indented for reading (the copy button copies it as stored). */
+function indent(raw: string): string {
+  try {
+    return JSON.stringify(JSON.parse(raw), null, 2);
+  } catch {
+    return raw;
+  }
+}
+
 export async function copyText(text: string): Promise<void> {
   try {
     await navigator.clipboard.writeText(text);
@@ -56,7 +65,15 @@ export async function copyText(text: string): Promise<void> {
   }
 }
 
-function CopyButton({ text, label }: { text: string; label: string }): JSX.Element {
+function CopyButton({
+  text,
+  label,
+  caption = "Copy",
+}: {
+  text: string;
+  label: string;
+  caption?: string;
+}): JSX.Element {
   const [done, setDone] = useState(false);
   return (
     <button
@@ -71,7 +88,7 @@ function CopyButton({ text, label }: { text: string; label: string }): JSX.Eleme
         });
       }}
     >
-      {done ? "Copied" : "Copy"}
+      {done ? "Copied" : caption}
     </button>
   );
 }
@@ -79,6 +96,7 @@ function CopyButton({ text, label }: { text: string; label: string }): JSX.Eleme
 export function Detail(props: DetailProps): JSX.Element {
   const { detail, error, zone, permalink, columns, onClose, onFilter, onColumn } = props;
   const [tab, setTab] = useState<"fields" | "raw">("fields");
+  const [pretty, setPretty] = useState(true);
   const [full, setFull] = useState<ReadonlySet<string>>(new Set());
   const panel = useRef<HTMLElement | null>(null);
 
@@ -107,7 +125,7 @@ export function Detail(props: DetailProps): JSX.Element {
           )}
         </h2>
         <div class="detail-actions">
-          <CopyButton text={permalink} label="Copy link to this event" />
+          <CopyButton text={permalink} label="Copy link to this event" caption="Copy link" />
           <button
             type="button"
             class="btn small detail-close"
@@ -240,10 +258,22 @@ export function Detail(props: DetailProps): JSX.Element {
             <div class="raw">
               <div class="raw-actions">
                 <CopyButton text={detail.raw} label="Copy raw JSON" />
-                <span class="muted">as stored ({detail.raw.length.toLocaleString("en")} chars)</span>
+                <label class="muted">
+                  <input
+                    type="checkbox"
+                    checked={pretty}
+                    onChange={(e) => setPretty(e.currentTarget.checked)}
+                  />{" "}
+                  indented
+                </label>
+                <span class="muted">stored line: {detail.raw.length.toLocaleString("en")} chars</span>
               </div>
               <pre class="raw-json">
-                <Inert text={detail.raw} multiline clip={full.has("__raw") ? undefined : 65536} />
+                <Inert
+                  text={pretty ? indent(detail.raw) : detail.raw}
+                  multiline
+                  clip={full.has("__raw") ? undefined : 65536}
+                />
               </pre>
               {detail.raw.length > 65536 && !full.has("__raw") ? (
                 <button type="button" class="btn link" onClick={() => setFull(new Set([...full, "__raw"]))}>
