@@ -105,6 +105,9 @@ export interface EngineMetrics {
   >;
 }
 
+/** A UUID as `getEvent` accepts it (any version: stores may hold ids from elsewhere). */
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
 /** Batches written but not yet acknowledged (fsync, commit) at once; more waits. */
 const MAX_BATCHES_IN_FLIGHT = 4;
 
@@ -642,24 +645,92 @@ export class AuditEngine extends EventEmitter<EngineEvents> implements Flushable
   /** Like {@link search}, with the cursor for the next page. */
   async searchPage(options: SearchOptions = {}): Promise<SearchPage> {
     const spec = toQuerySpec(options);
+    const signal = options.signal;
+    signal?.throwIfAborted();
     await this.flush();
     const events: AuditEvent[] = [];
-    const reader = this.#reader();
-    if (reader) for await (const e of reader.query(spec)) events.push(e);
+    for await (const e of this.#query(spec, signal)) events.push(e);
     return { events, cursor: nextCursor(spec, events) };
   }
 
   /** Every matching event, streamed (no limit unless given). */
   stream(options: SearchOptions = {}): AsyncGenerator<AuditEvent> {
-    return this.#streamSpec(toQuerySpec({ ...options, limit: options.limit ?? Number.POSITIVE_INFINITY }));
+    return this.#streamSpec(
+      toQuerySpec({ ...options, limit: options.limit ?? Number.POSITIVE_INFINITY }),
+      options.signal,
+    );
+  }
+
+  /**
+   * The event with this id, or undefined. `tenant` confines the lookup like a search's
+   * (an event of another tenant is not found). Looks first around the time the UUIDv7 id
+   * carries, then across the whole store.
+   *
+   * @example const event = await engine.getEvent("0192f0c4-...", { tenant: "acme" });
+   */
+  async getEvent(
+    id: string,
+    options: { readonly tenant?: string; readonly signal?: AbortSignal } = {},
+  ): Promise<AuditEvent | undefined> {
+    if (typeof id !== "string" || !UUID.test(id)) return undefined;
+    const query = `id:"${id.toLowerCase()}"`;
+    const base = {
+      query,
+      limit: 1,
+      ...(options.tenant !== undefined ? { tenant: options.tenant } : {}),
+      ...(options.signal ? { signal: options.signal } : {}),
+    };
+    const ms = Number.parseInt(id.slice(0, 8) + id.slice(9, 13), 16);
+    // the id's time is when log() was called; an explicit timestamp may differ by a little
+    const near = await this.searchPage({
+      ...base,
+      from: new Date(ms - 86_400_000),
+      to: new Date(ms + 86_400_000),
+    });
+    if (near.events[0] !== undefined) return near.events[0];
+    return (await this.searchPage(base)).events[0];
   }
 
   /** How many events match (ignores limit and cursor). */
   async count(options: SearchOptions = {}): Promise<number> {
     const spec: QuerySpec = { ...toQuerySpec(options), limit: undefined, after: undefined };
+    const signal = options.signal;
+    signal?.throwIfAborted();
     await this.flush();
     const reader = this.#reader();
-    return reader ? reader.count(spec) : 0;
+    if (!reader) return 0;
+    const counting = reader.count(spec);
+    if (!signal) return counting;
+    // a count is one statement on a database: it cannot be interrupted, only abandoned
+    return new Promise<number>((resolve, reject) => {
+      const abort = () => reject(signal.reason);
+      signal.addEventListener("abort", abort, { once: true });
+      counting.then(
+        (n) => {
+          signal.removeEventListener("abort", abort);
+          resolve(n);
+        },
+        (err: unknown) => {
+          signal.removeEventListener("abort", abort);
+          reject(err);
+        },
+      );
+    });
+  }
+
+  /**
+   * The reader's answer to `spec`, stopped by `signal` between events; an event of
+   * another tenant (a backend that ignored `spec.tenant`) is never passed on.
+   */
+  async *#query(spec: QuerySpec, signal: AbortSignal | undefined): AsyncGenerator<AuditEvent> {
+    const reader = this.#reader();
+    if (!reader) return;
+    const tenant = spec.tenant;
+    for await (const e of reader.query(spec)) {
+      signal?.throwIfAborted();
+      if (tenant !== undefined && e.tenant !== tenant) continue;
+      yield e;
+    }
   }
 
   /**
@@ -822,10 +893,10 @@ export class AuditEngine extends EventEmitter<EngineEvents> implements Flushable
     return { subject, ref, erased: this.#subjects.erase(ref) };
   }
 
-  async *#streamSpec(spec: QuerySpec): AsyncGenerator<AuditEvent> {
+  async *#streamSpec(spec: QuerySpec, signal?: AbortSignal): AsyncGenerator<AuditEvent> {
+    signal?.throwIfAborted();
     await this.flush();
-    const reader = this.#reader();
-    if (reader) yield* reader.query(spec);
+    yield* this.#query(spec, signal);
   }
 
   /** The seed's `get_event_count(time_range="today")`. */

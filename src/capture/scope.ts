@@ -1,7 +1,7 @@
 /**
  * The ambient audit scope (SPEC §3), carried by `AsyncLocalStorage`: every event
  * recorded inside `withAuditScope` — however deep, across `await`, timers and
- * callbacks — carries the scope's actor and correlation unless it names its own.
+ * callbacks — carries the scope's actor, correlation and tenant unless it names its own.
  * The HTTP integrations open one per request.
  *
  * @module
@@ -15,6 +15,8 @@ export interface AuditScope {
   readonly correlation?: Correlation;
   /** Merged under each event's own metadata. */
   readonly metadata?: Readonly<Record<string, unknown>>;
+  /** The tenant of every event inside (unless an event names its own); an inner scope's wins. */
+  readonly tenant?: string;
 }
 
 const storage = new AsyncLocalStorage<AuditScope>();
@@ -31,6 +33,7 @@ function merge(outer: AuditScope | undefined, inner: AuditScope): AuditScope {
     correlation:
       outer.correlation || inner.correlation ? { ...outer.correlation, ...inner.correlation } : undefined,
     metadata: outer.metadata || inner.metadata ? { ...outer.metadata, ...inner.metadata } : undefined,
+    tenant: inner.tenant ?? outer.tenant,
   };
 }
 

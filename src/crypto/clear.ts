@@ -3,8 +3,10 @@
  * test a reader uses to know which fields a store can filter on without decrypting, and
  * the reduced event a database backend fills its indexed columns from.
  *
- * `id` and `timestamp` are always readable: a record needs its id, a database orders,
- * pages and retains rows by time, and file names already tell the day.
+ * `id`, `timestamp` and `tenant` are always readable: a record needs its id, a database
+ * orders, pages and retains rows by time, and file names already tell the day; a viewer
+ * bound to a tenant must be able to filter by it before decrypting anything (an
+ * organization's id is not personal data — do not put a person's name in it).
  *
  * @module
  */
@@ -12,7 +14,7 @@ import type { AuditEvent } from "../event/types.js";
 import { defineOwn } from "../pipeline/sanitize/walk.js";
 
 /** Fields every encrypted record keeps readable. */
-const ALWAYS_CLEAR = ["id", "timestamp"] as const;
+const ALWAYS_CLEAR = ["id", "timestamp", "tenant"] as const;
 
 /**
  * Whether `field` is readable under the `clear_fields` setting: listed itself, or inside a
@@ -31,8 +33,9 @@ export function clearFieldTest(clearFields: readonly string[]): (field: string) 
 }
 
 /**
- * The part of an event that may be stored readable: `id`, `timestamp`, `integrity` (the
- * chain position, in every envelope's header too) and the `clear_fields`, nothing else. A
+ * The part of an event that may be stored readable: `id`, `timestamp`, `tenant`,
+ * `integrity` (the chain position, in every envelope's header too) and the `clear_fields`,
+ * nothing else. A
  * database backend fills its indexed columns from it, so no other value reaches a column.
  *
  * @example clearView(["action.category"])(event) // { id, timestamp, integrity, action: { category } }
@@ -45,6 +48,7 @@ export function clearView(clearFields: readonly string[]): (event: AuditEvent) =
     .map((f) => f.split("."));
   return (event) => {
     const out: Record<string, unknown> = { id: event.id, timestamp: event.timestamp };
+    if (event.tenant !== undefined) out.tenant = event.tenant;
     if (event.integrity !== undefined) out.integrity = event.integrity;
     for (const path of paths) {
       let from: unknown = event;

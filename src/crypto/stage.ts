@@ -52,7 +52,9 @@ export function createEncryptionStage(
     name: "encryption",
     encodeLine(line: string, event: AuditEvent): string {
       const integrity = event.integrity;
-      let clear: Record<string, unknown> | undefined;
+      // the tenant is always readable (see clear.ts): a bound viewer filters on it
+      let clear: Record<string, unknown> | undefined =
+        event.tenant !== undefined ? { tenant: event.tenant } : undefined;
       for (const path of clearFields) {
         const value = getPath(event, path);
         if (value !== undefined) {

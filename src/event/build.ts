@@ -8,6 +8,7 @@
  */
 import type { AuditScope } from "../capture/scope.js";
 import { ErrorCodes, VigilError } from "../errors.js";
+import { tenantProblem } from "./tenant.js";
 import type {
   Action,
   Application,
@@ -178,5 +179,15 @@ export function buildEvent(
   if (correlation !== undefined) event.correlation = correlation as Mutable<AuditEvent>["correlation"];
   if (input.params !== undefined) event.params = input.params;
   if (metadata !== undefined) event.metadata = metadata as Record<string, unknown>;
+  const tenant = input.tenant ?? scope?.tenant;
+  if (tenant !== undefined) {
+    const bad = tenantProblem(tenant);
+    if (bad === undefined) event.tenant = tenant;
+    else
+      problem(
+        report,
+        `${input.tenant !== undefined ? "input.tenant" : "the scope's tenant"} ${bad} (${describe(tenant)}); recorded without a tenant`,
+      );
+  }
   return event;
 }

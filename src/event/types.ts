@@ -96,6 +96,11 @@ export interface AuditEvent {
   readonly params?: unknown;
   /** Free-form, sanitized. */
   readonly metadata?: Readonly<Record<string, unknown>>;
+  /**
+   * The customer or organization the event belongs to (multi-tenancy, SPEC §9): 1–128
+   * characters, no control characters. A viewer bound to a tenant sees only its events.
+   */
+  readonly tenant?: string;
   readonly integrity?: Integrity;
   /** The person's sealed personal fields, when erasure is enabled (docs/privacy.md). */
   readonly subject?: SubjectSection;
@@ -142,4 +147,10 @@ export interface LogInput {
   readonly timestamp?: Date | string | number;
   /** An error to record as `result.error`; implies FAILURE. */
   readonly error?: unknown;
+  /**
+   * The tenant (customer, organization) the event belongs to; default the ambient scope's.
+   * 1–128 characters without control characters; anything else is reported and the event
+   * is recorded without a tenant.
+   */
+  readonly tenant?: string;
 }

@@ -6,6 +6,7 @@
  * @module
  */
 import { ErrorCodes, VigilError } from "../errors.js";
+import { tenantProblem } from "../event/tenant.js";
 import type { QuerySpec } from "../storage/backend.js";
 import type { QueryNode, Span, TermNode } from "./ast.js";
 import { decodeCursor } from "./cursor.js";
@@ -35,6 +36,13 @@ export interface SearchOptions {
   readonly order?: "asc" | "desc";
   /** From a previous page's `cursor`. */
   readonly cursor?: string;
+  /**
+   * Only events of this tenant, compared exactly (case-sensitive), whatever the query says:
+   * `query: "tenant:b OR *"` with `tenant: "a"` still finds only tenant `a`'s events.
+   */
+  readonly tenant?: string;
+  /** Stops the search: the promise rejects (or the stream throws) with the signal's reason. */
+  readonly signal?: AbortSignal;
 }
 
 /** One page of results and the cursor for the next (absent on the last page). */
@@ -89,6 +97,10 @@ export function toQuerySpec(options: SearchOptions): QuerySpec {
   const order = options.order ?? "desc";
   if (order !== "asc" && order !== "desc")
     throw optionError(`order: expected "asc" or "desc", found ${JSON.stringify(order)}`);
+  if (options.tenant !== undefined) {
+    const bad = tenantProblem(options.tenant);
+    if (bad !== undefined) throw optionError(`tenant: ${bad}`);
+  }
   const range = resolveTimeRange(options);
   const after = options.cursor !== undefined ? decodeCursor(options.cursor, order) : undefined;
   const where: QueryNode | undefined =
@@ -104,5 +116,6 @@ export function toQuerySpec(options: SearchOptions): QuerySpec {
     order,
     ...(after ? { after: { timestamp: after.timestamp, id: after.id } } : {}),
     ...(limit === Number.POSITIVE_INFINITY ? {} : { limit }),
+    ...(options.tenant !== undefined ? { tenant: options.tenant } : {}),
   };
 }

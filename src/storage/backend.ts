@@ -32,6 +32,12 @@ export interface QuerySpec {
   readonly after?: { readonly timestamp: string; readonly id: string };
   /** At most this many events; absent = no limit (streams). */
   readonly limit?: number;
+  /**
+   * Only events whose `tenant` is exactly this (case-sensitive), ANDed with everything
+   * else: what binds a viewer to one tenant. Every backend must honour it (the conformance
+   * suite checks); the engine also drops any event of another tenant a backend returns.
+   */
+  readonly tenant?: string;
 }
 
 export interface BackendHealth {

@@ -73,6 +73,11 @@ export const TYPES = [
   "DELETE",
   "UPDATE",
 ];
+/**
+ * Tenants: case variants (a bound viewer compares exactly, the query language ignores
+ * ASCII case), LIKE metacharacters, unicode and the longest allowed id.
+ */
+export const TENANTS = ["acme", "Acme", "ACME", "globex", "t%_x", "tëñånt 🙂", "x".repeat(128)];
 const SEVERITIES = ["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] as const;
 const ROLES = [["admin"], ["Admin", "auditor"], [], ["reader"], ["ops", "admin", "reader"], ["ADMIN"]];
 const PATHS = [
@@ -123,6 +128,8 @@ function pick<T>(rand: () => number, items: readonly T[]): T {
  */
 export function generateCorpus(count = 10_000, seed = 20261126): AuditEvent[] {
   const rand = prng(seed);
+  // a separate sequence, so adding tenants left every other field of the corpus as it was
+  const tenantRand = prng(seed ^ 0x7e4a47);
   const events: AuditEvent[] = [];
   const span = CORPUS_DAYS * 86_400_000;
   let previousTs = CORPUS_START;
@@ -207,6 +214,7 @@ export function generateCorpus(count = 10_000, seed = 20261126): AuditEvent[] {
         hash: hex(rand, 64),
       };
     }
+    if (tenantRand() < 0.8) event.tenant = pick(tenantRand, TENANTS);
     events.push(event as unknown as AuditEvent);
   }
   return events;

@@ -16,7 +16,7 @@ import type { QueryNode } from "../../src/query/ast.js";
 import { compileQuery } from "../../src/query/evaluate.js";
 import { parse } from "../../src/query/parse.js";
 import type { QuerySpec, StorageBackend, StoredRecord } from "../../src/storage/backend.js";
-import { CORPUS_START, generateCorpus, toRecords } from "./corpus.js";
+import { CORPUS_START, generateCorpus, TENANTS, toRecords } from "./corpus.js";
 import { QUERY_CASES } from "./queries.js";
 
 /** How the suite is run. */
@@ -37,7 +37,9 @@ function compare(a: AuditEvent, b: AuditEvent): number {
 
 /** What every backend must answer: the corpus filtered by the evaluator, sorted, paged. */
 export function referenceSearch(corpus: readonly AuditEvent[], spec: QuerySpec): AuditEvent[] {
-  const matches = spec.where === undefined ? () => true : compileQuery(spec.where);
+  const query = spec.where === undefined ? () => true : compileQuery(spec.where);
+  const tenant = spec.tenant;
+  const matches = (e: AuditEvent) => (tenant === undefined || e.tenant === tenant) && query(e);
   const from = spec.from?.getTime() ?? Number.NEGATIVE_INFINITY;
   const to = spec.to?.getTime() ?? Number.POSITIVE_INFINITY;
   const sorted = corpus
@@ -120,6 +122,33 @@ export function runStorageConformance(
       }
       const full = referenceSearch(corpus, { ...base, order: "asc" });
       expect(await backend.count({ ...base, order: "asc" })).toBe(full.length);
+    });
+
+    it("binds a search to one tenant exactly, whatever the query asks", async () => {
+      for (const tenant of [...TENANTS, "nobody"]) {
+        for (const query of [
+          "",
+          "tenant:ACME",
+          "* OR tenant:globex",
+          "NOT tenant:acme",
+          "category:database",
+        ]) {
+          const base = { where: parse(query), tenant };
+          for (const order of ["desc", "asc"] as const) {
+            const spec: QuerySpec = { ...base, order, limit: 40 };
+            const got = await ids(backend, spec);
+            expect(got).toEqual(referenceSearch(corpus, spec).map((e) => e.id));
+          }
+          const full = referenceSearch(corpus, { ...base, order: "asc" });
+          expect(await backend.count({ ...base, order: "asc" })).toBe(full.length);
+          for (const e of full) expect(e.tenant).toBe(tenant);
+        }
+      }
+      // the binding is exact: "acme" never includes "Acme" or "ACME"
+      const acme = await backend.count({ order: "asc", tenant: "acme" });
+      const anyCase = await backend.count({ order: "asc", where: parse("tenant:acme") });
+      expect(acme).toBeGreaterThan(0);
+      expect(anyCase).toBeGreaterThan(acme);
     });
 
     it("streams every match across many pages without a limit", async () => {

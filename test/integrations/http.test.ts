@@ -64,6 +64,22 @@ for (const harness of harnesses) {
       expect(e.params).toBeUndefined();
     });
 
+    it("sets the tenant from getTenant on the request's event and on every event inside it", async () => {
+      const url = await start({
+        getTenant: (req: { headers: Record<string, string | undefined> }) => req.headers["x-tenant"],
+      });
+      await fetch(`${url}/users/1`, { headers: { "x-tenant": "acme" } });
+      await fetch(`${url}/users/2`, { headers: { "x-tenant": "x".repeat(129) } });
+      await fetch(`${url}/users/3`);
+      await settled(3);
+      const [a, b, c] = requests();
+      expect(a!.tenant).toBe("acme");
+      expect(b!.tenant).toBeUndefined(); // not a valid tenant id: reported, recorded without
+      expect(c!.tenant).toBeUndefined();
+      const inner = ofType(t.events(), "INNER");
+      expect(inner.map((e) => e.tenant)).toEqual(["acme", undefined, undefined]);
+    });
+
     it("names the route pattern under a mount prefix", async () => {
       const url = await start();
       await fetch(`${url}/api/users/7`);

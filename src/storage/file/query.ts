@@ -44,7 +44,12 @@ export async function* queryFiles(
   spec: QuerySpec,
   decode: (line: string) => AuditEvent,
 ): AsyncGenerator<AuditEvent> {
-  const matches = spec.where ? compileQuery(spec.where) : () => true;
+  const where = spec.where ? compileQuery(spec.where) : undefined;
+  const tenant = spec.tenant;
+  const matches =
+    tenant === undefined
+      ? (where ?? (() => true))
+      : (e: AuditEvent) => e.tenant === tenant && (where === undefined || where(e));
   const fromIso = spec.from?.toISOString();
   const toIso = spec.to?.toISOString();
   const fromMs = spec.from?.getTime() ?? Number.NEGATIVE_INFINITY;

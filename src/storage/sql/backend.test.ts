@@ -17,6 +17,7 @@ import { parse } from "../../query/parse.js";
 import type { StoredRecord } from "../backend.js";
 import { loadDriver } from "./driver.js";
 import { createSqlBackend, type SqlBackend, SqlWriteError } from "./index.js";
+import { derivedName } from "./schema.js";
 
 const temp = tempDir("vigil-sql-backend-");
 afterAll(() => temp.cleanup());
@@ -99,16 +100,67 @@ describe.each(TARGETS)("the $dialect backend", (target) => {
     for (const t of tables) await target.cleanup(t);
   }, 30_000);
 
-  it("creates its table on first use and records schema versions 1 and 2; reopening changes nothing", async () => {
+  it("creates its table on first use and records schema versions 1 to 3; reopening changes nothing", async () => {
     const rows = await target.raw(
       `SELECT version, description FROM ${quote(target.dialect, `${table}_migrations`)}`,
     );
-    expect(rows.map((r) => Number(r.version))).toEqual([1, 2]);
+    expect(rows.map((r) => Number(r.version))).toEqual([1, 2, 3]);
     const again = createSqlBackend(databaseConfig(target.connection(), table));
     await again.open();
     await again.close();
     const after = await target.raw(`SELECT version FROM ${quote(target.dialect, `${table}_migrations`)}`);
-    expect(after.map((r) => Number(r.version))).toEqual([1, 2]);
+    expect(after.map((r) => Number(r.version))).toEqual([1, 2, 3]);
+  });
+
+  it("migrates a version-2 table: adds the tenant column and its index, keeps the rows", async () => {
+    const old = uniqueTable(`m_${target.dialect.slice(0, 2)}`);
+    tables.push(old);
+    const oq = quote(target.dialect, old);
+    const first = createSqlBackend(databaseConfig(target.connection(), old));
+    await first.open();
+    const before = event(); // a vigil before tenants wrote none
+    await first.write([record(before)], { sync: true });
+    await first.close();
+    // take the table back to version 2, as a vigil before tenants left it
+    const index = quote(target.dialect, derivedName(old, "tenant_ts_idx"));
+    await target.raw(target.dialect === "mysql" ? `DROP INDEX ${index} ON ${oq}` : `DROP INDEX ${index}`);
+    await target.raw(`ALTER TABLE ${oq} DROP COLUMN tenant`);
+    await target.raw(`DELETE FROM ${quote(target.dialect, `${old}_migrations`)} WHERE version = 3`);
+
+    const reopened = createSqlBackend(databaseConfig(target.connection(), old));
+    await reopened.open();
+    try {
+      const versions = await target.raw(`SELECT version FROM ${quote(target.dialect, `${old}_migrations`)}`);
+      expect(versions.map((r) => Number(r.version))).toEqual([1, 2, 3]);
+      const after = event({ tenant: "acme" });
+      await reopened.write([record(after)], { sync: true });
+      const rows = await target.raw(`SELECT id, tenant FROM ${oq} ORDER BY id`);
+      expect(rows).toEqual([
+        { id: before.id, tenant: null }, // written before the column existed
+        { id: after.id, tenant: "acme" },
+      ]);
+      const found: string[] = [];
+      for await (const e of reopened.query({ order: "asc", tenant: "acme" })) found.push(e.id);
+      expect(found).toEqual([after.id]);
+      expect(await reopened.count({ order: "asc", where: parse("tenant:acme") })).toBe(1);
+      expect(await reopened.count({ order: "asc" })).toBe(2);
+    } finally {
+      await reopened.close();
+    }
+  });
+
+  it("binds a tenant exactly through the column, also when case differs", async () => {
+    const [a, b, c] = [event({ tenant: "Acme" }), event({ tenant: "acme" }), event({ tenant: "ACME " })];
+    await backend.write([record(a), record(b), record(c)], { sync: true });
+    const ids = async (tenant: string) => {
+      const out: string[] = [];
+      for await (const e of backend.query({ order: "asc", tenant })) out.push(e.id);
+      return out;
+    };
+    expect(await ids("acme")).toEqual([b.id]);
+    expect(await ids("Acme")).toEqual([a.id]);
+    expect(await backend.count({ order: "asc", tenant: "ACME " })).toBe(1);
+    expect(await backend.count({ order: "asc", tenant: "ACME" })).toBe(0);
   });
 
   it("fills the indexed columns from the event and keeps its JSON verbatim", async () => {

@@ -422,6 +422,11 @@ export class SqlBackend extends BaseBackend {
     }
   }
 
+  /** `QuerySpec.tenant` as an exact condition on the indexed column (readable under encryption too). */
+  #tenantCond(c: Connected, spec: QuerySpec): Sql | true {
+    return spec.tenant === undefined ? true : c.dialect.leaves.columnIs("tenant", spec.tenant);
+  }
+
   /** How conditions become SQL: on columns only when the lines are opaque (encryption). */
   #leaves(c: Connected): LeafCompiler {
     return this.#options.opaqueLines ? columnLeaves(c.dialect.leaves) : c.dialect.leaves;
@@ -446,10 +451,11 @@ export class SqlBackend extends BaseBackend {
     const c = await this.#readable();
     const pred = compileWhere(spec.where, this.#leaves(c), this.#options.sealed);
     // The evaluator has the last word on every row, exact SQL or not.
-    const judge: EventPredicate | undefined = spec.where === undefined ? undefined : compileQuery(spec.where);
+    const judge = judgeOf(spec);
     const exactSql = isExact(pred);
     const pageLimit = () => (exactSql ? Math.max(1, Math.min(remaining, this.#pageSize)) : this.#pageSize);
-    for await (const row of this.#rows(c, spec, pred.sup, pageLimit)) {
+    const where = andConds([this.#tenantCond(c, spec), pred.sup]);
+    for await (const row of this.#rows(c, spec, where, pageLimit)) {
       const event = this.#event(row.e);
       if (judge !== undefined && !judge(event)) continue;
       yield event;
@@ -463,6 +469,8 @@ export class SqlBackend extends BaseBackend {
     const range: Sql[] = [];
     if (spec.from !== undefined) range.push(sql`ts >= ${spec.from.toISOString()}`);
     if (spec.to !== undefined) range.push(sql`ts < ${spec.to.toISOString()}`);
+    const bound = this.#tenantCond(c, spec);
+    if (bound !== true) range.push(bound);
     let total = 0;
     if (pred.sub !== false) {
       const where = andConds([...range, pred.sub]);
@@ -476,12 +484,14 @@ export class SqlBackend extends BaseBackend {
     // Rows SQL cannot decide: fetch them and let the evaluator judge.
     const judge = compileQuery(spec.where as QueryNode);
     const undecided = andConds([
+      bound,
       pred.sup,
       pred.sub === false ? true : c.dialect.leaves.not(condSql(pred.sub)),
     ]);
     const scan = { from: spec.from, to: spec.to, order: "asc" as const };
     for await (const row of this.#rows(c, scan, undecided, () => this.#pageSize)) {
-      if (judge(this.#event(row.e))) total++;
+      const event = this.#event(row.e);
+      if (judge(event) && (spec.tenant === undefined || event.tenant === spec.tenant)) total++;
     }
     return total;
   }
@@ -721,4 +731,12 @@ export class SqlBackend extends BaseBackend {
       );
     }
   }
+}
+
+/** The final judge of a fetched row: the query, and the tenant exactly. */
+function judgeOf(spec: QuerySpec): EventPredicate | undefined {
+  const query = spec.where === undefined ? undefined : compileQuery(spec.where);
+  const tenant = spec.tenant;
+  if (tenant === undefined) return query;
+  return (event) => (event as AuditEvent).tenant === tenant && (query === undefined || query(event));
 }

@@ -54,7 +54,8 @@ export type TextColumn =
   | "actor_username"
   | "actor_id"
   | "status"
-  | "resource_path";
+  | "resource_path"
+  | "tenant";
 
 /** Event paths copied into a column (as strings, clipped to {@link COLUMN_CHARS} code points). */
 export const COLUMN_OF_PATH: Readonly<Record<string, TextColumn>> = Object.freeze({
@@ -65,6 +66,7 @@ export const COLUMN_OF_PATH: Readonly<Record<string, TextColumn>> = Object.freez
   "actor.id": "actor_id",
   "result.status": "status",
   "action.resource.path": "resource_path",
+  tenant: "tenant",
 });
 
 /** Code points kept in the text columns (longer values are cut; see {@link clipText}). */
@@ -212,6 +214,11 @@ export interface LeafCompiler {
   contains(needles: readonly string[]): Sql;
   /** A string field copied in a column equals `lowered`, ignoring ASCII case. */
   columnEquals(column: TextColumn, lowered: string): Pred;
+  /**
+   * A string field copied in a column equals `text` exactly (case-sensitive), through the
+   * column's index: what binds a search to one tenant (`QuerySpec.tenant`).
+   */
+  columnIs(column: TextColumn, text: string): Sql;
   /** The `ts` column (`timestamp` verbatim) compared by code units with `value`. */
   timestampCompare(op: ">" | ">=" | "<" | "<=", value: string): Sql;
   /** The `ts` column equals `lowered` ignoring ASCII case. */
@@ -233,6 +240,7 @@ export function columnLeaves(leaf: LeafCompiler): LeafCompiler {
     comparable: () => UNKNOWN,
     contains: () => sql`1 = 1`, // a superset: every row
     columnEquals: (column, lowered) => leaf.columnEquals(column, lowered),
+    columnIs: (column, text) => leaf.columnIs(column, text),
     timestampCompare: (op, value) => leaf.timestampCompare(op, value),
     timestampEquals: (lowered) => leaf.timestampEquals(lowered),
     not: (cond) => leaf.not(cond),

@@ -39,7 +39,7 @@ import {
   type SqlSession,
   type TransactionOptions,
 } from "./driver.js";
-import { BASE_COLUMNS, baseRow, derivedName, type Migration, parseTableName } from "./schema.js";
+import { BASE_COLUMNS, baseRow, derivedName, type Migration, parseTableName, V1_COLUMNS } from "./schema.js";
 import { join, type Rendered, raw, render, type Sql, sql } from "./sql.js";
 
 /** The slice of a mysql2 promise connection that vigil uses. */
@@ -236,6 +236,11 @@ export class MysqlLeaves implements LeafCompiler {
     );
   }
 
+  columnIs(column: TextColumn, text: string): Sql {
+    // the _ci comparison finds the rows through the index, the byte comparison is exact
+    return sql([`(${column} = `, ` AND CAST(${column} AS BINARY) = CAST(`, " AS BINARY))"], text, text);
+  }
+
   timestampCompare(op: ">" | ">=" | "<" | "<=", value: string): Sql {
     return sql([`ts ${op} `, ""], value);
   }
@@ -258,8 +263,10 @@ function migrations(
 ): Migration[] {
   const bin = `CHARACTER SET utf8mb4 COLLATE ${binary}`;
   const ci = "VARCHAR(200) CHARACTER SET utf8mb4 COLLATE utf8mb4_general_ci NULL";
-  const columns = [...BASE_COLUMNS, "event", "line"];
-  const unchanged = columns.map((c) => `NEW.${c} <=> OLD.${c}`).join(" AND ");
+  // versions 1 and 2 guard the columns they created; version 3 adds tenant to the guard
+  const unchangedOf = (names: readonly string[]) =>
+    [...names, "event", "line"].map((c) => `NEW.${c} <=> OLD.${c}`).join(" AND ");
+  const unchanged = unchangedOf(V1_COLUMNS);
   const trigger = (suffix: string) => `${schema}${q(derivedName(base, suffix))}`;
   const records = `${schema}${q(derivedName(base, "checkpoints"))}`;
   // MySQL 8 has no IF NOT EXISTS on columns and keys; its ALTER TABLE is atomic.
@@ -335,6 +342,20 @@ ${rejectAll("update")}`,
         `DROP TRIGGER IF EXISTS ${trigger("checkpoints_no_delete")}`,
         `CREATE TRIGGER ${trigger("checkpoints_no_delete")} BEFORE DELETE ON ${records} FOR EACH ROW
 ${rejectAll("delete")}`,
+      ],
+    },
+    {
+      version: 3,
+      description: "tenant column and index",
+      statements: [
+        `ALTER TABLE ${table} ADD COLUMN ${ifNotExists}tenant ${ci}, ADD KEY ${ifNotExists}${q(derivedName(base, "tenant_ts_idx"))} (tenant, ts, id)`,
+        `DROP TRIGGER IF EXISTS ${trigger("no_update")}`,
+        `CREATE TRIGGER ${trigger("no_update")} BEFORE UPDATE ON ${table} FOR EACH ROW
+BEGIN
+  IF NOT (${unchangedOf(BASE_COLUMNS)} AND NEW.row_id <=> OLD.row_id) THEN
+    SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'vigil: audit rows are append-only and cannot be updated';
+  END IF;
+END`,
       ],
     },
   ];

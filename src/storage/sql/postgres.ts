@@ -14,6 +14,7 @@
  * @module
  */
 import type { DatabaseConnectionConfig } from "../../config/types.js";
+import { asciiLower } from "../../query/wildcard.js";
 import type { StoredRecord } from "../backend.js";
 import {
   type Cond,
@@ -259,6 +260,15 @@ export class PgLeaves implements LeafCompiler {
     return exact(sql([`${fold(column)} = `, ""], typed("text", lowered)));
   }
 
+  columnIs(column: TextColumn, text: string): Sql {
+    // the folded comparison is the indexed expression; the plain one is exact
+    return sql(
+      [`(${fold(column)} = `, ` AND ${column} = `, ")"],
+      typed("text", asciiLower(text)),
+      typed("text", text),
+    );
+  }
+
   timestampCompare(op: ">" | ">=" | "<" | "<=", value: string): Sql {
     return sql([`ts ${op} `, ""], typed("text", value));
   }
@@ -346,6 +356,14 @@ $vigil$`,
         `CREATE TRIGGER ${recordsTrigger} BEFORE UPDATE OR DELETE ON ${records} FOR EACH ROW EXECUTE FUNCTION ${recordsFn}()`,
         `DROP TRIGGER IF EXISTS ${recordsTruncate} ON ${records}`,
         `CREATE TRIGGER ${recordsTruncate} BEFORE TRUNCATE ON ${records} FOR EACH STATEMENT EXECUTE FUNCTION ${recordsFn}()`,
+      ],
+    },
+    {
+      version: 3,
+      description: "tenant column and index",
+      statements: [
+        `ALTER TABLE ${table} ADD COLUMN IF NOT EXISTS tenant text`,
+        idx("tenant_ts_idx", `${fold("tenant")}, ts, id`),
       ],
     },
   ];

@@ -13,11 +13,8 @@ import { clipText } from "./compile.js";
 import type { SqlClient } from "./driver.js";
 import { render, sql } from "./sql.js";
 
-/**
- * The columns every dialect writes, in insert order (PostgreSQL and MySQL add
- * `event`/`line` variants after them).
- */
-export const BASE_COLUMNS = [
+/** The columns of schema versions 1 and 2 (before `tenant`), which their triggers name. */
+export const V1_COLUMNS = [
   "id",
   "ts",
   "severity",
@@ -32,6 +29,12 @@ export const BASE_COLUMNS = [
   "integrity_seq",
   "integrity_hash",
 ] as const;
+
+/**
+ * The columns every dialect writes, in insert order (PostgreSQL and MySQL add
+ * `event`/`line` variants after them). `tenant` came with schema version 3.
+ */
+export const BASE_COLUMNS = [...V1_COLUMNS, "tenant"] as const;
 
 /** One value per {@link BASE_COLUMNS} entry. */
 export type BaseRow = [
@@ -48,6 +51,7 @@ export type BaseRow = [
   integrityChain: string | null,
   integritySeq: number | null,
   integrityHash: string | null,
+  tenant: string | null,
 ];
 
 function text(value: unknown): string | null {
@@ -95,6 +99,7 @@ export function baseRow(stored: StoredRecord): BaseRow {
     text(integrity?.chain),
     typeof seq === "number" && Number.isSafeInteger(seq) ? seq : null,
     text(integrity?.hash),
+    text(e.tenant),
   ];
 }
 

@@ -232,6 +232,11 @@ export class SqliteLeaves implements LeafCompiler {
     return exact(sql([`${column} = `, ""], lowered));
   }
 
+  columnIs(column: TextColumn, text: string): Sql {
+    // the NOCASE comparison finds the rows through the index, the BINARY one is exact
+    return sql([`(${column} = `, ` AND ${column} = `, " COLLATE BINARY)"], text, text);
+  }
+
   timestampCompare(op: ">" | ">=" | "<" | "<=", value: string): Sql {
     return sql([`ts ${op} `, ""], value);
   }
@@ -308,6 +313,11 @@ BEGIN SELECT RAISE(ABORT, 'vigil: signed records are append-only'); END`,
         `CREATE TRIGGER IF NOT EXISTS ${q(derivedName(names.raw, "checkpoints_no_delete"))} BEFORE DELETE ON ${names.recordsBare}
 BEGIN SELECT RAISE(ABORT, 'vigil: signed records are append-only'); END`,
       ],
+    },
+    {
+      version: 3,
+      description: "tenant column and index",
+      statements: [`ALTER TABLE ${table} ADD COLUMN tenant ${ci}`, idx("tenant_ts_idx", "tenant, ts, id")],
     },
   ];
 }
