@@ -14,6 +14,7 @@ export default defineConfig([
       "better-sqlite3": "src/integrations/better-sqlite3/index.ts",
       auth: "src/integrations/auth/index.ts",
       metrics: "src/integrations/metrics/index.ts",
+      viewer: "src/viewer/index.ts",
     },
     format: ["esm", "cjs"],
     dts: true,

@@ -30,6 +30,18 @@ export const ErrorCodes = {
   MISSING_DEPENDENCY: "VIGIL_ERR_MISSING_DEPENDENCY",
   /** Input to a public function had the wrong shape. */
   INVALID_ARGUMENT: "VIGIL_ERR_INVALID_ARGUMENT",
+  /** The web viewer refused a request: no identity, or a viewer token expired, tampered or malformed (401). */
+  VIEWER_AUTH: "VIGIL_ERR_VIEWER_AUTH",
+  /** The viewer's identity lacks the scope an endpoint needs, or a wrong Host header (403, 421). */
+  VIEWER_FORBIDDEN: "VIGIL_ERR_VIEWER_FORBIDDEN",
+  /** No such viewer route, asset or event (404), or a method the route does not take (405). */
+  VIEWER_NOT_FOUND: "VIGIL_ERR_VIEWER_NOT_FOUND",
+  /** A viewer limit was exceeded: query or body too long (413), too many live tails (429). */
+  VIEWER_LIMIT: "VIGIL_ERR_VIEWER_LIMIT",
+  /** A viewer request ran longer than its time limit and was cancelled (504). */
+  VIEWER_TIMEOUT: "VIGIL_ERR_VIEWER_TIMEOUT",
+  /** An unexpected failure inside the viewer (500); the message's first line says what. */
+  VIEWER_INTERNAL: "VIGIL_ERR_VIEWER_INTERNAL",
 } as const;
 
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];

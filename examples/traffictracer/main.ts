@@ -266,6 +266,10 @@ async function main(): Promise<void> {
   connections.closeAll();
   await shutdownAudit();
   out("Done: server and engine closed.");
+  const env = process.env.AUDIT_LOG_DIR ? `AUDIT_LOG_DIR=${process.env.AUDIT_LOG_DIR} ` : "";
+  out(
+    `Web viewer: cd examples/traffictracer && ${env}node ../../dist/cli/bin.js serve --config config/audit.yaml --open`,
+  );
 }
 
 main().then(

@@ -12,6 +12,7 @@ import { initCommand } from "./commands/init.js";
 import { keygenCommand } from "./commands/keygen.js";
 import { retentionCommand } from "./commands/retention.js";
 import { searchCommand } from "./commands/search.js";
+import { serveCommand } from "./commands/serve.js";
 import { statsCommand } from "./commands/stats.js";
 import { tailCommand } from "./commands/tail.js";
 import { verifyCommand } from "./commands/verify.js";
@@ -48,6 +49,7 @@ Exit status: 0 success, 1 failure, 2 bad input (query, options, configuration).`
   initCommand(program, ctx);
   retentionCommand(program, ctx);
   verifyCommand(program, ctx);
+  serveCommand(program, ctx);
   keygenCommand(program, ctx);
   return program;
 }

@@ -20,6 +20,8 @@ export interface ExportColumn {
   readonly width: number;
   /** The raw value of this column for an event (`undefined` when absent). */
   readonly get: (event: AuditEvent) => unknown;
+  /** For a date column shown in a time zone (IANA name): Excel cells show that zone's wall time. */
+  readonly zone?: string;
 }
 
 function field(header: string, kind: ColumnKind, width: number): ExportColumn {
@@ -68,4 +70,91 @@ export function safeJson(value: unknown): string {
   } catch (err) {
     return `"[unserializable: ${(err as Error).message}]"`;
   }
+}
+
+/** Whether `zone` is a time zone this runtime knows (`UTC`, `Europe/Paris`, ...). */
+export function isTimeZone(zone: string): boolean {
+  if (typeof zone !== "string" || zone === "" || zone.length > 64) return false;
+  try {
+    new Intl.DateTimeFormat("en-US", { timeZone: zone });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+const zoneFormats = new Map<string, Intl.DateTimeFormat>();
+
+/** The offset of `zone` from UTC at the instant `ms`, in milliseconds (Paris in winter: 3,600,000). */
+export function zoneOffsetMs(ms: number, zone: string): number {
+  let format = zoneFormats.get(zone);
+  if (format === undefined) {
+    format = new Intl.DateTimeFormat("en-US", {
+      timeZone: zone,
+      hourCycle: "h23",
+      year: "numeric",
+      month: "2-digit",
+      day: "2-digit",
+      hour: "2-digit",
+      minute: "2-digit",
+      second: "2-digit",
+    });
+    if (zoneFormats.size < 100) zoneFormats.set(zone, format);
+  }
+  const parts: Record<string, number> = {};
+  for (const p of format.formatToParts(new Date(ms)))
+    if (p.type !== "literal") parts[p.type] = Number(p.value);
+  const wall = Date.UTC(parts.year!, parts.month! - 1, parts.day!, parts.hour!, parts.minute!, parts.second!);
+  return wall - (ms - (((ms % 1000) + 1000) % 1000));
+}
+
+/**
+ * An instant as ISO 8601 in `zone`, with its offset: `2026-03-02T13:00:00.123+01:00`
+ * (`…Z` in UTC). Not a date: returned as it is.
+ */
+export function isoInZone(value: unknown, zone: string): unknown {
+  const ms = typeof value === "string" ? Date.parse(value) : Number.NaN;
+  if (!Number.isFinite(ms)) return value;
+  const offset = zone === "UTC" ? 0 : zoneOffsetMs(ms, zone);
+  const local = new Date(ms + offset).toISOString().slice(0, 23);
+  if (offset === 0 && zone === "UTC") return `${local}Z`;
+  const sign = offset < 0 ? "-" : "+";
+  const abs = Math.abs(offset) / 60_000;
+  return `${local}${sign}${String(Math.floor(abs / 60)).padStart(2, "0")}:${String(abs % 60).padStart(2, "0")}`;
+}
+
+/**
+ * The columns of a tabular export: {@link EXPORT_COLUMNS} by default, or exactly the
+ * dotted paths in `names` (what a viewer shows). With `timeZone`, the `timestamp` column is
+ * named `timestamp (<zone>)` and written in that zone with its offset (Excel: the zone's
+ * wall time), so an export always says which zone its times are in.
+ *
+ * @example tableColumns({ columns: ["timestamp", "actor.username"], timeZone: "Europe/Paris" })
+ */
+export function tableColumns(
+  options: { readonly columns?: readonly string[]; readonly timeZone?: string } = {},
+): readonly ExportColumn[] {
+  const base =
+    options.columns === undefined
+      ? EXPORT_COLUMNS
+      : options.columns.map((name) => {
+          const known = EXPORT_COLUMNS.find((c) => c.header === name);
+          return (
+            known ??
+            (name === "event" ? EXPORT_COLUMNS[EXPORT_COLUMNS.length - 1]! : field(name, "string", 20))
+          );
+        });
+  const zone = options.timeZone;
+  if (zone === undefined) return base;
+  return base.map((c) =>
+    c.header === "timestamp"
+      ? {
+          header: `timestamp (${zone})`,
+          kind: "date" as const,
+          width: 30,
+          zone,
+          get: (e: AuditEvent) => isoInZone(getPath(e, "timestamp"), zone),
+        }
+      : c,
+  );
 }

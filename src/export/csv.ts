@@ -11,7 +11,7 @@
  * @module
  */
 import type { AuditEvent } from "../event/types.js";
-import { cellText, EXPORT_COLUMNS } from "./columns.js";
+import { cellText, EXPORT_COLUMNS, type ExportColumn } from "./columns.js";
 import type { Output } from "./output.js";
 
 /** The first characters that make a spreadsheet read a cell as a formula. */
@@ -42,10 +42,10 @@ export function csvField(value: unknown, kind: "text" | "number" = "text"): stri
 }
 
 /** One CSV record (with its CRLF) for an event. */
-export function csvRow(event: AuditEvent): string {
+export function csvRow(event: AuditEvent, columns: readonly ExportColumn[] = EXPORT_COLUMNS): string {
   let row = "";
-  for (let i = 0; i < EXPORT_COLUMNS.length; i++) {
-    const column = EXPORT_COLUMNS[i]!;
+  for (let i = 0; i < columns.length; i++) {
+    const column = columns[i]!;
     const value = column.get(event);
     if (i > 0) row += ",";
     row +=
@@ -57,8 +57,8 @@ export function csvRow(event: AuditEvent): string {
 }
 
 /** The header record, with its CRLF. */
-export function csvHeader(): string {
-  return `${EXPORT_COLUMNS.map((c) => csvField(c.header)).join(",")}\r\n`;
+export function csvHeader(columns: readonly ExportColumn[] = EXPORT_COLUMNS): string {
+  return `${columns.map((c) => csvField(c.header)).join(",")}\r\n`;
 }
 
 /** Write every event as CSV; returns how many were written. */
@@ -66,11 +66,12 @@ export async function writeCsv(
   events: AsyncIterable<AuditEvent>,
   out: Output,
   progress: (count: number) => void,
+  columns: readonly ExportColumn[] = EXPORT_COLUMNS,
 ): Promise<number> {
-  out.push(csvHeader());
+  out.push(csvHeader(columns));
   let count = 0;
   for await (const event of events) {
-    const wait = out.push(csvRow(event));
+    const wait = out.push(csvRow(event, columns));
     if (wait) await wait;
     if ((++count & 1023) === 0) progress(count);
   }

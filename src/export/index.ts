@@ -16,12 +16,13 @@ import type { Writable } from "node:stream";
 import { ErrorCodes, VigilError } from "../errors.js";
 import type { AuditEvent } from "../event/types.js";
 import { type SearchOptions, toQuerySpec } from "../query/search.js";
+import { isTimeZone, tableColumns } from "./columns.js";
 import { writeCsv } from "./csv.js";
 import { writeJsonArray, writeNdjson } from "./json.js";
 import { type ExportDestination, Output } from "./output.js";
 import { type ExcelJsImporter, writeXlsx } from "./xlsx.js";
 
-export { EXPORT_COLUMNS, EXPORT_HEADERS, type ExportColumn } from "./columns.js";
+export { EXPORT_COLUMNS, EXPORT_HEADERS, type ExportColumn, isTimeZone, tableColumns } from "./columns.js";
 export { csvField, csvHeader, csvRow } from "./csv.js";
 export { terminalSafeJson } from "./json.js";
 export type { ExportDestination } from "./output.js";
@@ -84,6 +85,13 @@ export interface ExportEventsOptions {
   readonly signal?: AbortSignal;
   /** @internal How exceljs is imported (tests replace it to simulate its absence). */
   readonly importExcelJs?: ExcelJsImporter;
+  /** CSV and Excel: exactly these columns (dotted paths; `event` is the whole event as JSON). Default: the standard columns. */
+  readonly columns?: readonly string[];
+  /**
+   * CSV and Excel: the time zone (IANA name or `UTC`) timestamps are written in; the column
+   * is then named `timestamp (<zone>)`. JSON and NDJSON keep the stored UTC instants.
+   */
+  readonly timeZone?: string;
 }
 
 /** What an export wrote. */
@@ -127,6 +135,15 @@ export async function exportEvents(
   options: ExportEventsOptions = {},
 ): Promise<ExportResult> {
   const canonical = resolveExportFormat(format, typeof destination === "string" ? destination : undefined);
+  if (options.timeZone !== undefined && !isTimeZone(options.timeZone))
+    throw new VigilError(
+      ErrorCodes.INVALID_ARGUMENT,
+      `unknown time zone ${JSON.stringify(options.timeZone)}: expected UTC or an IANA name like Europe/Paris`,
+    );
+  const columns = tableColumns({
+    ...(options.columns !== undefined ? { columns: options.columns } : {}),
+    ...(options.timeZone !== undefined ? { timeZone: options.timeZone } : {}),
+  });
   const out = await Output.open(destination);
   const onProgress = options.onProgress ?? (() => {});
   const source = options.signal ? abortable(events, options.signal) : events;
@@ -134,10 +151,10 @@ export async function exportEvents(
   try {
     switch (canonical) {
       case "xlsx":
-        count = await writeXlsx(source, out, onProgress, options.importExcelJs);
+        count = await writeXlsx(source, out, onProgress, options.importExcelJs, columns);
         break;
       case "csv":
-        count = await writeCsv(source, out, onProgress);
+        count = await writeCsv(source, out, onProgress, columns);
         break;
       case "json":
         count = await writeJsonArray(source, out, onProgress);
@@ -189,7 +206,7 @@ export async function exportSearch(source: EventSource, options: ExportOptions):
   if (options === null || typeof options !== "object")
     throw new VigilError(ErrorCodes.INVALID_ARGUMENT, "export options must be an object");
   // importExcelJs is internal (tests), so not in ExportOptions' type, but taken out of the search all the same
-  const { format, filename, stream, onProgress, signal, importExcelJs, ...search } =
+  const { format, filename, stream, onProgress, signal, importExcelJs, columns, timeZone, ...search } =
     options as ExportOptions & ExportEventsOptions;
   if ((filename === undefined) === (stream === undefined))
     throw new VigilError(
@@ -202,5 +219,7 @@ export async function exportSearch(source: EventSource, options: ExportOptions):
     ...(onProgress ? { onProgress } : {}),
     ...(signal ? { signal } : {}),
     ...(importExcelJs ? { importExcelJs } : {}),
+    ...(columns !== undefined ? { columns } : {}),
+    ...(timeZone !== undefined ? { timeZone } : {}),
   });
 }

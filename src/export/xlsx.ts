@@ -19,7 +19,7 @@
 import { Writable } from "node:stream";
 import { ErrorCodes, VigilError } from "../errors.js";
 import type { AuditEvent } from "../event/types.js";
-import { cellText, EXPORT_COLUMNS } from "./columns.js";
+import { cellText, EXPORT_COLUMNS, type ExportColumn, zoneOffsetMs } from "./columns.js";
 import { terminalSafeJson } from "./json.js";
 import type { Output } from "./output.js";
 
@@ -131,10 +131,10 @@ function textCell(text: string): string {
 }
 
 /** The typed cell values of one event's row. */
-export function xlsxRow(event: AuditEvent): unknown[] {
-  const row: unknown[] = new Array(EXPORT_COLUMNS.length);
-  for (let i = 0; i < EXPORT_COLUMNS.length; i++) {
-    const column = EXPORT_COLUMNS[i]!;
+export function xlsxRow(event: AuditEvent, columns: readonly ExportColumn[] = EXPORT_COLUMNS): unknown[] {
+  const row: unknown[] = new Array(columns.length);
+  for (let i = 0; i < columns.length; i++) {
+    const column = columns[i]!;
     const value = column.get(event);
     if (value === undefined || value === null) {
       row[i] = null;
@@ -143,7 +143,10 @@ export function xlsxRow(event: AuditEvent): unknown[] {
     switch (column.kind) {
       case "date": {
         const ms = typeof value === "string" ? Date.parse(value) : Number.NaN;
-        row[i] = Number.isFinite(ms) ? new Date(ms) : textCell(cellText(value, "string"));
+        // a zoned column shows the zone's wall time (Excel dates have no zone)
+        const shown =
+          column.zone !== undefined && Number.isFinite(ms) ? ms + zoneOffsetMs(ms, column.zone) : ms;
+        row[i] = Number.isFinite(shown) ? new Date(shown) : textCell(cellText(value, "string"));
         break;
       }
       case "number":
@@ -199,6 +202,7 @@ export async function writeXlsx(
   out: Output,
   progress: (count: number) => void,
   importer?: ExcelJsImporter,
+  columns: readonly ExportColumn[] = EXPORT_COLUMNS,
 ): Promise<number> {
   const ExcelJS = await loadExcelJs(importer);
   // exceljs pipes its zip into this adapter; the adapter waits on the destination's backpressure.
@@ -232,16 +236,16 @@ export async function writeXlsx(
   const sheet = workbook.addWorksheet(SHEET_NAME, {
     views: [{ state: "frozen", xSplit: 0, ySplit: 1, topLeftCell: "A2", activeCell: "A2" }],
   });
-  sheet.columns = EXPORT_COLUMNS.map((c) => ({ key: c.header, width: c.width }));
-  const styles = EXPORT_COLUMNS.map((c) => (c.kind === "date" ? DATE_STYLE : PLAIN_STYLE));
-  const header = sheet.addRow(EXPORT_COLUMNS.map((c) => c.header));
-  for (let i = 0; i < EXPORT_COLUMNS.length; i++) header.getCell(i + 1).style = HEADER_STYLE;
+  sheet.columns = columns.map((c) => ({ key: c.header, width: c.width }));
+  const styles = columns.map((c) => (c.kind === "date" ? DATE_STYLE : PLAIN_STYLE));
+  const header = sheet.addRow(columns.map((c) => c.header));
+  for (let i = 0; i < columns.length; i++) header.getCell(i + 1).style = HEADER_STYLE;
   header.commit();
 
   const backlog = compressorBacklog(sheet);
   let count = 0;
   for await (const event of events) {
-    const values = xlsxRow(event);
+    const values = xlsxRow(event, columns);
     const row = sheet.addRow(values);
     for (let i = 0; i < values.length; i++) if (values[i] !== null) row.getCell(i + 1).style = styles[i];
     row.commit();
@@ -252,7 +256,7 @@ export async function writeXlsx(
       if (count % 1024 === 0) progress(count);
     }
   }
-  sheet.autoFilter = { from: { row: 1, column: 1 }, to: { row: count + 1, column: EXPORT_COLUMNS.length } };
+  sheet.autoFilter = { from: { row: 1, column: 1 }, to: { row: count + 1, column: columns.length } };
   sheet.commit();
   await workbook.commit();
   await finished;

@@ -116,6 +116,30 @@ export function createSession(user: User, ttlMs: number = SESSION_TTL_MS): Sessi
 }
 
 /**
+ * The sessions handed out by login, by token, until they expire: what the API looks a
+ * bearer token or the session cookie up in (the audit viewer's `authorize` does).
+ */
+export class SessionStore {
+  readonly #sessions = new Map<string, Session>();
+
+  remember(session: Session): void {
+    this.#sessions.set(session.token, session);
+  }
+
+  /** The live session of `token`, or undefined (unknown or expired; an expired one is forgotten). */
+  lookup(token: string | undefined): Session | undefined {
+    if (token === undefined) return undefined;
+    const session = this.#sessions.get(token);
+    if (session === undefined) return undefined;
+    if (Date.parse(session.expires_at) <= Date.now()) {
+      this.#sessions.delete(token);
+      return undefined;
+    }
+    return session;
+  }
+}
+
+/**
  * TrafficTracer's `login(username, password)` over `users`, audited as the seed's hook
  * point 3 asks: `LOGIN` / `AUTHENTICATION`, a security event, exceptions captured. The
  * event's actor is the request's (client ip, user agent, from the HTTP middleware's
@@ -126,7 +150,7 @@ export function createSession(user: User, ttlMs: number = SESSION_TTL_MS): Sessi
  * const login = createLogin(users);
  * app.post("/api/v1/auth/login", async (req, res) => res.json(await login(req.body.username, req.body.password)));
  */
-export function createLogin(users: UserDirectory): LoginFunction {
+export function createLogin(users: UserDirectory, sessions?: SessionStore): LoginFunction {
   return audited(
     {
       actionType: "LOGIN",
@@ -137,7 +161,9 @@ export function createLogin(users: UserDirectory): LoginFunction {
     },
     async function login(username: string, password: string): Promise<Session> {
       const user = await users.authenticate(username, password);
-      return createSession(user);
+      const session = createSession(user);
+      sessions?.remember(session);
+      return session;
     },
   );
 }

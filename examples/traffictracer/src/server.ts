@@ -15,6 +15,7 @@
  * | `POST /api/v1/auth/login` | `{ username, password }` → a session, or 401 |
  * | `GET /api/v1/metrics/info` | the seed's info, with the `audit` block from `auditMetricsInfo()` |
  * | `GET /metrics` | vigil's counters in Prometheus text format |
+ * | `/admin/audit/` | the audit log viewer (the seed's "Option 3" panel), for users with the `auditor` role |
  *
  * @example
  * const app = createApp({ connector, login: createLogin(users) });
@@ -29,7 +30,9 @@ import type { AddressInfo } from "node:net";
 import express, { type Express, type NextFunction, type Request, type Response } from "express";
 import { expressAuditMiddleware } from "vigil-audit/express";
 import { auditMetricsInfo, prometheusHandler } from "vigil-audit/metrics";
-import { AuthenticationError, type LoginFunction } from "./authentication.js";
+import { auditViewer, type ViewerIdentity } from "vigil-audit/viewer";
+import { getAuditEngine } from "./audit_init.js";
+import { AuthenticationError, type LoginFunction, type SessionStore } from "./authentication.js";
 import type { DatabaseConnector, QueryParams } from "./db_connector.js";
 
 /** Options of {@link createApp}. */
@@ -42,6 +45,26 @@ export interface AppOptions {
   readonly monitoringEnabled?: boolean;
   /** The application version reported by `/api/v1/health`. Default `2.0.0`. */
   readonly version?: string;
+  /**
+   * The sessions login hands out. When given, login also sets the `tt_session` cookie and
+   * the audit viewer is mounted at `/admin/audit/` for signed-in users with the `auditor`
+   * role (the seed's viewer panel).
+   */
+  readonly sessions?: SessionStore;
+}
+
+/** The cookie login sets: HttpOnly, SameSite=Strict, so another site can neither read nor send it. */
+export const SESSION_COOKIE = "tt_session";
+
+/** The session token of a request: `Authorization: Bearer`, else the session cookie. */
+function sessionToken(headers: { authorization?: string; cookie?: string }): string | undefined {
+  const bearer = /^Bearer\s+(\S+)$/i.exec(headers.authorization ?? "");
+  if (bearer) return bearer[1];
+  for (const part of (headers.cookie ?? "").split(";")) {
+    const [name, ...value] = part.trim().split("=");
+    if (name === SESSION_COOKIE) return value.join("=");
+  }
+  return undefined;
 }
 
 /** A client error: answered with its status and message. */
@@ -89,6 +112,23 @@ export function createApp(options: AppOptions): Express {
   app.use(expressAuditMiddleware({ exclude: ["/metrics"] }));
   app.use(express.json({ limit: "64kb" }));
 
+  const sessions = options.sessions;
+  if (sessions !== undefined) {
+    // Behind TrafficTracer's own login: a live session of a user with the auditor role.
+    app.use(
+      "/admin/audit",
+      auditViewer({
+        engine: getAuditEngine(),
+        authorize: (req): ViewerIdentity | undefined => {
+          const user = sessions.lookup(sessionToken(req.headers))?.user;
+          return user?.roles.includes("auditor")
+            ? { actor: { id: user.id, username: user.username } }
+            : undefined;
+        },
+      }),
+    );
+  }
+
   app.get("/api/v1/health", (_req, res) => {
     res.json({ status: "ok", version: options.version ?? "2.0.0", uptime_s: Math.round(process.uptime()) });
   });
@@ -107,6 +147,13 @@ export function createApp(options: AppOptions): Express {
     const { username, password } = credentials(req.body);
     try {
       const session = await login(username, password);
+      if (sessions !== undefined)
+        res.cookie(SESSION_COOKIE, session.token, {
+          httpOnly: true,
+          sameSite: "strict",
+          path: "/",
+          expires: new Date(session.expires_at),
+        });
       res.json({ token: session.token, username: session.user.username, expires_at: session.expires_at });
     } catch (err) {
       if (err instanceof AuthenticationError) throw new HttpError(401, err.message);
