@@ -4,13 +4,13 @@
  * that collect what must not happen: console errors, page errors, CSP violations, dialogs
  * and requests to any host but the server.
  */
-import { spawn } from "node:child_process";
 import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type BrowserContext, chromium, type Page } from "playwright-core";
 import type { VigilConfig } from "../../src/config/types.js";
 import { AuditEngine } from "../../src/engine.js";
+import { startViewer } from "../viewer/harness.js";
 
 export const CHROMIUM = "/usr/bin/chromium";
 export const ARTIFACTS = join(import.meta.dirname, "../../test-artifacts/viewer-ui");
@@ -80,8 +80,9 @@ export interface Stack {
 export async function startStack(): Promise<Stack> {
   const dir = mkdtempSync(join(tmpdir(), "vigil-viewer-ui-"));
   const engine = new AuditEngine({ config: storeConfig(dir), env: {} });
+  engine.on("error", () => undefined);
   await seed(engine);
-  const server = await startServer(dir, engine);
+  const server = await startServer(engine);
   return {
     origin: server.origin,
     engine,
@@ -94,23 +95,17 @@ export async function startStack(): Promise<Stack> {
   };
 }
 
-async function startServer(
-  dir: string,
-  _engine: AuditEngine,
-): Promise<{ origin: string; close(): Promise<void> }> {
-  // DEV ONLY until branch `viewer` lands: the throwaway fixture. Replaced by the real server.
-  const port = 20000 + Math.floor(Math.random() * 20000);
-  const child = spawn("npx", ["tsx", ".tmp-fixture/server.ts", dir, String(port)], {
-    cwd: join(import.meta.dirname, "../.."),
-    stdio: ["ignore", "pipe", "inherit"],
+/**
+ * The real viewer handler (`auditViewer`) over the seeded engine on a loopback port, with
+ * a host `authorize` that admits an auditor with every scope. Events the test logs through
+ * the same engine reach the page's live tail.
+ */
+async function startServer(engine: AuditEngine): Promise<{ origin: string; close(): Promise<void> }> {
+  const viewer = await startViewer({
+    engine,
+    authorize: () => ({ actor: { id: "7", username: "auditor" } }),
   });
-  await new Promise<void>((resolve) => child.stdout!.once("data", () => resolve()));
-  return {
-    origin: `http://127.0.0.1:${port}`,
-    close: async () => {
-      child.kill();
-    },
-  };
+  return { origin: new URL(viewer.url).origin, close: () => viewer.close() };
 }
 
 export interface Guards {

@@ -23,7 +23,7 @@ import { localZoneName, rangeParams } from "./time.js";
 
 interface Session {
   readonly actor?: { id?: string; username?: string };
-  readonly tenant?: string;
+  readonly tenant?: string | null;
   readonly scopes?: readonly string[];
   readonly limits?: { pageSize?: number; queryLength?: number; tails?: number };
   readonly backends?: readonly { type: string; name: string; healthy: boolean }[];
@@ -65,7 +65,9 @@ export function App({ api }: { api: Api }): JSX.Element {
   const [histogram, setHistogram] = useState<HistogramData | undefined>();
   const [banner, setBanner] = useState<string | undefined>();
   const [searchProblem, setSearchProblem] = useState<QueryProblem | undefined>();
-  const [detail, setDetail] = useState<{ id: string; data?: EventDetail; error?: string } | undefined>();
+  const [detail, setDetail] = useState<
+    { id: string; data?: EventDetail; error?: string; verifying?: boolean } | undefined
+  >();
   const [tail, setTail] = useState(false);
   const [tailNote, setTailNote] = useState<string | undefined>();
   const [fresh, setFresh] = useState<ReadonlySet<string>>(new Set());
@@ -233,19 +235,33 @@ export function App({ api }: { api: Api }): JSX.Element {
     }
     const id = state.event;
     const ctl = new AbortController();
+    const path = `events/${encodeURIComponent(id)}`;
+    // Whether this identity may prove the chain (the verify scope, no tenant binding).
+    const canVerify = (session.scopes ?? ["verify"]).includes("verify") && !session.tenant;
     setDetail({ id });
     api
-      .get<EventDetail>(`events/${encodeURIComponent(id)}`, {}, ctl.signal)
-      .then((data) => setDetail({ id, data }))
+      .get<EventDetail>(path, {}, ctl.signal)
+      .then((data) => {
+        setDetail({ id, data, verifying: canVerify && data.integrity?.status === "unverified" });
+        if (!canVerify || data.integrity?.status !== "unverified") return;
+        // Then prove it: the server verifies the store and says verified or broken.
+        return api
+          .get<EventDetail>(path, { verify: 1 }, ctl.signal)
+          .then((proved) => setDetail({ id, data: proved }));
+      })
       .catch((err: unknown) => {
         if (ctl.signal.aborted) return;
-        setDetail({
-          id,
-          error:
-            err instanceof ApiError && err.status === 404
-              ? "No such event here (it may belong to another tenant, or have been deleted)."
-              : errorText(err),
-        });
+        setDetail((old) =>
+          old?.data
+            ? { id, data: old.data, error: `Could not verify the chain: ${errorText(err)}` }
+            : {
+                id,
+                error:
+                  err instanceof ApiError && err.status === 404
+                    ? "No such event here (it may belong to another tenant, or have been deleted)."
+                    : errorText(err),
+              },
+        );
       });
     return () => ctl.abort();
   }, [session, state.event]);
@@ -506,6 +522,7 @@ export function App({ api }: { api: Api }): JSX.Element {
               <Detail
                 detail={detail?.data}
                 error={detail?.error}
+                verifying={detail?.verifying ?? false}
                 zone={state.zone}
                 permalink={permalink}
                 columns={state.columns}

@@ -11,8 +11,8 @@ import { Inert, valueText } from "../inert.js";
 import { formatInstant, type Zone } from "../time.js";
 
 export interface IntegrityInfo {
-  readonly chain: string;
-  readonly seq: number;
+  readonly chain?: string;
+  readonly seq?: number;
   readonly status: "verified" | "unverified" | "broken" | "unsigned" | string;
   readonly detail?: string;
 }
@@ -26,6 +26,8 @@ export interface EventDetail {
 export interface DetailProps {
   readonly detail: EventDetail | undefined;
   readonly error?: string | undefined;
+  /** The chain is being proved (`?verify=1`). */
+  readonly verifying: boolean;
   readonly zone: Zone;
   readonly permalink: string;
   readonly columns: readonly string[];
@@ -36,7 +38,7 @@ export interface DetailProps {
 
 const INTEGRITY_TEXT: Readonly<Record<string, string>> = {
   verified: "Verified: the chain holds up to this event",
-  unverified: "Not verified yet",
+  unverified: "Not proven yet: its writer has not signed a checkpoint covering it",
   broken: "Broken: the chain does not verify here",
   unsigned: "Unsigned: this store does not chain events",
 };
@@ -94,7 +96,7 @@ function CopyButton({
 }
 
 export function Detail(props: DetailProps): JSX.Element {
-  const { detail, error, zone, permalink, columns, onClose, onFilter, onColumn } = props;
+  const { detail, error, verifying, zone, permalink, columns, onClose, onFilter, onColumn } = props;
   const [tab, setTab] = useState<"fields" | "raw">("fields");
   const [pretty, setPretty] = useState(true);
   const [full, setFull] = useState<ReadonlySet<string>>(new Set());
@@ -150,14 +152,18 @@ export function Detail(props: DetailProps): JSX.Element {
               <dl>
                 <dt>status</dt>
                 <dd class="integrity-status">{integrity.status}</dd>
-                <dt>chain</dt>
-                <dd class="mono integrity-chain">
-                  <Inert text={integrity.chain} />
-                </dd>
-                <dt>seq</dt>
-                <dd class="mono integrity-seq">{String(integrity.seq)}</dd>
+                {integrity.chain !== undefined ? (
+                  <>
+                    <dt>chain</dt>
+                    <dd class="mono integrity-chain">
+                      <Inert text={integrity.chain} />
+                    </dd>
+                    <dt>seq</dt>
+                    <dd class="mono integrity-seq">{String(integrity.seq ?? "")}</dd>
+                  </>
+                ) : null}
                 <dd class="integrity-text">
-                  {INTEGRITY_TEXT[integrity.status] ?? ""}
+                  {verifying ? "Verifying the chain…" : (INTEGRITY_TEXT[integrity.status] ?? "")}
                   {integrity.detail ? (
                     <>
                       {" — "}

@@ -10,6 +10,7 @@ import { formatInstant, intervalMs, type Zone } from "../time.js";
 
 export interface HistogramData {
   readonly interval: string;
+  readonly intervalMs?: number;
   readonly buckets: readonly { start: string; count: number }[];
 }
 
@@ -57,7 +58,9 @@ export function Histogram({ data, zone, onSelect }: HistogramProps): JSX.Element
     const first = buckets[i0];
     const last = buckets[i1];
     if (!first || !last) return;
-    const end = new Date(new Date(last.start).getTime() + intervalMs(data.interval)).toISOString();
+    const end = new Date(
+      new Date(last.start).getTime() + (data.intervalMs ?? intervalMs(data.interval)),
+    ).toISOString();
     onSelect(new Date(first.start).toISOString(), end);
   };
 

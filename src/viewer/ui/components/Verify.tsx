@@ -9,16 +9,21 @@ import { useEffect, useRef, useState } from "preact/hooks";
 import type { Api } from "../api.js";
 import { Inert, valueText } from "../inert.js";
 
+/** `checked` events so far; `files` sources done of `total`; `current` being read. */
 interface Progress {
   readonly checked: number;
+  readonly files?: number;
   readonly total?: number;
+  readonly current?: string;
 }
 
 interface Done {
   readonly ok: boolean;
+  readonly status?: string;
   readonly checked: number;
+  readonly chains?: number;
+  readonly checkpoints?: number;
   readonly problems: number;
-  readonly pending?: number;
 }
 
 type Problem = Readonly<Record<string, unknown>>;
@@ -62,7 +67,6 @@ export function Verify({ api }: { api: Api }): JSX.Element {
       });
   };
 
-  const total = done?.checked ?? progress?.total;
   return (
     <section class="verify" aria-label="Integrity verification">
       <h2>Integrity</h2>
@@ -82,21 +86,28 @@ export function Verify({ api }: { api: Api }): JSX.Element {
       </div>
       {progress ? (
         <div class="verify-progress">
-          <progress value={done ? 1 : progress.checked} max={done ? 1 : (total ?? undefined)} />
+          <progress value={done ? 1 : (progress.files ?? 0)} max={done ? 1 : progress.total || undefined} />
           <span class="verify-checked">
-            {(done?.checked ?? progress.checked).toLocaleString("en")}
-            {total ? ` / ${total.toLocaleString("en")}` : ""} events checked
+            {(done?.checked ?? progress.checked).toLocaleString("en")} events checked
+            {progress.total ? ` · ${progress.files ?? 0} of ${progress.total} sources` : ""}
           </span>
+          {!done && progress.current ? (
+            <span class="muted verify-current">
+              <Inert text={progress.current} clip={120} />
+            </span>
+          ) : null}
         </div>
       ) : null}
       {done ? (
         <p class={`verify-verdict ${done.ok ? "ok" : "bad"}`} role="status">
           {done.ok
-            ? `✓ All ${done.checked.toLocaleString("en")} events verify.`
-            : `✗ ${done.problems.toLocaleString("en")} problem${done.problems === 1 ? "" : "s"} in ${done.checked.toLocaleString("en")} events.`}
-          {done.pending
-            ? ` ${done.pending.toLocaleString("en")} events are pending (not yet sealed by a checkpoint).`
+            ? `✓ All ${done.checked.toLocaleString("en")} events verify`
+            : `✗ ${done.problems.toLocaleString("en")} problem${done.problems === 1 ? "" : "s"} in ${done.checked.toLocaleString("en")} events`}
+          {done.chains !== undefined ? ` · ${done.chains} chain${done.chains === 1 ? "" : "s"}` : ""}
+          {done.checkpoints !== undefined
+            ? ` · ${done.checkpoints} checkpoint${done.checkpoints === 1 ? "" : "s"}`
             : ""}
+          {done.status ? ` · ${done.status}` : ""}
         </p>
       ) : null}
       {error ? (
