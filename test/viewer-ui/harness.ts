@@ -33,7 +33,12 @@ export function storeConfig(dir: string): VigilConfig {
     performance: { async: { enabled: false } },
     processing: { limits: { max_string_length: 2_000_000 } },
     security: {
-      signing: { enabled: true, algorithm: "hmac-sha256", secret_key: "viewer-ui-test-secret-0123456789" },
+      signing: {
+        enabled: true,
+        algorithm: "hmac-sha256",
+        secret_key: "viewer-ui-test-secret-0123456789",
+        checkpoint_every: 1,
+      },
     },
   } as VigilConfig;
 }

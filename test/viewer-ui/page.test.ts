@@ -224,6 +224,8 @@ describe("viewer page", () => {
       { verify: "1" },
     );
     expect(served.integrity?.chain).toBeDefined();
+    // A checkpoint after every event (the seed's setting): the chain is proven.
+    expect(served.integrity?.status).toBe("verified");
     expect(await detail.locator(".integrity-status").textContent()).toBe(served.integrity!.status);
     expect(await detail.locator(".integrity-chain").textContent()).toBe(served.integrity!.chain);
     expect(await detail.locator(".integrity-seq").textContent()).toBe(String(served.integrity!.seq));
@@ -285,7 +287,8 @@ describe("viewer page", () => {
     const started = p.waitForRequest((r) => r.url().includes("/api/tail?"));
     await p.getByRole("button", { name: "○ Live" }).click();
     await started;
-    await p.locator(".tail-note.on").waitFor();
+    // From the moment the server answers, every new matching event is sent.
+    await p.locator(".tail-note.on", { hasText: "live: new events" }).waitFor();
     const at = Date.now();
     await stack.engine.log({ action: "TAIL_PROBE", category: "TEST", actor: { username: "tailer" } });
     await stack.engine.flush();

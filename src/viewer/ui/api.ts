@@ -107,16 +107,19 @@ export class Api {
   /**
    * Reads a `text/event-stream` answer with `fetch` (so the bearer header can be sent,
    * which `EventSource` cannot), calling `onEvent` for each event until the stream ends
-   * or `signal` aborts.
+   * or `signal` aborts. `onOpen` is called once the server has answered (for a tail: from
+   * then on, every new event is sent).
    */
   async stream(
     path: string,
     params: Params,
     signal: AbortSignal,
     onEvent: (event: StreamEvent) => void,
+    onOpen?: () => void,
   ): Promise<void> {
     const res = await fetch(this.url(path, params), this.init(signal, { Accept: "text/event-stream" }));
     if (!res.ok) throw await toError(res);
+    onOpen?.();
     if (!res.body) return;
     const reader = res.body.pipeThrough(new TextDecoderStream()).getReader();
     let buffer = "";

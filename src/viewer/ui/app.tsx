@@ -270,28 +270,35 @@ export function App({ api }: { api: Api }): JSX.Element {
   useEffect(() => {
     if (!tail || !session || state.view !== "search") return;
     const ctl = new AbortController();
-    setTailNote("live");
+    setTailNote("connecting…");
     api
-      .stream("tail", base, ctl.signal, ({ event, data }) => {
-        if (event === "events" && Array.isArray(data)) {
-          const incoming = data as EventRow[];
-          if (incoming.length === 0) return;
-          setEvents((old) => {
-            const seen = new Set(old.map((e) => e.id));
-            const added = incoming.filter((e) => !seen.has(e.id));
-            if (state.order === "desc") return [...added.slice().reverse(), ...old];
-            return cursor ? old : [...old, ...added];
-          });
-          setCount((c) => (c === undefined ? c : c + incoming.length));
-          const ids = incoming.map((e) => e.id);
-          setFresh((old) => new Set([...old, ...ids]));
-          setTimeout(() => setFresh((old) => new Set([...old].filter((id) => !ids.includes(id)))), FRESH_MS);
-        } else if (event === "error") {
-          setTailNote(
-            `live tail stopped: ${errorText(new Error(String((data as { message?: unknown }).message)))}`,
-          );
-        }
-      })
+      .stream(
+        "tail",
+        base,
+        ctl.signal,
+        ({ event, data }) => {
+          if (event === "events" && Array.isArray(data)) {
+            const incoming = data as EventRow[];
+            if (incoming.length === 0) return;
+            setEvents((old) => {
+              const seen = new Set(old.map((e) => e.id));
+              const added = incoming.filter((e) => !seen.has(e.id));
+              if (state.order === "desc") return [...added.slice().reverse(), ...old];
+              return cursor ? old : [...old, ...added];
+            });
+            setCount((c) => (c === undefined ? c : c + incoming.length));
+            const ids = incoming.map((e) => e.id);
+            setFresh((old) => new Set([...old, ...ids]));
+            setTimeout(
+              () => setFresh((old) => new Set([...old].filter((id) => !ids.includes(id)))),
+              FRESH_MS,
+            );
+          } else if (event === "error") {
+            setTailNote(`live tail: ${String((data as { message?: unknown }).message)}`);
+          }
+        },
+        () => setTailNote("live: new events appear at the top"),
+      )
       .then(() => {
         if (!ctl.signal.aborted) setTailNote("live tail ended by the server");
       })
@@ -409,7 +416,7 @@ export function App({ api }: { api: Api }): JSX.Element {
       </header>
       {banner ? (
         <div class="banner" role="alert">
-          <Inert text={banner} clip={500} />
+          <Inert text={banner} multiline clip={500} />
           <button
             type="button"
             class="btn small"

@@ -167,7 +167,7 @@ export function Detail(props: DetailProps): JSX.Element {
                   {integrity.detail ? (
                     <>
                       {" — "}
-                      <Inert text={integrity.detail} clip={400} />
+                      <Inert text={integrity.detail} multiline clip={400} />
                     </>
                   ) : null}
                 </dd>

@@ -229,7 +229,7 @@ export function QueryBar({
       <div id="query-status" class="query-status" aria-live="polite">
         {shown ? (
           <span class="query-error">
-            <Inert text={shown.message} clip={300} />
+            <Inert text={shown.message} multiline clip={300} />
           </span>
         ) : warnings.length > 0 && checked === text ? (
           warnings.map((w) => (

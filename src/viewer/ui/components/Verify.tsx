@@ -112,7 +112,7 @@ export function Verify({ api }: { api: Api }): JSX.Element {
       ) : null}
       {error ? (
         <p class="verify-error" role="alert">
-          <Inert text={error} clip={500} />
+          <Inert text={error} multiline clip={500} />
         </p>
       ) : null}
       {problems.length > 0 ? (
@@ -121,7 +121,7 @@ export function Verify({ api }: { api: Api }): JSX.Element {
             <li key={i} class="problem">
               {typeof p.message === "string" ? (
                 <p class="problem-message">
-                  <Inert text={p.message} clip={1000} />
+                  <Inert text={p.message} multiline clip={1000} />
                 </p>
               ) : null}
               <dl>
@@ -131,7 +131,7 @@ export function Verify({ api }: { api: Api }): JSX.Element {
                     <div key={k} class="problem-field">
                       <dt>{k}</dt>
                       <dd class="mono">
-                        <Inert text={valueText(v)} clip={400} />
+                        <Inert text={valueText(v)} multiline clip={400} />
                       </dd>
                     </div>
                   ))}
