@@ -21,6 +21,11 @@ const BENCHES = {
     tsx: true,
   },
   http: { file: "http.bench.mjs", what: "Express with/without vigil vs pino-http (issue 6)", tsx: true },
+  viewer: {
+    file: "viewer.bench.mjs",
+    what: "the viewer's API server time over 200,000 events on SQLite, PostgreSQL and files (issue 11)",
+    tsx: true,
+  },
   worker: {
     file: "worker-handoff.bench.mjs",
     what: "cost of handing events to a worker vs serializing them",

@@ -40,6 +40,12 @@ export interface QuerySpec {
   readonly tenant?: string;
 }
 
+/** One value of a field and how many events have it. */
+export interface ValueCount {
+  readonly value: string;
+  readonly count: number;
+}
+
 export interface BackendHealth {
   readonly type: string;
   readonly name: string;
@@ -71,6 +77,12 @@ export interface StorageBackend {
   query(spec: QuerySpec): AsyncIterable<AuditEvent>;
   /** How many events match (ignores `limit` and `after`). */
   count(spec: QuerySpec): Promise<number>;
+  /**
+   * Optional: the `limit` most frequent values of `field` among the matches, by count then
+   * value, counted by the backend itself (a database groups an indexed column), or
+   * `undefined` when it cannot answer exactly — the engine then counts from a stream.
+   */
+  topValues?(spec: QuerySpec, field: string, limit: number): Promise<readonly ValueCount[] | undefined>;
   /** Delete what is older than `cutoff`. */
   applyRetention(cutoff: Date, options: { readonly dryRun: boolean }): Promise<RetentionResult>;
   health(): BackendHealth;

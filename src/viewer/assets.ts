@@ -68,7 +68,9 @@ export function defaultAssetsDir(): string | undefined {
 /**
  * The servable files of `dir`, keyed by their URL path relative to the mount point (`/`
  * for `index.html`, `/assets/app.js`, ...): `index.html` and the files of `dir` and of
- * `dir/assets` with a known type and a plain name. Empty when `dir` is missing.
+ * `dir/assets` with a known type and a plain name; a file beside `index.html` is also
+ * served under `/assets/` (so `dist/viewer-ui/app.js` answers `/assets/app.js`). Empty
+ * when `dir` is missing.
  */
 export function loadAssets(dir: string | undefined): ReadonlyMap<string, Asset> {
   const table = new Map<string, Asset>();
@@ -96,6 +98,12 @@ export function loadAssets(dir: string | undefined): ReadonlyMap<string, Asset> 
       if (!SAFE_NAME.test(name)) continue;
       add(sub === "" ? `/${name}` : `/${sub}/${name}`, join(folder, name));
     }
+  }
+  // the page links ./assets/<file>: a build that writes its files beside index.html is served there too
+  for (const [path, asset] of [...table]) {
+    if (path.startsWith("/assets/") || path === "/index.html") continue;
+    const under = `/assets${path}`;
+    if (!table.has(under)) table.set(under, asset);
   }
   const index = table.get("/index.html");
   if (index) table.set("/", index);

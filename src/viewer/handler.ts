@@ -12,8 +12,6 @@ import type { AuditEngine } from "../engine.js";
 import { ErrorCodes, StorageError, VigilError } from "../errors.js";
 import { tenantProblem } from "../event/tenant.js";
 import type { AuditEvent, LogInput } from "../event/types.js";
-import { checkFieldName, compilePath, resolveField } from "../query/fields.js";
-import type { SearchOptions } from "../query/search.js";
 import { type Asset, defaultAssetsDir, loadAssets } from "./assets.js";
 import { type ExportTickets, exportRoute, exportTicketRoute } from "./export.js";
 import { collectPaths, SCHEMA_FIELDS, unknownFields } from "./fields.js";
@@ -281,6 +279,8 @@ const INTERVALS: readonly [string, number][] = [
   ["1w", 604_800_000],
 ];
 const SEEN_FIELDS_TTL_MS = 60_000;
+/** Refused requests recorded per minute at most; the rest are counted (`suppressed`) into the next record. */
+export const AUTH_FAILURES_PER_MINUTE = 100;
 
 /**
  * The web viewer as a request handler (SPEC §1).
@@ -354,6 +354,25 @@ export function auditViewer(options: AuditViewerOptions): AuditViewerHandler {
     }
   };
 
+  // Refusals are recorded, but a flood of them must not flood the audit log: at most
+  // AUTH_FAILURES_PER_MINUTE a minute, the rest counted into the next one recorded.
+  let failureWindow = 0;
+  let failuresInWindow = 0;
+  let suppressed = 0;
+  const authFailed = (metadata: Record<string, unknown>) => {
+    const now = Date.now();
+    if (now - failureWindow >= 60_000) {
+      failureWindow = now;
+      failuresInWindow = 0;
+    }
+    if (++failuresInWindow > AUTH_FAILURES_PER_MINUTE) {
+      suppressed++;
+      return;
+    }
+    audit(undefined, "VIEWER_AUTH_FAILED", suppressed > 0 ? { ...metadata, suppressed } : metadata, true);
+    suppressed = 0;
+  };
+
   /** The identity of an API request, or a 401 (recorded as VIEWER_AUTH_FAILED). */
   const identify = async (req: IncomingMessage, path: string): Promise<Identity> => {
     const header = req.headers.authorization;
@@ -380,7 +399,7 @@ export function auditViewer(options: AuditViewerOptions): AuditViewerHandler {
       if (identity !== undefined && identity !== null) return validIdentity(identity, "authorize(req)");
       if (refusal.startsWith("no credentials")) refusal = "not authorized";
     }
-    audit(undefined, "VIEWER_AUTH_FAILED", { reason: refusal, path, ip: req.socket?.remoteAddress }, true);
+    authFailed({ reason: refusal, path, ip: req.socket?.remoteAddress });
     throw new ViewerHttpError(401, ErrorCodes.VIEWER_AUTH, refusal);
   };
 
@@ -451,7 +470,7 @@ export function auditViewer(options: AuditViewerOptions): AuditViewerHandler {
     async "/api/facets"(ctx) {
       const read = readRequest(ctx.params, ctx.identity.tenant, limits);
       const fields = listParam(ctx.params, "fields", DEFAULT_FACETS);
-      sendJson(ctx.res, 200, { facets: await facets(engine, read.search, fields, ctx.signal) });
+      sendJson(ctx.res, 200, { facets: await engine.facets({ ...read.search, signal: ctx.signal }, fields) });
     },
 
     async "/api/histogram"(ctx) {
@@ -459,17 +478,31 @@ export function auditViewer(options: AuditViewerOptions): AuditViewerHandler {
       const wanted = intParam(ctx.params, "buckets", 60, 1000);
       const { from, to } = read.range;
       const [name, size] = intervalFor(from.getTime(), to.getTime(), wanted);
-      const result = await engine.aggregate({
-        ...read.search,
-        interval: name,
-        maxBuckets: 10_000,
-        signal: ctx.signal,
-      });
-      sendJson(ctx.res, 200, {
-        interval: name,
-        intervalMs: size,
-        buckets: result.buckets.map((b) => ({ start: b.key, count: b.count })),
-      });
+      let buckets: { start: string; count: number }[];
+      if (engine.getActiveBackends()[0]?.type === "database") {
+        // a database counts each bucket through its indexes (exact queries never leave SQL);
+        // a row the evaluator must judge is still read once in all
+        const starts = bucketStarts(from.getTime(), to.getTime(), size);
+        const counts = await mapLimit(starts, 4, (t) =>
+          engine.count({
+            ...read.search,
+            from: new Date(Math.max(t, from.getTime())),
+            to: new Date(Math.min(t + size, to.getTime())),
+            signal: ctx.signal,
+          }),
+        );
+        buckets = starts.map((t, i) => ({ start: new Date(t).toISOString(), count: counts[i]! }));
+      } else {
+        // files: one pass over the range's events
+        const result = await engine.aggregate({
+          ...read.search,
+          interval: name,
+          maxBuckets: 10_000,
+          signal: ctx.signal,
+        });
+        buckets = result.buckets.map((b) => ({ start: b.key as string, count: b.count }));
+      }
+      sendJson(ctx.res, 200, { interval: name, intervalMs: size, buckets });
     },
 
     async "/api/events"(ctx) {
@@ -526,7 +559,7 @@ export function auditViewer(options: AuditViewerOptions): AuditViewerHandler {
       const ticket = shared.tickets.get(ticketId);
       shared.tickets.delete(ticketId);
       if (ticket === undefined || ticket.expires < Date.now()) {
-        audit(undefined, "VIEWER_AUTH_FAILED", { reason: "unknown or expired export ticket", path }, true);
+        authFailed({ reason: "unknown or expired export ticket", path, ip: req.socket?.remoteAddress });
         throw new ViewerHttpError(401, ErrorCodes.VIEWER_AUTH, "unknown, used or expired export ticket");
       }
       identity = ticket.identity as Identity;
@@ -687,44 +720,30 @@ export function intervalFor(from: number, to: number, wanted: number): [string, 
   return [`${days}d`, days * day];
 }
 
-/** Top 10 values per field, in one pass over the matches. */
-async function facets(
-  engine: AuditEngine,
-  search: SearchOptions,
-  fields: readonly string[],
-  signal: AbortSignal,
-): Promise<Record<string, { value: string; count: number }[]>> {
-  const readers = fields.map((f) => {
-    const problem = checkFieldName(f);
-    if (problem !== undefined)
-      throw new ViewerHttpError(
-        400,
-        ErrorCodes.QUERY_OPTIONS,
-        `fields: invalid field name ${JSON.stringify(f)}: ${problem}`,
-      );
-    return compilePath(resolveField(f).split("."));
-  });
-  const counts = fields.map(() => new Map<string, number>());
-  const add = (map: Map<string, number>, value: unknown) => {
-    if (typeof value === "string" || typeof value === "number" || typeof value === "boolean") {
-      const key = String(value);
-      map.set(key, (map.get(key) ?? 0) + 1);
+const WEEK_MS = 604_800_000;
+/** Monday 1970-01-05T00:00Z: week buckets start on Mondays, as `aggregate` aligns them. */
+const MONDAY_ORIGIN = 4 * 86_400_000;
+
+/** The starts of the `size` buckets covering `[from, to)`, aligned to UTC like `aggregate`'s; at least one. */
+export function bucketStarts(from: number, to: number, size: number): number[] {
+  const origin = size % WEEK_MS === 0 ? MONDAY_ORIGIN : 0;
+  const first = Math.floor((from - origin) / size) * size + origin;
+  const starts = [first];
+  for (let t = first + size; t < to; t += size) starts.push(t);
+  return starts;
+}
+
+/** `fn` over `items`, at most `limit` at once, results in order. */
+async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+  const out = new Array<R>(items.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const i = next++;
+      out[i] = await fn(items[i]!);
     }
   };
-  for await (const event of engine.stream({ ...search, signal })) {
-    for (let i = 0; i < readers.length; i++) {
-      const value = readers[i]!(event);
-      if (Array.isArray(value)) for (const v of value) add(counts[i]!, v);
-      else add(counts[i]!, value);
-    }
-  }
-  const out: Record<string, { value: string; count: number }[]> = {};
-  fields.forEach((f, i) => {
-    out[f] = [...counts[i]!]
-      .sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1))
-      .slice(0, 10)
-      .map(([value, count]) => ({ value, count }));
-  });
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
   return out;
 }
 

@@ -12,8 +12,12 @@ import type { AuditEvent } from "../event/types.js";
 import { httpErrorOf, type RouteContext } from "./handler.js";
 import { parseQueryParam, single, ViewerHttpError } from "./params.js";
 
-/** How far back each poll of a tail looks, so events that reach the store late are not missed. */
-export const TAIL_LOOKBACK_MS = 60_000;
+/**
+ * How far back each poll of a tail looks, so events that reach the store late (a writer's
+ * batch delay, several writers) are not missed; an event stored later than this after its
+ * timestamp is not shown.
+ */
+export const TAIL_LOOKBACK_MS = 30_000;
 /** A comment line every so often keeps proxies from closing an idle stream. */
 const HEARTBEAT_MS = 15_000;
 /** Events sent per poll at most (the rest follow on the next poll). */
@@ -45,13 +49,13 @@ export async function tailRoute(ctx: RouteContext): Promise<void> {
     );
   shared.tails++;
   const tenant = ctx.identity.tenant;
-  const search = (from: Date) =>
-    engine.searchPage({
+  /** Every match stamped since `from`, oldest first (no page limit: a busy window is read whole). */
+  const since = (from: Date) =>
+    engine.stream({
       ...(q !== "" ? { query: q } : {}),
       ...(tenant !== undefined ? { tenant } : {}),
       from,
       order: "asc",
-      limit: 10_000,
     });
   // what is already stored is not "new": remember the recent ids, send only later ones
   const seen = new Map<string, number>();
@@ -69,7 +73,7 @@ export async function tailRoute(ctx: RouteContext): Promise<void> {
   };
   res.once("close", stop);
   try {
-    for (const e of (await search(new Date(Date.now() - TAIL_LOOKBACK_MS))).events) remember(e);
+    for await (const e of since(new Date(Date.now() - TAIL_LOOKBACK_MS))) remember(e);
   } catch (err) {
     stop();
     throw err;
@@ -86,9 +90,9 @@ export async function tailRoute(ctx: RouteContext): Promise<void> {
     if (stopped) return;
     const now = Date.now();
     try {
-      const { events } = await search(new Date(now - TAIL_LOOKBACK_MS));
       const fresh: AuditEvent[] = [];
-      for (const e of events) {
+      for await (const e of since(new Date(now - TAIL_LOOKBACK_MS))) {
+        if (stopped) break;
         if (seen.has(e.id)) continue;
         remember(e);
         fresh.push(e);

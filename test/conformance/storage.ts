@@ -151,6 +151,50 @@ export function runStorageConformance(
       expect(anyCase).toBeGreaterThan(acme);
     });
 
+    it("topValues, where a backend offers it, gives the evaluator's top values or declines", async () => {
+      if (backend.topValues === undefined) return;
+      let answered = 0;
+      for (const field of [
+        "action.category",
+        "action.type",
+        "actor.username",
+        "result.status",
+        "severity",
+        "tenant",
+      ]) {
+        for (const [query, tenant] of [
+          ["", undefined],
+          ["category:database OR category:api", undefined],
+          ["NOT status:success", "acme"],
+          ["user:alice", undefined],
+          ["alice", undefined], // a bare term: not exact in SQL, declined
+        ] as const) {
+          const spec: QuerySpec = {
+            where: parse(query),
+            order: "asc",
+            from: new Date(CORPUS_START + 86_400_000),
+            ...(tenant ? { tenant } : {}),
+          };
+          const got = await backend.topValues(spec, field, 10);
+          if (got === undefined) continue;
+          answered++;
+          const counts = new Map<string, number>();
+          for (const e of referenceSearch(corpus, spec)) {
+            const v = field
+              .split(".")
+              .reduce<unknown>((o, k) => (o as Record<string, unknown> | undefined)?.[k], e);
+            if (typeof v === "string") counts.set(v, (counts.get(v) ?? 0) + 1);
+          }
+          const expected = [...counts]
+            .sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0))
+            .slice(0, 10)
+            .map(([value, count]) => ({ value, count }));
+          expect(got, `${field} / ${query}`).toEqual(expected);
+        }
+      }
+      expect(answered).toBeGreaterThan(0);
+    });
+
     it("streams every match across many pages without a limit", async () => {
       for (const query of ["status:success", "NOT category:database", "said OR user:alice"]) {
         const spec: QuerySpec = { where: parse(query), order: "desc" };

@@ -129,6 +129,50 @@ describe("viewer failures", () => {
     }
   });
 
+  it("records refused requests, but at most 100 a minute: a flood does not flood the audit log", async () => {
+    const store = testStore("sqlite");
+    const viewer = await startViewer({ engine: store.engine, authorize: () => undefined });
+    try {
+      for (let i = 0; i < 105; i++) expect((await call(viewer.url, "/api/search")).status).toBe(401);
+      const recorded = await store.engine.search({
+        query: "type:VIEWER_AUTH_FAILED",
+        timeRange: "last_1h",
+        limit: 1000,
+      });
+      expect(recorded).toHaveLength(100);
+      expect(recorded[0]!.metadata).toMatchObject({
+        reason: "not authorized",
+        path: "/api/search",
+        ip: "127.0.0.1",
+      });
+    } finally {
+      await viewer.close();
+      await store.cleanup();
+    }
+  });
+
+  it("an authorize that returns an invalid tenant is an error, never an identity that sees every tenant", async () => {
+    const store = testStore("files");
+    store.engine.log({ action: "OTHER_TENANT", tenant: "globex" });
+    for (const tenant of ["", "a\nb", 42, "x".repeat(129)]) {
+      const viewer = await startViewer({
+        engine: store.engine,
+        authorize: () => ({ actor: { username: "u" }, tenant: tenant as string }),
+      });
+      try {
+        const r = await call(viewer.url, "/api/search?q=type:OTHER_TENANT");
+        expect(r.status).toBe(500);
+        expect(r.json<{ error: { message: string } }>().error.message).toMatch(
+          /^authorize\(req\) returned an invalid tenant: it /,
+        );
+        expect(r.text).not.toContain("globex");
+      } finally {
+        await viewer.close();
+      }
+    }
+    await store.cleanup();
+  });
+
   describe("live tails", () => {
     let store: ReturnType<typeof testStore>;
     let viewer: Awaited<ReturnType<typeof startViewer>>;

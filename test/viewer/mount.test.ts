@@ -179,6 +179,22 @@ describe("static files", () => {
     expect((await call(url, "/assets/app.js", { method: "POST" })).status).toBe(405);
   });
 
+  it("serves a flat build's files under /assets/ too", async () => {
+    const flat = join(assets, "flat");
+    mkdirSync(flat, { recursive: true });
+    writeFileSync(join(flat, "index.html"), "<!doctype html>");
+    writeFileSync(join(flat, "app.js"), "flat()");
+    const viewer = auditViewer({ ...options, assetsDir: flat });
+    const server2 = createServer((req, res) => viewer(req, res));
+    const url2 = await listen(server2);
+    try {
+      expect((await call(url2, "/assets/app.js")).text).toBe("flat()");
+      expect((await call(url2, "/assets/../app.js")).status).toBe(404);
+    } finally {
+      await closeServer(server2);
+    }
+  });
+
   it("answers 500 with one line when the page was not built", async () => {
     const viewer = auditViewer({ ...options, assetsDir: join(assets, "missing") });
     const bare = createServer((req, res) => viewer(req, res));

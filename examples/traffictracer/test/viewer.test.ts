@@ -49,7 +49,8 @@ async function login(username: string, password: string): Promise<{ cookie: stri
 describe("the audit viewer inside TrafficTracer", () => {
   it("shows the audit log to a signed-in auditor, by session cookie or bearer token", async () => {
     const { cookie, token } = await login("auditor.anna", "Audit0r-Pass!");
-    for (const headers of [{ cookie }, { authorization: `Bearer ${token}` }]) {
+    const ways: Record<string, string>[] = [{ cookie }, { authorization: `Bearer ${token}` }];
+    for (const headers of ways) {
       const res = await fetch(`${running.url}/admin/audit/api/search?q=type:LOGIN`, { headers });
       expect(res.status).toBe(200);
       expect(res.headers.get("content-security-policy")).toContain("frame-ancestors 'none'");
@@ -72,12 +73,13 @@ describe("the audit viewer inside TrafficTracer", () => {
 
   it("refuses anyone else: no session, a user without the auditor role, a made-up token", async () => {
     const { cookie } = await login("driver.dirk", "Dr1ver-Pass!");
-    for (const headers of [
+    const refused: Record<string, string>[] = [
       {},
       { cookie },
       { authorization: "Bearer made-up" },
       { cookie: "tt_session=made-up" },
-    ]) {
+    ];
+    for (const headers of refused) {
       const res = await fetch(`${running.url}/admin/audit/api/search`, { headers });
       expect(res.status).toBe(401);
     }

@@ -23,9 +23,17 @@ import { ErrorCodes, StorageError, VigilError } from "../../errors.js";
 import type { AuditEvent } from "../../event/types.js";
 import type { QueryNode } from "../../query/ast.js";
 import { compileQuery, type EventPredicate } from "../../query/evaluate.js";
-import { BaseBackend, type QuerySpec, type RetentionResult, type StoredRecord } from "../backend.js";
+import {
+  BaseBackend,
+  type QuerySpec,
+  type RetentionResult,
+  type StoredRecord,
+  type ValueCount,
+} from "../backend.js";
 import {
   andConds,
+  COLUMN_CHARS,
+  COLUMN_OF_PATH,
   type Cond,
   columnLeaves,
   compileWhere,
@@ -496,6 +504,48 @@ export class SqlBackend extends BaseBackend {
     return total;
   }
 
+  /**
+   * The most frequent values of a field kept in an indexed column, grouped by SQL, when the
+   * query compiles exactly and the column holds the field readable; `undefined` otherwise
+   * (the engine then counts from a stream). Counts string values, as the column does.
+   */
+  async topValues(spec: QuerySpec, field: string, limit: number): Promise<readonly ValueCount[] | undefined> {
+    const column = Object.hasOwn(COLUMN_OF_PATH, field) ? COLUMN_OF_PATH[field] : undefined;
+    if (column === undefined || this.#options.sealed?.(field)) return undefined;
+    const c = await this.#readable();
+    const pred = compileWhere(spec.where, this.#leaves(c), this.#options.sealed);
+    if (!isExact(pred)) return undefined;
+    const conds: Sql[] = [raw(`${column} IS NOT NULL`)];
+    if (spec.from !== undefined) conds.push(sql`ts >= ${spec.from.toISOString()}`);
+    if (spec.to !== undefined) conds.push(sql`ts < ${spec.to.toISOString()}`);
+    const bound = this.#tenantCond(c, spec);
+    if (bound !== true) conds.push(bound);
+    if (pred.sub !== true) conds.push(condSql(pred.sub));
+    const key = c.dialect.leaves.groupKey(column);
+    const fetch = FACET_FETCH;
+    const statement = sql`SELECT ${raw(key)} AS v, COUNT(*) AS n FROM ${raw(c.dialect.table)} WHERE ${join(conds, " AND ")} GROUP BY ${raw(key)} ORDER BY n DESC LIMIT ${raw(String(fetch))}`;
+    let rows: readonly Row[];
+    try {
+      rows = await c.client.all(render(statement, c.dialect.placeholders));
+    } catch (error) {
+      throw new StorageError(this.name, `query failed: ${message(error)}`, { cause: error });
+    }
+    const values = rows.map((r) => ({
+      value: Buffer.isBuffer(r.v) ? r.v.toString("utf8") : String(r.v),
+      count: Number(r.n),
+    }));
+    // a value cut to the column's width may stand for several: count those from events
+    if (values.some((v) => v.value.length >= COLUMN_CHARS)) return undefined;
+    values.sort((a, b) => b.count - a.count || (a.value < b.value ? -1 : a.value > b.value ? 1 : 0));
+    // when the groups fetched end in a tie that reaches into the top, the order is not known
+    if (
+      rows.length === fetch &&
+      values[Math.min(limit, values.length) - 1]?.count === values[values.length - 1]?.count
+    )
+      return undefined;
+    return values.slice(0, limit);
+  }
+
   /** The one path that deletes rows: lifts the guard inside each bounded transaction. */
   async #deleteInBatches(c: Connected, statement: (limit: number) => Rendered): Promise<number> {
     const size = Math.max(1, this.#options.deleteBatchSize ?? 5000);
@@ -732,6 +782,9 @@ export class SqlBackend extends BaseBackend {
     }
   }
 }
+
+/** Groups fetched for `topValues` (then ranked in JavaScript, by count then value). */
+const FACET_FETCH = 1000;
 
 /** The final judge of a fetched row: the query, and the tenant exactly. */
 function judgeOf(spec: QuerySpec): EventPredicate | undefined {

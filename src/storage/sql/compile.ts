@@ -219,6 +219,8 @@ export interface LeafCompiler {
    * column's index: what binds a search to one tenant (`QuerySpec.tenant`).
    */
   columnIs(column: TextColumn, text: string): Sql;
+  /** An expression grouping a column's values exactly (case-sensitive), for `GROUP BY`. */
+  groupKey(column: TextColumn): string;
   /** The `ts` column (`timestamp` verbatim) compared by code units with `value`. */
   timestampCompare(op: ">" | ">=" | "<" | "<=", value: string): Sql;
   /** The `ts` column equals `lowered` ignoring ASCII case. */
@@ -241,6 +243,7 @@ export function columnLeaves(leaf: LeafCompiler): LeafCompiler {
     contains: () => sql`1 = 1`, // a superset: every row
     columnEquals: (column, lowered) => leaf.columnEquals(column, lowered),
     columnIs: (column, text) => leaf.columnIs(column, text),
+    groupKey: (column) => leaf.groupKey(column),
     timestampCompare: (op, value) => leaf.timestampCompare(op, value),
     timestampEquals: (lowered) => leaf.timestampEquals(lowered),
     not: (cond) => leaf.not(cond),

@@ -236,6 +236,10 @@ export class MysqlLeaves implements LeafCompiler {
     );
   }
 
+  groupKey(column: TextColumn): string {
+    return `CAST(${column} AS BINARY)`;
+  }
+
   columnIs(column: TextColumn, text: string): Sql {
     // the _ci comparison finds the rows through the index, the byte comparison is exact
     return sql([`(${column} = `, ` AND CAST(${column} AS BINARY) = CAST(`, " AS BINARY))"], text, text);

@@ -260,6 +260,10 @@ export class PgLeaves implements LeafCompiler {
     return exact(sql([`${fold(column)} = `, ""], typed("text", lowered)));
   }
 
+  groupKey(column: TextColumn): string {
+    return column;
+  }
+
   columnIs(column: TextColumn, text: string): Sql {
     // the folded comparison is the indexed expression; the plain one is exact
     return sql(

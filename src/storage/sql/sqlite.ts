@@ -232,6 +232,10 @@ export class SqliteLeaves implements LeafCompiler {
     return exact(sql([`${column} = `, ""], lowered));
   }
 
+  groupKey(column: TextColumn): string {
+    return `${column} COLLATE BINARY`;
+  }
+
   columnIs(column: TextColumn, text: string): Sql {
     // the NOCASE comparison finds the rows through the index, the BINARY one is exact
     return sql([`(${column} = `, ` AND ${column} = `, " COLLATE BINARY)"], text, text);

@@ -1,0 +1,146 @@
+// Issue 11's viewer benchmark: server time of the viewer's API over a store of BENCH_EVENTS
+// events (default 200,000) spread over the last 24 hours, on SQLite, PostgreSQL and files,
+// through the real handler on 127.0.0.1: the first page of a search, a count, the histogram
+// (60 buckets) and the facets (5 fields) of `last_24h`, each the median of BENCH_ROUNDS
+// (default 5) requests, and the CSV export rate of the whole range. The reference in the
+// same run is the backend's own answer to the same first page (`engine.searchPage`),
+// without HTTP. Targets (issue 11): first page and histogram under 500 ms on SQLite and
+// PostgreSQL (under 2 s on files); export ≥ 50,000 events/s.
+//
+// Run: node --import tsx bench/viewer.bench.mjs
+//      (BENCH_EVENTS, BENCH_ROUNDS, BENCH_STORES=sqlite,postgresql,files.)
+import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { createServer } from "node:http";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import pg from "pg";
+import { AuditEngine } from "../src/engine.ts";
+import { auditViewer } from "../src/viewer/handler.ts";
+import { makeEvent } from "./event.mjs";
+
+const N = Number(process.env.BENCH_EVENTS ?? 200_000);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
+const STORES = (process.env.BENCH_STORES ?? "sqlite,postgresql,files").split(",");
+const dir = mkdtempSync(join(tmpdir(), "vigil-viewer-bench-"));
+const table = `viewer_bench_${process.pid}`;
+
+function storage(kind) {
+  if (kind === "sqlite")
+    return {
+      type: "database",
+      connection: { dialect: "sqlite", filename: join(dir, "bench.db") },
+      table_name: table,
+    };
+  if (kind === "postgresql")
+    return {
+      type: "database",
+      connection: {
+        dialect: "postgresql",
+        host: "127.0.0.1",
+        port: 5432,
+        database: "test",
+        username: "postgres",
+      },
+      table_name: table,
+    };
+  mkdirSync(join(dir, "files"), { recursive: true });
+  return { type: "file", directory: join(dir, "files") };
+}
+
+/** N events over the last 24 h, logged through an engine of the same configuration. */
+async function fill(config) {
+  const now = Date.now();
+  const span = 24 * 3_600_000 - 60_000;
+  const writer = new AuditEngine({ config, env: {} });
+  const started = performance.now();
+  for (let i = 0; i < N; i++) {
+    const e = makeEvent(i);
+    writer.log({
+      action: e.action.type,
+      category: e.action.category,
+      actor: e.actor,
+      resource: e.action.resource,
+      status: e.result.status,
+      result: { duration_ms: e.result.duration_ms, count: e.result.count },
+      metadata: e.metadata,
+      timestamp: new Date(now - span + Math.floor((i * span) / N)),
+    });
+    if (i % 10_000 === 9_999) await writer.flush();
+  }
+  await writer.close();
+  return (performance.now() - started) / 1000;
+}
+
+async function timed(url) {
+  const t = performance.now();
+  const res = await fetch(url);
+  const body = await res.arrayBuffer();
+  if (res.status !== 200) throw new Error(`${url}: ${res.status} ${Buffer.from(body).toString()}`);
+  return { ms: performance.now() - t, bytes: body.byteLength };
+}
+
+async function median(fn) {
+  const times = [];
+  for (let i = 0; i < ROUNDS; i++) times.push(await fn());
+  times.sort((a, b) => a - b);
+  return times[Math.floor(times.length / 2)];
+}
+
+const fmt = (ms) => (ms >= 1000 ? `${(ms / 1000).toFixed(2)} s` : `${ms.toFixed(0)} ms`);
+
+for (const kind of STORES) {
+  const config = {
+    core: { application_name: "bench" },
+    storage: { backends: [storage(kind)] },
+    performance: { async: { enabled: true } },
+  };
+  const seconds = await fill(config);
+  const engine = new AuditEngine({ config, env: {} });
+  const handler = auditViewer({
+    engine,
+    authorize: () => ({ actor: { username: "bench" } }),
+    limits: { timeoutMs: 600_000 },
+  });
+  const server = createServer(handler);
+  await new Promise((r) => server.listen(0, "127.0.0.1", r));
+  const base = `http://127.0.0.1:${server.address().port}`;
+  const q = encodeURIComponent("category:DATABASE AND status:SUCCESS");
+  const rows = [];
+  const direct = await median(async () => {
+    const t = performance.now();
+    await engine.searchPage({ timeRange: "last_24h", limit: 50 });
+    return performance.now() - t;
+  });
+  rows.push(["engine.searchPage, first 50 (reference, no HTTP)", fmt(direct)]);
+  for (const [what, path] of [
+    ["first page, 50 newest", "/api/search?range=last_24h&limit=50"],
+    ["first page of a query", `/api/search?range=last_24h&limit=50&q=${q}`],
+    ["count, all", "/api/count?range=last_24h"],
+    ["count of a query", `/api/count?range=last_24h&q=${q}`],
+    ["histogram, 60 buckets", "/api/histogram?range=last_24h&buckets=60"],
+    ["facets, 5 fields", "/api/facets?range=last_24h"],
+  ])
+    rows.push([what, fmt(await median(async () => (await timed(base + path)).ms))]);
+  const t = performance.now();
+  const exported = await timed(`${base}/api/export?format=csv&range=last_24h`);
+  const s = (performance.now() - t) / 1000;
+  rows.push([
+    "CSV export, whole range",
+    `${Math.round(N / s).toLocaleString("en")} events/s (${(exported.bytes / 1e6).toFixed(0)} MB in ${s.toFixed(1)} s)`,
+  ]);
+  console.log(
+    `\n${kind}: ${N.toLocaleString("en")} events (filled in ${seconds.toFixed(1)} s), median of ${ROUNDS}`,
+  );
+  for (const [what, value] of rows) console.log(`  ${what.padEnd(50)} ${value}`);
+  server.closeAllConnections();
+  await new Promise((r) => server.close(r));
+  await engine.close();
+  if (kind === "postgresql") {
+    const client = new pg.Client({ host: "127.0.0.1", port: 5432, database: "test", user: "postgres" });
+    await client.connect();
+    for (const t of [table, `${table}_checkpoints`, `${table}_migrations`])
+      await client.query(`DROP TABLE IF EXISTS "${t}" CASCADE`);
+    await client.end();
+  }
+}
+rmSync(dir, { recursive: true, force: true });
