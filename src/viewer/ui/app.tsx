@@ -183,29 +183,33 @@ export function App({ api }: { api: Api }): JSX.Element {
     searchKey.current = key;
     setLoading(true);
     setSearchProblem(undefined);
-    const search = api
-      .get<SearchAnswer>("search", { ...params, order: state.order, limit: pageSize }, signal)
-      .then((answer) => {
-        setEvents(answer.events);
-        setCursor(answer.cursor);
-        setFresh(new Set());
-        setGeneration((g) => g + 1);
-        setBanner(undefined);
-      })
-      .catch(fail)
-      .finally(() => {
-        if (!signal.aborted) setLoading(false);
-      });
-    api.get<{ count: number }>("count", params, signal).then((c) => setCount(c.count), fail);
-    api
-      .get<{ facets: FacetValues }>(
-        "facets",
-        { ...params, fields: FACET_FIELDS.map((f) => f.field).join(",") },
-        signal,
-      )
-      .then((f) => setFacets(f.facets), fail);
-    api.get<HistogramData>("histogram", { ...params, buckets: 60 }, signal).then(setHistogram, fail);
-    void search;
+    const requests = [
+      api
+        .get<SearchAnswer>("search", { ...params, order: state.order, limit: pageSize }, signal)
+        .then((answer) => {
+          setEvents(answer.events);
+          setCursor(answer.cursor);
+          setFresh(new Set());
+          setGeneration((g) => g + 1);
+        }),
+      api.get<{ count: number }>("count", params, signal).then((c) => setCount(c.count)),
+      api
+        .get<{ facets: FacetValues }>(
+          "facets",
+          { ...params, fields: FACET_FIELDS.map((f) => f.field).join(",") },
+          signal,
+        )
+        .then((f) => setFacets(f.facets)),
+      api.get<HistogramData>("histogram", { ...params, buckets: 60 }, signal).then(setHistogram),
+    ];
+    // One banner per search, not one per failed request: "unreachable" wins over the rest.
+    void Promise.allSettled(requests).then((results) => {
+      if (signal.aborted) return;
+      setLoading(false);
+      const failures = results.flatMap((r) => (r.status === "rejected" ? [r.reason as unknown] : []));
+      if (failures.length === 0) setBanner(undefined);
+      else fail(failures.find(isUnavailable) ?? failures[0]);
+    });
     return () => ctl.abort();
   }, [session, key, state.view, refresh]);
 
