@@ -127,8 +127,8 @@ describe("viewer page", () => {
     const n = await countOf(fixed);
     expect(n).toBeGreaterThan(0);
     await expectCount(p, n);
-    expect(new Set(await columnTexts(p, "action.type"))).toEqual(new Set(["LOGIN"]));
-    expect(new Set(await columnTexts(p, "actor.username"))).toEqual(new Set(["bob"]));
+    await expect.poll(async () => new Set(await columnTexts(p, "action.type"))).toEqual(new Set(["LOGIN"]));
+    await expect.poll(async () => new Set(await columnTexts(p, "actor.username"))).toEqual(new Set(["bob"]));
     expect(hashParams(p).get("q")).toBe(fixed);
     await shot(p, "02-query-fixed");
   });
@@ -139,14 +139,14 @@ describe("viewer page", () => {
     await login.click();
     await expect.poll(() => p.locator("#query").inputValue()).toBe('action.type:"LOGIN"');
     await expectCount(p, await countOf('action.type:"LOGIN"'));
-    expect(new Set(await columnTexts(p, "action.type"))).toEqual(new Set(["LOGIN"]));
+    await expect.poll(async () => new Set(await columnTexts(p, "action.type"))).toEqual(new Set(["LOGIN"]));
 
     await p.locator('.facet[data-field="actor.username"] .facet-row', { hasText: "bob" }).hover();
     await p.getByRole("button", { name: "Exclude actor.username:bob" }).click();
     const q = 'action.type:"LOGIN" AND NOT actor.username:"bob"';
     await expect.poll(() => p.locator("#query").inputValue()).toBe(q);
     await expectCount(p, await countOf(q));
-    expect(await columnTexts(p, "actor.username")).not.toContain("bob");
+    await expect.poll(() => columnTexts(p, "actor.username")).not.toContain("bob");
     // Shift-click excludes too.
     await p
       .locator('.facet[data-field="actor.username"] .facet-value', { hasText: "alice" })
@@ -382,6 +382,37 @@ describe("viewer page", () => {
     await shot(p, "14-integrity");
     expect(await verdict.textContent()).toMatch(/events/);
     expect(hashParams(p).get("view")).toBe("verify");
+  });
+
+  it("keyboard: / focuses the query, field names complete, rows open with the keyboard", async () => {
+    const { page: p } = await page();
+    await p.locator("body").click({ position: { x: 5, y: 300 } });
+    await p.keyboard.press("/");
+    expect(await p.evaluate(() => document.activeElement?.id)).toBe("query");
+    await p.keyboard.type("NOT actor.usern");
+    const option = p.getByRole("option", { name: "actor.username" });
+    await option.waitFor();
+    await p.keyboard.press("Tab");
+    await expect.poll(() => p.locator("#query").inputValue()).toBe("NOT actor.username:");
+    await p.keyboard.type("bob");
+    const searched = p.waitForResponse(
+      (r) =>
+        r.url().includes("/api/search?") &&
+        new URL(r.url()).searchParams.get("q") === "NOT actor.username:bob",
+    );
+    await p.keyboard.press("Enter");
+    const { events } = (await (await searched).json()) as { events: { id: string }[] };
+    expect(hashParams(p).get("q")).toBe("NOT actor.username:bob");
+    // Tab into the table, move down a row, open it.
+    const second = events[1]!.id;
+    await expect.poll(() => p.locator("tr[data-id]").nth(1).getAttribute("data-id")).toBe(second);
+    await p.locator("button.row-open").first().focus();
+    await p.keyboard.press("ArrowDown");
+    await p.keyboard.press("Enter");
+    await expect.poll(() => hashParams(p).get("event")).toBe(second);
+    await p.locator(".detail .integrity").waitFor();
+    await p.keyboard.press("Escape");
+    await p.locator(".detail").waitFor({ state: "detached" });
   });
 
   it("dark theme by preference and by toggle", async () => {

@@ -101,13 +101,14 @@ export function QueryBar({
     if (!input || !suggest) return;
     const caret = input.selectionStart ?? input.value.length;
     const next = `${text.slice(0, suggest.start)}${field}:${text.slice(caret)}`;
+    const pos = suggest.start + field.length + 1;
+    // Set the text and caret now, not after the next render: keys typed right after
+    // accepting must land after the colon.
+    input.value = next;
+    input.setSelectionRange(pos, pos);
+    input.focus();
     setText(next);
     setSuggest(undefined);
-    const pos = suggest.start + field.length + 1;
-    requestAnimationFrame(() => {
-      input.focus();
-      input.setSelectionRange(pos, pos);
-    });
   };
 
   const submit = (): void => {
