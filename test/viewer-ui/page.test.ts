@@ -415,6 +415,43 @@ describe("viewer page", () => {
     await p.locator(".detail").waitFor({ state: "detached" });
   });
 
+  it("results: the next page loads on scroll (cursor paging) and only the rows in view are rendered", async () => {
+    const { page: p, guards } = await page("#q=NOT%20category%3AAUDIT&range=last_24h");
+    const total = await countOf("NOT category:AUDIT");
+    expect(total).toBeGreaterThan(200); // more than one page
+    const scroller = p.locator(".table-scroll");
+    await expect
+      .poll(async () => {
+        await scroller.evaluate((el) => {
+          el.scrollTop = el.scrollHeight;
+        });
+        return p.locator(".table-foot").textContent();
+      })
+      .toBe(`End of results (${total.toLocaleString("en")} shown)`);
+    const pages = guards.requests.filter(
+      (u) => u.includes("/api/search?") && new URL(u).searchParams.has("cursor"),
+    );
+    expect(pages.length).toBeGreaterThanOrEqual(1);
+    const rendered = await p.locator("tr[data-id]").count();
+    expect(rendered).toBeLessThan(80);
+    expect(rendered).toBeLessThan(total);
+    // Scrolled to the end, the oldest event is the last row on screen.
+    const oldest = await api<{ events: { id: string }[] }>("search", {
+      q: "NOT category:AUDIT",
+      range: "last_24h",
+      order: "asc",
+      limit: "1",
+    });
+    await expect
+      .poll(async () => {
+        await scroller.evaluate((el) => {
+          el.scrollTop = el.scrollHeight;
+        });
+        return p.locator("tr[data-id]").last().getAttribute("data-id");
+      })
+      .toBe(oldest.events[0]!.id);
+  });
+
   it("dark theme by preference and by toggle", async () => {
     const { page: p } = await page();
     await p.emulateMedia({ colorScheme: "dark" });

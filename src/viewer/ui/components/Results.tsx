@@ -100,9 +100,13 @@ export function Results(props: ResultsProps): JSX.Element {
     if (i * ROW < el.scrollTop + ROW) el.scrollTop = Math.max(0, i * ROW - ROW);
     else if ((i + 2) * ROW > el.scrollTop + el.clientHeight)
       el.scrollTop = (i + 2) * ROW - el.clientHeight + ROW;
-    requestAnimationFrame(() =>
-      el.querySelector<HTMLButtonElement>(`button[data-row="${i}"]`)?.focus({ preventScroll: true }),
-    );
+    // Focus now when the row is rendered (keys pressed next go to it); after the
+    // scroll has rendered it otherwise.
+    const button = (): HTMLButtonElement | null =>
+      el.querySelector<HTMLButtonElement>(`button[data-row="${i}"]`);
+    const now = button();
+    if (now) now.focus({ preventScroll: true });
+    else requestAnimationFrame(() => button()?.focus({ preventScroll: true }));
   };
 
   return (
