@@ -52,5 +52,11 @@ export { AuditQuery } from "./query/audit-query.js";
 export { parse as parseQuery } from "./query/parse.js";
 export type { FilterValue, SearchOptions, SearchPage } from "./query/search.js";
 export { serialize as serializeQuery } from "./query/serialize.js";
-export type { BackendHealth, QuerySpec, StorageBackend, StoredRecord } from "./storage/backend.js";
+export type {
+  BackendHealth,
+  QuerySpec,
+  StorageBackend,
+  StoredRecord,
+  ValueCount,
+} from "./storage/backend.js";
 export { BaseBackend } from "./storage/backend.js";

@@ -59,6 +59,7 @@ export interface SearchFlags {
   readonly filter?: [string, string][];
   readonly limit?: number;
   readonly order?: "asc" | "desc";
+  readonly tenant?: string;
 }
 
 /**
@@ -74,7 +75,8 @@ export function addSearchOptions(command: Command, limitHelp?: string): Command 
     .option("--from <time>", "from this time, inclusive (ISO 8601, e.g. 2025-10-10 or 2025-10-10T12:00Z)")
     .option("--to <time>", "up to this time, exclusive (ISO 8601)")
     .option("--category <name>", "only these categories (repeatable, or comma-separated)", collectList)
-    .option("--filter <field=value>", "only events whose field equals value (repeatable)", collectFilter);
+    .option("--filter <field=value>", "only events whose field equals value (repeatable)", collectFilter)
+    .option("--tenant <id>", "only this tenant's events, compared exactly (case-sensitive)");
   if (limitHelp === undefined) return command;
   return command
     .option("-l, --limit <n>", `at most n events (${limitHelp})`, positiveInteger)
@@ -121,6 +123,7 @@ export function searchOptions(
     ...(Object.keys(filters).length > 0 ? { filters } : {}),
     ...(limit !== undefined ? { limit } : {}),
     ...(flags.order !== undefined ? { order: flags.order } : {}),
+    ...(flags.tenant !== undefined ? { tenant: flags.tenant } : {}),
   };
   toQuerySpec({ ...options, limit: options.limit ?? Number.POSITIVE_INFINITY });
   return options;

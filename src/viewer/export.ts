@@ -122,6 +122,14 @@ export async function exportTicketRoute(ctx: RouteContext): Promise<void> {
     body = parsed;
   else if (ctx.req.readableEnded) body = {};
   else {
+    // a JSON content type cannot be sent cross-site without a CORS preflight (which this
+    // server never grants), so a form on another site cannot ask for a ticket
+    const type = String(ctx.req.headers["content-type"] ?? "")
+      .split(";")[0]!
+      .trim()
+      .toLowerCase();
+    if (type !== "application/json")
+      throw badParam("body: send the export parameters as Content-Type: application/json");
     const text = await readBody(ctx.req);
     try {
       body = text === "" ? {} : JSON.parse(text);

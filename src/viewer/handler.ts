@@ -130,13 +130,25 @@ function securityHeaders(frameAncestors: string): Record<string, string> {
   };
 }
 
+const UNSAFE_IN_JSON = /[<>&\u2028\u2029]/g;
+function escapeJsonChar(c: string): string {
+  return `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`;
+}
+
+/** JSON text with `<`, `>`, `&`, U+2028 and U+2029 as \u escapes (the same value to any parser). */
+export function safeJsonText(value: unknown): string {
+  return JSON.stringify(value).replace(UNSAFE_IN_JSON, escapeJsonChar);
+}
+
 /** Send a JSON body (API responses are never cached). */
 export function sendJson(res: ServerResponse, status: number, body: unknown): void {
   if (res.headersSent) {
     res.end();
     return;
   }
-  const text = JSON.stringify(body);
+  // `<`, `>` and `&` as \u escapes: the same JSON to any parser, and no markup even if a
+  // client ignored the content type; U+2028/2029 escaped for old JavaScript parsers
+  const text = safeJsonText(body);
   res.statusCode = status;
   res.setHeader("content-type", "application/json; charset=utf-8");
   res.setHeader("cache-control", "no-store");

@@ -9,7 +9,7 @@
 import type { ServerResponse } from "node:http";
 import { ErrorCodes } from "../errors.js";
 import type { AuditEvent } from "../event/types.js";
-import { httpErrorOf, type RouteContext } from "./handler.js";
+import { httpErrorOf, type RouteContext, safeJsonText } from "./handler.js";
 import { parseQueryParam, single, ViewerHttpError } from "./params.js";
 
 /**
@@ -33,7 +33,7 @@ function openStream(res: ServerResponse): void {
 
 /** One SSE message; `data` is JSON on one line (JSON.stringify never writes a raw newline). */
 export function sendEvent(res: ServerResponse, event: string, data: unknown): void {
-  if (!res.writableEnded && !res.destroyed) res.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
+  if (!res.writableEnded && !res.destroyed) res.write(`event: ${event}\ndata: ${safeJsonText(data)}\n\n`);
 }
 
 /** `GET /api/tail`: new matching events of the identity's tenant, at most every `tailIntervalMs`. */

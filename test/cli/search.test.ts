@@ -143,3 +143,26 @@ describe("vigil search", () => {
     expect(r.stdout).toContain("…");
   });
 });
+
+describe("vigil search --tenant", () => {
+  it("binds the search to one tenant exactly, whatever the query says", async () => {
+    const own = createStore();
+    try {
+      const acme = own.log({ action: "LOGIN", tenant: "acme" });
+      own.log({ action: "LOGIN", tenant: "Acme" });
+      own.log({ action: "LOGIN" });
+      const ids = async (...args: string[]) =>
+        lines((await own.run(["search", "--format", "ndjson", ...args])).stdout).map(
+          (l) => (JSON.parse(l) as AuditEvent).id,
+        );
+      expect(await ids("--tenant", "acme")).toEqual([acme.id]);
+      expect(await ids("--tenant", "acme", "--", "NOT tenant:acme OR tenant:Acme")).toEqual([acme.id]);
+      expect(await ids("tenant:acme")).toHaveLength(2);
+      const bad = await own.run(["search", "--tenant", ""]);
+      expect(bad.code).toBe(2);
+      expect(bad.stderr).toBe("vigil: tenant: must not be empty\n");
+    } finally {
+      await own.cleanup();
+    }
+  });
+});

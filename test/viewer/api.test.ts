@@ -192,7 +192,7 @@ for (const kind of ["files", "sqlite"] as StoreKind[]) {
         ["/api/search?from=2020-01-01T00:00:00Z", 400, "time range too long"],
         ["/api/search?q=a&q=b", 400, "q: given 2 times"],
         ["/api/histogram?buckets=100000", 400, "buckets: at most 1000"],
-        ["/api/facets?fields=a..b", 400, "facets: invalid field name \"a..b\""],
+        ["/api/facets?fields=a..b", 400, 'facets: invalid field name "a..b"'],
         ["/api/export?format=pdf", 400, "format: expected csv, xlsx, json or ndjson"],
         ["/api/export?tz=Mars/Olympus", 400, "tz: expected UTC or an IANA time zone"],
         [`/api/search?q=${"x".repeat(4097)}`, 413, "query too long: 4097 characters, at most 4096"],
@@ -334,6 +334,16 @@ for (const kind of ["files", "sqlite"] as StoreKind[]) {
       expect(bad.json<{ error: { message: string } }>().error.message).toContain(
         "body.evil: unknown export parameter",
       );
+      // what a form on another site could send
+      const form = await call(viewer.url, "/api/export-ticket", {
+        method: "POST",
+        headers: { ...OPERATOR, "content-type": "text/plain" },
+        body: '{"format":"csv","x":"=1"}',
+      });
+      expect(form.status).toBe(400);
+      expect(form.json<{ error: { message: string } }>().error.message).toBe(
+        "body: send the export parameters as Content-Type: application/json",
+      );
     });
 
     it("refuses without credentials and with an expired or tampered token: 401, one line, audited", async () => {
@@ -387,6 +397,33 @@ for (const kind of ["files", "sqlite"] as StoreKind[]) {
       expect(post.status).toBe(405);
       expect(post.headers.allow).toBe("GET");
       expect((await get("/api/searches")).status).toBe(404);
+    });
+
+    it("returns hostile values as JSON text, byte for byte, never as markup", async () => {
+      const hostile = {
+        script: "</script><script>alert(1)</script>",
+        img: '"><img src=x onerror=alert(1)>',
+        link: "javascript:alert(document.cookie)",
+        bidi: "\u202eevil\u202c \u2066x\u2069",
+        zero: "a\u200bb\ufeffc",
+        control: "bell\u0007esc\u001b[31m",
+        big: "x".repeat(1024 * 1024),
+      };
+      const e = store.engine.log({ action: "HOSTILE", category: "TEST", metadata: hostile })!;
+      const r = await get(`/api/events/${e.id}`);
+      expect(r.status).toBe(200);
+      expect(r.headers["content-type"]).toBe("application/json; charset=utf-8");
+      expect(r.headers["x-content-type-options"]).toBe("nosniff");
+      expect(r.text).not.toContain("<script>");
+      expect(r.text).toContain("\\u003c/script\\u003e\\u003cscript\\u003e");
+      const body = r.json<{ event: AuditEvent; raw: string }>();
+      // exactly what the store holds (the pipeline's own limits apply to the 1 MB value)
+      expect(body.event).toEqual(await store.engine.getEvent(e.id));
+      const metadata = body.event.metadata as Record<string, string>;
+      for (const key of ["script", "img", "link", "bidi", "zero"] as const)
+        expect(metadata[key]).toBe(hostile[key]);
+      const search = await get("/api/search?q=type:HOSTILE");
+      expect(search.json<{ events: AuditEvent[] }>().events[0]).toEqual(body.event);
     });
 
     it("GET /api/verify streams progress and the result; refused to a tenant-bound identity", async () => {
