@@ -13,7 +13,7 @@
 import { dirname } from "node:path";
 import type { DatabaseConnectionConfig } from "../../config/types.js";
 import type { StoredRecord } from "../backend.js";
-import { makeDirectory } from "../dirs.js";
+import { makeDirectorySync } from "../dirs.js";
 import {
   type EqualityTarget,
   exact,
@@ -367,7 +367,7 @@ function openSqlite(
   const names = parseTableName(tableName);
   const filename = connection.filename ?? "./logs/audit.db";
   const memory = filename === ":memory:" || filename === "";
-  if (!memory && !filename.startsWith("file:")) await makeDirectory(dirname(filename));
+  if (!memory && !filename.startsWith("file:")) makeDirectorySync(dirname(filename));
   const db = new Database(filename, { timeout: options.connectTimeoutMs ?? 5000 });
   const warnings: string[] = [];
   try {
