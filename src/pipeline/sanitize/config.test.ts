@@ -23,7 +23,7 @@ describe("compileSanitizer validates its configuration", () => {
     expect(rest).toEqual([]);
     expect(problem).toMatchObject({
       path: "vigil.processing.sanitization.redact_patterns[1]",
-      expected: "one of password, credit_card, ssn, email, or a regular expression",
+      expected: "one of password, credit_card, ssn, email, secrets, or a regular expression",
     });
     expect(problem!.found).toMatch(/^"\(unclosed" \(.*\)$/);
   });

@@ -18,6 +18,9 @@
  * @module
  */
 
+import { compileSecretRule } from "./secrets.js";
+import { finish, isAlnum, isBlank, isDigit } from "./text-scan.js";
+
 /** A string rule: returns its input unchanged (the same string) when nothing matched. */
 export type StringRule = (s: string) => string;
 
@@ -30,17 +33,6 @@ const HAS_BLANK = 8;
 const HAS_B = 16;
 /** The longest run of digits (joined by single spaces or dashes) sits above the flag bits. */
 const DIGIT_SHIFT = 5;
-
-/** Joins the pieces a scanner produced and the rest of `s`; `s` itself when nothing was replaced. */
-function finish(s: string, parts: string[] | undefined, copied: number): string {
-  if (parts === undefined) return s;
-  parts.push(s.slice(copied));
-  return parts.join("");
-}
-
-const isDigit = (c: number): boolean => c >= 48 && c <= 57;
-const isAlnum = (c: number): boolean => (c >= 48 && c <= 57) || (c >= 65 && c <= 90) || (c >= 97 && c <= 122);
-const isBlank = (c: number): boolean => c === 32 || c === 9;
 
 // ---------------------------------------------------------------------------------------------
 // password: `password=...`, `"token": "..."`, `Bearer <token>`, `Basic <b64>`, URL userinfo
@@ -447,6 +439,8 @@ function scanFacts(s: string): number {
 /** Which built-in string rules to run, plus the custom ones. */
 export interface TextRulesOptions {
   readonly password: boolean;
+  /** The `secrets` rule (see `secrets.ts`). */
+  readonly secrets: boolean;
   readonly creditCard: boolean;
   readonly ssn: boolean;
   readonly email: boolean;
@@ -456,19 +450,23 @@ export interface TextRulesOptions {
 }
 
 /**
- * Compiles the string rules into one function, run in this order: `password`, `credit_card`,
- * `ssn`, `email`, then the custom regexes. Returns `undefined` when no rule is on.
+ * Compiles the string rules into one function, run in this order: `password`, `secrets`,
+ * `credit_card`, `ssn`, `email`, then the custom regexes. Returns `undefined` when no rule is
+ * on. `password` runs first, so a credential in its known places (`password=`, `Bearer`, a
+ * URL's userinfo) reads `[REDACTED]` as before; `secrets` then finds the rest by shape.
  */
 export function compileTextRules(options: TextRulesOptions): StringRule | undefined {
   const password = options.password ? compilePasswordParts(options.replacement) : undefined;
+  const secrets = options.secrets ? compileSecretRule(options.replacement) : undefined;
   const custom = options.regexes.map((r) => compileRegexRule(r, options.replacement));
   const { creditCard, ssn, email } = options;
-  if (!password && !creditCard && !ssn && !email && custom.length === 0) return undefined;
+  if (!password && !secrets && !creditCard && !ssn && !email && custom.length === 0) return undefined;
   return (s) => {
     let out = s;
     const facts = scanFacts(s);
     const run = facts >>> DIGIT_SHIFT;
     if (password) out = password(out, facts);
+    if (secrets) out = secrets(out, (facts & HAS_SEPARATOR) !== 0, (facts & HAS_DASH) !== 0);
     if (creditCard && run >= 13) out = maskCards(out);
     if (ssn && run >= 9 && facts & HAS_DASH) out = maskSsns(out);
     if (email && facts & HAS_AT) out = maskEmails(out);
