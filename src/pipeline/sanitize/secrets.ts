@@ -23,7 +23,10 @@
  * @module
  */
 import { keySegments } from "./keys.js";
-import { finish, isAlnum } from "./text-scan.js";
+import { finish } from "./text-scan.js";
+
+/** Local, not imported: see the note beside `rules.ts`'s predicates. */
+const isAlnum = (c: number): boolean => (c >= 48 && c <= 57) || (c >= 65 && c <= 90) || (c >= 97 && c <= 122);
 
 /** What a redaction says it removed: `[REDACTED:<kind>]`. */
 export type SecretKind =
@@ -364,12 +367,6 @@ function redactAssignments(s: string, replace: SecretReplacement): string {
       last !== 103
     )
       continue;
-    while (b >= 0 && nameEnd - b <= MAX_NAME && isNameChar(s.charCodeAt(b))) b--;
-    if (b + 1 === nameEnd || nameEnd - b > MAX_NAME) continue;
-    const name = s
-      .slice(b + 1, nameEnd)
-      .toLowerCase()
-      .replace(/[_.-]/g, "");
     // The value: blanks, an optional quote (optionally escaped), then token characters.
     let p = separator + 1;
     for (let blanks = 0; p < n && blanks < 8 && (s.charCodeAt(p) === 32 || s.charCodeAt(p) === 9); blanks++)
@@ -382,8 +379,14 @@ function redactAssignments(s: string, replace: SecretReplacement): string {
     // A trailing `.` ends the sentence, not the value.
     while (j > p && s.charCodeAt(j - 1) === 46) j--;
     if (j - p < MIN_RANDOM_LENGTH) continue;
+    k = j; // a value is judged once, as a whole
+    while (b >= 0 && nameEnd - b <= MAX_NAME && isNameChar(s.charCodeAt(b))) b--;
+    if (b + 1 === nameEnd || nameEnd - b > MAX_NAME) continue;
+    const name = s
+      .slice(b + 1, nameEnd)
+      .toLowerCase()
+      .replace(/[_.-]/g, "");
     const kind = assignedSecret(name, s.slice(p, j));
-    k = j;
     if (kind === undefined) continue;
     parts ??= [];
     parts.push(s.slice(copied, p), replace(kind));
@@ -400,6 +403,8 @@ interface Prefixed {
   readonly kind: SecretKind;
   /** The literal the token starts with. */
   readonly prefix: string;
+  /** `prefix.charCodeAt(1)`, set below. */
+  second?: number;
   /** Sticky; tried at the word start. Group 1, when present, is the part replaced (the rest is kept). */
   readonly re: RegExp;
   /** Extra check on the whole match. */
@@ -520,9 +525,10 @@ function openAiShape(match: string): boolean {
   return body.length >= 32 && /[0-9]/.test(body) && /[A-Za-z]/.test(body);
 }
 
-/** The prefixed shapes by their first character code. */
-const BY_FIRST: (readonly Prefixed[] | undefined)[] = [];
+/** The prefixed shapes by their first character code (all ASCII): a dense array, so a lookup is an index. */
+const BY_FIRST: (readonly Prefixed[] | null)[] = new Array<readonly Prefixed[] | null>(128).fill(null);
 for (const p of PREFIXED) {
+  p.second = p.prefix.charCodeAt(1);
   const c = p.prefix.charCodeAt(0);
   BY_FIRST[c] = [...(BY_FIRST[c] ?? []), p];
 }
@@ -535,55 +541,68 @@ function redactPrefixed(s: string, replace: SecretReplacement): string {
   const n = s.length;
   let parts: string[] | undefined;
   let copied = 0;
-  let inWord = false;
-  for (let i = 0; i < n; i++) {
+  let i = 0;
+  while (i < n) {
     const c = s.charCodeAt(i);
     if (!isAlnum(c)) {
-      inWord = false;
+      i++;
       continue;
     }
-    if (inWord) continue;
-    inWord = true;
-    const candidates = BY_FIRST[c];
-    if (candidates === undefined) continue;
-    const second = s.charCodeAt(i + 1);
-    for (const p of candidates) {
-      if (p.prefix.charCodeAt(1) !== second || !s.startsWith(p.prefix, i)) continue;
-      p.re.lastIndex = i;
-      const m = p.re.exec(s);
-      if (m === null || (p.check !== undefined && !p.check(m[0]))) continue;
-      const end = i + m[0].length;
-      const start = m[1] === undefined ? i : end - m[1].length;
+    const end = c < 128 ? prefixedAt(s, i, BY_FIRST[c]!) : -1;
+    if (end >= 0) {
       parts ??= [];
-      parts.push(s.slice(copied, start), replace(p.kind));
+      parts.push(s.slice(copied, matchStart), replace(matchKind));
       copied = end;
-      i = end - 1;
-      break;
-    }
+      i = end;
+    } else i++;
+    // The rest of the word cannot start a token.
+    while (i < n && isAlnum(s.charCodeAt(i))) i++;
   }
   return finish(s, parts, copied);
+}
+
+/** Where the last {@link prefixedAt} match's replaced part starts, and its kind. */
+let matchStart = 0;
+let matchKind: SecretKind = "jwt";
+
+/** The end of the prefixed token starting at `i` (setting {@link matchStart}, {@link matchKind}), or -1. */
+function prefixedAt(s: string, i: number, candidates: readonly Prefixed[] | null): number {
+  if (candidates === null) return -1;
+  const second = s.charCodeAt(i + 1);
+  for (const p of candidates) {
+    if (p.second !== second || !s.startsWith(p.prefix, i)) continue;
+    p.re.lastIndex = i;
+    const m = p.re.exec(s);
+    if (m === null || (p.check !== undefined && !p.check(m[0]))) continue;
+    const end = i + m[0].length;
+    matchStart = m[1] === undefined ? i : end - m[1].length;
+    matchKind = p.kind;
+    return end;
+  }
+  return -1;
 }
 
 // ---------------------------------------------------------------------------------------------
 // the rule
 
 /**
- * Compiles the `secrets` rule: `(s, hasSeparator, hasDash) => s'`, `s` itself when nothing
- * matched. The flags come from the caller's one scan of `s` (`=`/`:` present, `-` present).
+ * Compiles the `secrets` rule: `(s, hasSeparator, hasDash, hasLongToken) => s'`, `s` itself
+ * when nothing matched. The flags come from the caller's one scan of `s`: `=`/`:` present, `-`
+ * present, a run of 20+ letters, digits and `- _ . / +` present (no prefixed token without one).
  *
- * @example compileSecretRule("[REDACTED]")("note: eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjMifQ.c2lnbmF0dXJlLWhlcmU", true, false)
+ * @example compileSecretRule("[REDACTED]")("note: eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjMifQ.c2lnbmF0dXJlLWhlcmU", true, false, true)
  * // "note: [REDACTED:jwt]"
  */
 export function compileSecretRule(
   replacement: string,
-): (s: string, hasSeparator: boolean, hasDash: boolean) => string {
+): (s: string, hasSeparator: boolean, hasDash: boolean, hasLongToken: boolean) => string {
   const replace = secretReplacement(replacement);
-  return (s, hasSeparator, hasDash) => {
+  return (s, hasSeparator, hasDash, hasLongToken) => {
     if (s.length < MIN_RANDOM_LENGTH) return s;
     let out = s;
     if (hasDash && out.indexOf(BEGIN) >= 0) out = redactPrivateKeys(out, replace);
     if (hasSeparator) out = redactAssignments(out, replace);
-    return redactPrefixed(out, replace);
+    return hasLongToken ? redactPrefixed(out, replace) : out;
   };
 }
 

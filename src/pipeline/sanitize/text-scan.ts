@@ -1,5 +1,7 @@
 /**
- * Small helpers shared by the hand-written string scanners (`rules.ts`, `secrets.ts`).
+ * Helpers shared by the hand-written string scanners (`rules.ts`, `secrets.ts`). The
+ * per-character predicates are not here: each scanner keeps its own, so a hot loop never calls
+ * through a module binding.
  *
  * @module
  */
@@ -10,8 +12,3 @@ export function finish(s: string, parts: string[] | undefined, copied: number): 
   parts.push(s.slice(copied));
   return parts.join("");
 }
-
-export const isDigit = (c: number): boolean => c >= 48 && c <= 57;
-export const isAlnum = (c: number): boolean =>
-  (c >= 48 && c <= 57) || (c >= 65 && c <= 90) || (c >= 97 && c <= 122);
-export const isBlank = (c: number): boolean => c === 32 || c === 9;
