@@ -886,14 +886,22 @@ describe("processing", () => {
   it("reads detect_secrets, and rejects it false while redact_patterns lists secrets", () => {
     const off = resolveConfig({ processing: { sanitization: { detect_secrets: false } } }, { env: {} });
     expect(off.processing.sanitization.detect_secrets).toBe(false);
-    const listed = resolveConfig({ processing: { sanitization: { redact_patterns: ["secrets"] } } }, { env: {} });
-    expect(listed.processing.sanitization).toMatchObject({ redact_patterns: ["secrets"], detect_secrets: true });
+    const listed = resolveConfig(
+      { processing: { sanitization: { redact_patterns: ["secrets"] } } },
+      { env: {} },
+    );
+    expect(listed.processing.sanitization).toMatchObject({
+      redact_patterns: ["secrets"],
+      detect_secrets: true,
+    });
     expect(() =>
       resolveConfig(
         { processing: { sanitization: { redact_patterns: ["password", "secrets"], detect_secrets: false } } },
         { env: {} },
       ),
-    ).toThrow(/vigil\.processing\.sanitization\.detect_secrets: expected true when redact_patterns lists secrets/);
+    ).toThrow(
+      /vigil\.processing\.sanitization\.detect_secrets: expected true when redact_patterns lists secrets/,
+    );
   });
 
   it("rejects a regex that does not compile, one that can backtrack badly, and a misspelt rule", () => {
