@@ -76,6 +76,9 @@ vigil:
       enabled: true
       # Built-in rules (password, credit_card, ssn, email) or regular expressions.
       redact_patterns: [password, credit_card, ssn, email]
+      # Secret shapes in any string (JWTs, private keys, cloud/GitHub/Slack/Stripe tokens, ...),
+      # on unless set to false.
+      detect_secrets: true
       # Extra key names whose values are replaced whole (any case).
       redact_keys: []
       replacement: "[REDACTED]"

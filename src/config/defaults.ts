@@ -34,7 +34,13 @@ export const DEFAULT_SQLITE_FILENAME = "./logs/audit.db";
 export const DEFAULT_TABLE_NAME = "vigil_audit_events";
 
 /** The built-in redaction rules, by name; any other `redact_patterns` entry is a regular expression. */
-export const BUILTIN_REDACT_PATTERNS = ["password", "credit_card", "ssn", "email"] as const;
+export const BUILTIN_REDACT_PATTERNS = ["password", "credit_card", "ssn", "email", "secrets"] as const;
+
+/**
+ * `redact_patterns` when none is written. `secrets` is not listed: it is on by itself unless
+ * `detect_secrets: false` (see `SanitizationConfig.detect_secrets`).
+ */
+export const DEFAULT_REDACT_PATTERNS = ["password", "credit_card", "ssn", "email"] as const;
 
 /**
  * The whole configuration when nothing is written: enabled, one file backend under
@@ -46,9 +52,10 @@ export const DEFAULT_CONFIG: ResolvedConfig = deepFreeze({
   processing: {
     sanitization: {
       enabled: true,
-      redact_patterns: [...BUILTIN_REDACT_PATTERNS],
+      redact_patterns: [...DEFAULT_REDACT_PATTERNS],
       redact_keys: [],
       replacement: "[REDACTED]",
+      detect_secrets: true,
     },
     filters: [],
     limits: { max_depth: 32, max_string_length: 65_536, max_entries: 1000 },

@@ -15,7 +15,7 @@ export const KEYS = {
   databaseBackend: ["type", "name", "enabled", "connection", "table_name"],
   connection: ["dialect", "host", "port", "database", "username", "password", "url", "filename"],
   processing: ["sanitization", "filters", "limits"],
-  sanitization: ["enabled", "redact_patterns", "redact_keys", "replacement"],
+  sanitization: ["enabled", "redact_patterns", "redact_keys", "replacement", "detect_secrets"],
   severityFilter: ["type", "levels"],
   categoryFilter: ["type", "include", "exclude"],
   limits: ["max_depth", "max_string_length", "max_entries"],

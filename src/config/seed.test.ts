@@ -62,6 +62,7 @@ describe("the seed's config/audit.yaml", () => {
           redact_patterns: ["password", "credit_card", "ssn", "email"],
           redact_keys: [],
           replacement: "[REDACTED]",
+          detect_secrets: true,
         },
         filters: [
           { type: "severity", levels: ["INFO", "WARNING", "ERROR", "CRITICAL"] },

@@ -80,7 +80,7 @@ export type EnabledBackendConfig = FileBackendConfig | DatabaseBackendConfig;
 export type BackendConfig = EnabledBackendConfig | DisabledBackendConfig;
 
 /** A built-in rule name or a regular expression source. */
-export type RedactPattern = "password" | "credit_card" | "ssn" | "email" | (string & {});
+export type RedactPattern = "password" | "credit_card" | "ssn" | "email" | "secrets" | (string & {});
 
 export interface SanitizationConfig {
   readonly enabled: boolean;
@@ -89,6 +89,12 @@ export interface SanitizationConfig {
   readonly redact_keys: readonly string[];
   /** Replacement text; default `[REDACTED]`. */
   readonly replacement: string;
+  /**
+   * The `secrets` rule (JWTs, private keys, cloud and SaaS tokens, random values under
+   * secret-like names): on unless `false`, whether or not `redact_patterns` lists `secrets`.
+   * Default `true`; the resolved configuration always holds it.
+   */
+  readonly detect_secrets?: boolean;
 }
 
 export interface LimitsConfig {

@@ -36,11 +36,21 @@ function readSanitization(raw: Section): SanitizationConfig {
   const section = raw.withLenient(raw.lenient || !enabled);
   const patterns = section.stringItems("redact_patterns", "a list of rule names or regular expressions");
   for (const pattern of patterns ?? []) checkPattern(section.checker, pattern.value, pattern.path);
+  const detectSecrets = section.bool("detect_secrets", d.detect_secrets !== false);
+  if (!detectSecrets && patterns?.some((p) => p.value === "secrets")) {
+    section.report(
+      "detect_secrets",
+      "true when redact_patterns lists secrets",
+      "false",
+      "remove secrets from redact_patterns, or detect_secrets: false",
+    );
+  }
   return {
     enabled,
     redact_patterns: patterns?.map((p) => p.value) ?? d.redact_patterns,
     redact_keys: section.stringList("redact_keys", "a list of key names") ?? d.redact_keys,
     replacement: section.string("replacement", d.replacement, { allowEmpty: true }),
+    detect_secrets: detectSecrets,
   };
 }
 

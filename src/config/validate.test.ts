@@ -63,6 +63,7 @@ describe("defaults", () => {
         redact_patterns: ["password", "credit_card", "ssn", "email"],
         redact_keys: [],
         replacement: "[REDACTED]",
+        detect_secrets: true,
       },
       filters: [],
       limits: { max_depth: 32, max_string_length: 65536, max_entries: 1000 },
@@ -878,7 +879,29 @@ describe("processing", () => {
       redact_patterns: ["password", "\\bACME-\\d{6}\\b"],
       redact_keys: ["x-token"],
       replacement: "[REDACTED]",
+      detect_secrets: true,
     });
+  });
+
+  it("reads detect_secrets, and rejects it false while redact_patterns lists secrets", () => {
+    const off = resolveConfig({ processing: { sanitization: { detect_secrets: false } } }, { env: {} });
+    expect(off.processing.sanitization.detect_secrets).toBe(false);
+    const listed = resolveConfig(
+      { processing: { sanitization: { redact_patterns: ["secrets"] } } },
+      { env: {} },
+    );
+    expect(listed.processing.sanitization).toMatchObject({
+      redact_patterns: ["secrets"],
+      detect_secrets: true,
+    });
+    expect(() =>
+      resolveConfig(
+        { processing: { sanitization: { redact_patterns: ["password", "secrets"], detect_secrets: false } } },
+        { env: {} },
+      ),
+    ).toThrow(
+      /vigil\.processing\.sanitization\.detect_secrets: expected true when redact_patterns lists secrets/,
+    );
   });
 
   it("rejects a regex that does not compile, one that can backtrack badly, and a misspelt rule", () => {
@@ -903,7 +926,7 @@ describe("processing", () => {
       },
       {
         path: "vigil.processing.sanitization.redact_patterns[3]",
-        expected: "one of password, credit_card, ssn, email, or a regular expression",
+        expected: "one of password, credit_card, ssn, email, secrets, or a regular expression",
         found: '"emial"',
         hint: 'did you mean "email"? (to redact the text "emial" itself, write (?:emial))',
       },

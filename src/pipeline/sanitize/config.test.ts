@@ -18,12 +18,26 @@ function problemsOf(sanitization: Partial<SanitizationConfig>, limits: Partial<L
 }
 
 describe("compileSanitizer validates its configuration", () => {
+  test("detect_secrets must be a boolean, and not false while secrets is listed", () => {
+    expect(problemsOf({ detect_secrets: "no" as unknown as boolean })).toEqual([
+      { path: "vigil.processing.sanitization.detect_secrets", expected: "true or false", found: '"no"' },
+    ]);
+    expect(problemsOf({ redact_patterns: ["password", "secrets"], detect_secrets: false })).toEqual([
+      {
+        path: "vigil.processing.sanitization.detect_secrets",
+        expected: "true when redact_patterns lists secrets",
+        found: "false",
+        hint: "remove secrets from redact_patterns, or detect_secrets: false",
+      },
+    ]);
+  });
+
   test("an invalid regular expression names its index and the parser's message", () => {
     const [problem, ...rest] = problemsOf({ redact_patterns: ["password", "(unclosed"] });
     expect(rest).toEqual([]);
     expect(problem).toMatchObject({
       path: "vigil.processing.sanitization.redact_patterns[1]",
-      expected: "one of password, credit_card, ssn, email, or a regular expression",
+      expected: "one of password, credit_card, ssn, email, secrets, or a regular expression",
     });
     expect(problem!.found).toMatch(/^"\(unclosed" \(.*\)$/);
   });

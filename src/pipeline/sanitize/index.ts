@@ -68,11 +68,13 @@ import type { LimitsConfig, SanitizationConfig } from "../../config/types.js";
 import { ConfigError, type ConfigProblem } from "../../errors.js";
 import { isSensitiveKeyName } from "./keys.js";
 import { compileTextRules, maskCardNumber } from "./rules.js";
+import { compileSecretValueCheck, isSecretLikeKeyName } from "./secrets.js";
 import { cutString, wellFormed } from "./strings.js";
 import { type JsonValue, type KeyInfo, type WalkContext, walk } from "./walk.js";
 
 export { isSensitiveKeyName } from "./keys.js";
 export { luhnValid, maskCardNumber } from "./rules.js";
+export { isSecretLikeKeyName, looksRandom, type SecretKind } from "./secrets.js";
 export {
   CIRCULAR_MARKER,
   DEPTH_MARKER,
@@ -118,7 +120,7 @@ export interface Sanitizer {
 }
 
 /** The built-in rule names; entries are matched case-insensitively, ignoring `-`, `_` and spaces. */
-export const RULE_NAMES = ["password", "credit_card", "ssn", "email"] as const;
+export const RULE_NAMES = ["password", "credit_card", "ssn", "email", "secrets"] as const;
 
 /** Upper bound for `max_string_length`: keeps any sanitized value's JSON below V8's string limit. */
 export const MAX_STRING_LENGTH_LIMIT = 64 * 1024 * 1024;
@@ -271,6 +273,21 @@ function validate(sanitization: SanitizationConfig, limits: LimitsConfig): Parse
       }
     });
   }
+  const detect = sanitization?.detect_secrets;
+  if (detect !== undefined && typeof detect !== "boolean") {
+    problems.push({
+      path: `${SANITIZATION_PATH}.detect_secrets`,
+      expected: "true or false",
+      found: render(detect),
+    });
+  } else if (detect === false && patterns.some((p) => "rule" in p && p.rule === "secrets")) {
+    problems.push({
+      path: `${SANITIZATION_PATH}.detect_secrets`,
+      expected: "true when redact_patterns lists secrets",
+      found: "false",
+      hint: "remove secrets from redact_patterns, or detect_secrets: false",
+    });
+  }
   checkLimit(limits, "max_depth", 0, MAX_DEPTH_LIMIT, problems);
   checkLimit(limits, "max_string_length", 0, MAX_STRING_LENGTH_LIMIT, problems);
   checkLimit(limits, "max_entries", 0, 100_000_000, problems);
@@ -300,8 +317,11 @@ export function compileSanitizer(
   const replacement = sanitization.replacement;
   const has = (rule: RuleName): boolean => enabled && patterns.some((p) => "rule" in p && p.rule === rule);
 
+  // `secrets` is on unless turned off: listing it in redact_patterns is allowed, never required.
+  const secrets = enabled && sanitization.detect_secrets !== false;
   const redact = compileTextRules({
     password: has("password"),
+    secrets,
     creditCard: has("credit_card"),
     ssn: has("ssn"),
     email: has("email"),
@@ -336,7 +356,9 @@ export function compileSanitizer(
     let info = cache.get(name);
     if (info !== undefined) return info;
     const { text, cut } = cleanText(name);
-    info = { redact: isRedactedKey(name), out: text, changed: text !== name, cut };
+    const redact = isRedactedKey(name);
+    const secretLike = secrets && !redact && isSecretLikeKeyName(name);
+    info = { redact, secretLike, out: text, changed: text !== name, cut };
     if (name.length <= KEY_CACHE_MAX_KEY) {
       if (cache.size >= KEY_CACHE_SIZE) cache.clear();
       cache.set(name, info);
@@ -352,6 +374,7 @@ export function compileSanitizer(
     cardNumbers: has("credit_card"),
     maskCard: maskCardNumber,
     replacement,
+    secretValue: secrets ? compileSecretValueCheck(replacement) : undefined,
     keyInfo,
     sortKeys: options.sortKeys === true,
   };

@@ -18,7 +18,16 @@
  * @module
  */
 
+import { compileSecretRule } from "./secrets.js";
+import { finish } from "./text-scan.js";
+
 /** A string rule: returns its input unchanged (the same string) when nothing matched. */
+
+// Per-character predicates stay local to each scanner's module: called through an import, they
+// cost a getter call each time when modules are loaded one by one (tsx, vitest) rather than bundled.
+const isDigit = (c: number): boolean => c >= 48 && c <= 57;
+const isAlnum = (c: number): boolean => (c >= 48 && c <= 57) || (c >= 65 && c <= 90) || (c >= 97 && c <= 122);
+const isBlank = (c: number): boolean => c === 32 || c === 9;
 export type StringRule = (s: string) => string;
 
 /** Bits of {@link scanFacts}: what a string holds that some rule needs. */
@@ -28,19 +37,12 @@ const HAS_DASH = 4;
 const HAS_BLANK = 8;
 /** A `B` or `b`: `Bearer`/`Basic` are possible. */
 const HAS_B = 16;
+/** A run of {@link LONG_TOKEN}+ token characters (letters, digits, `- _ . / +`): a prefixed secret is possible. */
+const HAS_LONG_TOKEN = 32;
+/** The shortest token the `secrets` rule's prefixed shapes match (`AKIA` + 16). */
+const LONG_TOKEN = 20;
 /** The longest run of digits (joined by single spaces or dashes) sits above the flag bits. */
-const DIGIT_SHIFT = 5;
-
-/** Joins the pieces a scanner produced and the rest of `s`; `s` itself when nothing was replaced. */
-function finish(s: string, parts: string[] | undefined, copied: number): string {
-  if (parts === undefined) return s;
-  parts.push(s.slice(copied));
-  return parts.join("");
-}
-
-const isDigit = (c: number): boolean => c >= 48 && c <= 57;
-const isAlnum = (c: number): boolean => (c >= 48 && c <= 57) || (c >= 65 && c <= 90) || (c >= 97 && c <= 122);
-const isBlank = (c: number): boolean => c === 32 || c === 9;
+const DIGIT_SHIFT = 6;
 
 // ---------------------------------------------------------------------------------------------
 // password: `password=...`, `"token": "..."`, `Bearer <token>`, `Basic <b64>`, URL userinfo
@@ -412,7 +414,8 @@ export function compileRegexRule(regex: RegExp, replacement: string): StringRule
 // composition
 
 /**
- * One pass over `s`: which of `=`/`:`, `@`, `-`, blanks, `B`/`b` it holds, and (shifted above
+ * One pass over `s`: which of `=`/`:`, `@`, `-`, blanks, `B`/`b` and a run of 20+ token
+ * characters it holds, and (shifted above
  * the flags) the most digits in one run of digits joined by single spaces or dashes — the
  * shape card numbers (13+) and SSNs (9) need. `1970-01-01` is a run of 8; `10.0.0.7` runs of 2.
  */
@@ -421,6 +424,8 @@ function scanFacts(s: string): number {
   let run = 0;
   let longest = 0;
   let afterSeparator = false;
+  // Start of the current run of token characters (letters, digits, `- _ . / +`).
+  let token = 0;
   for (let i = 0; i < s.length; i++) {
     const c = s.charCodeAt(i);
     if (c >= 48 && c <= 57) {
@@ -432,21 +437,34 @@ function scanFacts(s: string): number {
       flags |= c === 32 ? HAS_BLANK : HAS_DASH;
       if (afterSeparator) run = 0;
       afterSeparator = true;
+      if (c === 32) {
+        if (i - token >= LONG_TOKEN) flags |= HAS_LONG_TOKEN;
+        token = i + 1;
+      }
       continue;
     }
     run = 0;
     afterSeparator = false;
+    const lower = c | 0x20;
+    if ((lower >= 97 && lower <= 122) || c === 95 || c === 46 || c === 47 || c === 43) {
+      if (c === 66 || c === 98) flags |= HAS_B;
+      continue;
+    }
+    if (i - token >= LONG_TOKEN) flags |= HAS_LONG_TOKEN;
+    token = i + 1;
     if (c === 61 || c === 58) flags |= HAS_SEPARATOR;
     else if (c === 64) flags |= HAS_AT;
-    else if (c === 66 || c === 98) flags |= HAS_B;
     else if (c === 9) flags |= HAS_BLANK;
   }
+  if (s.length - token >= LONG_TOKEN) flags |= HAS_LONG_TOKEN;
   return flags | (Math.min(longest, 1 << 20) << DIGIT_SHIFT);
 }
 
 /** Which built-in string rules to run, plus the custom ones. */
 export interface TextRulesOptions {
   readonly password: boolean;
+  /** The `secrets` rule (see `secrets.ts`). */
+  readonly secrets: boolean;
   readonly creditCard: boolean;
   readonly ssn: boolean;
   readonly email: boolean;
@@ -456,19 +474,30 @@ export interface TextRulesOptions {
 }
 
 /**
- * Compiles the string rules into one function, run in this order: `password`, `credit_card`,
- * `ssn`, `email`, then the custom regexes. Returns `undefined` when no rule is on.
+ * Compiles the string rules into one function, run in this order: `password`, `secrets`,
+ * `credit_card`, `ssn`, `email`, then the custom regexes. Returns `undefined` when no rule is
+ * on. `password` runs first, so a credential in its known places (`password=`, `Bearer`, a
+ * URL's userinfo) reads `[REDACTED]` as before; `secrets` then finds the rest by shape.
  */
 export function compileTextRules(options: TextRulesOptions): StringRule | undefined {
   const password = options.password ? compilePasswordParts(options.replacement) : undefined;
+  const secrets = options.secrets ? compileSecretRule(options.replacement) : undefined;
   const custom = options.regexes.map((r) => compileRegexRule(r, options.replacement));
   const { creditCard, ssn, email } = options;
-  if (!password && !creditCard && !ssn && !email && custom.length === 0) return undefined;
+  if (!password && !secrets && !creditCard && !ssn && !email && custom.length === 0) return undefined;
   return (s) => {
     let out = s;
     const facts = scanFacts(s);
     const run = facts >>> DIGIT_SHIFT;
     if (password) out = password(out, facts);
+    if (secrets) {
+      out = secrets(
+        out,
+        (facts & HAS_SEPARATOR) !== 0,
+        (facts & HAS_DASH) !== 0,
+        (facts & HAS_LONG_TOKEN) !== 0,
+      );
+    }
     if (creditCard && run >= 13) out = maskCards(out);
     if (ssn && run >= 9 && facts & HAS_DASH) out = maskSsns(out);
     if (email && facts & HAS_AT) out = maskEmails(out);

@@ -32,6 +32,8 @@ export interface JsonObject {
 export interface KeyInfo {
   /** The value under this key is replaced whole, without being read. */
   readonly redact: boolean;
+  /** A string value under this key is replaced when it looks random (the `secrets` rule). */
+  readonly secretLike: boolean;
   /** The key as written out: well-formed, redacted, cut. */
   readonly out: string;
   /** `out !== name`: output keys may now collide. */
@@ -53,6 +55,8 @@ export interface WalkContext {
   readonly maskCard: (digits: string) => string | undefined;
   /** The text that replaces a redacted value. */
   readonly replacement: string;
+  /** The `secrets` rule's check of a string under a secret-like key: its replacement, or `undefined` to keep it. */
+  readonly secretValue: ((value: string) => string | undefined) | undefined;
   /** The (cached) decision for a key name. */
   keyInfo(name: string): KeyInfo;
   /**
@@ -255,7 +259,13 @@ class Walk {
       return;
     }
     const o = this.#enter(v, key, f.depth + 1, false);
-    if (o !== undefined) this.#define(f, info, o);
+    if (o !== undefined) this.#define(f, info, info.secretLike ? this.#secretValue(o) : o);
+  }
+
+  /** A string under a secret-like key that looks random is replaced (the `secrets` rule). */
+  #secretValue(o: JsonValue): JsonValue {
+    if (typeof o !== "string" || this.#ctx.secretValue === undefined) return o;
+    return this.#ctx.secretValue(o) ?? o;
   }
 
   #mapEntry(f: Frame, i: number): void {
@@ -272,7 +282,7 @@ class Walk {
       return;
     }
     const o = this.#enter(v, name, f.depth + 1, false);
-    if (o !== undefined) this.#define(f, info, o);
+    if (o !== undefined) this.#define(f, info, info.secretLike ? this.#secretValue(o) : o);
   }
 
   #define(f: Frame, info: KeyInfo, value: JsonValue): void {
