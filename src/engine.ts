@@ -172,6 +172,8 @@ export class AuditEngine extends EventEmitter<EngineEvents> implements Flushable
   /** Backends that could not take a batch synchronously: named when the backlog is full. */
   #asyncWriters = new Set<string>();
   #warnedBacklog = false;
+  /** Settles when every backend's `open()` has (each failure reported). */
+  #opened: Promise<void> = Promise.resolve();
   /** The last batch's `afterBatch` step: the next one runs after it. */
   #afterBatches: Promise<void> = Promise.resolve();
   #closed = false;
@@ -256,10 +258,13 @@ export class AuditEngine extends EventEmitter<EngineEvents> implements Flushable
       ...extra.filter((s) => !BUILT_IN_STAGES.has(s.name)),
     ];
     this.#serializer = this.#stages.find((s) => s.serialize !== undefined);
+    const opening: Promise<void>[] = [];
     for (const b of this.#backends) {
       this.#m.backend.set(b.name, { written: 0, failed: 0 });
-      if (this.#enabled) b.open().catch((err: unknown) => this.#report(err, `${b.name}: open failed`));
+      if (this.#enabled)
+        opening.push(b.open().catch((err: unknown) => this.#report(err, `${b.name}: open failed`)));
     }
+    this.#opened = Promise.all(opening).then(() => undefined);
     if (this.#enabled) registerExitFlush(this);
   }
 
@@ -614,6 +619,7 @@ export class AuditEngine extends EventEmitter<EngineEvents> implements Flushable
     this.#closed = true;
     if (this.#immediate !== undefined) clearImmediate(this.#immediate);
     unregisterExitFlush(this);
+    await this.#opened; // an open still under way reports its outcome before close resolves
     for (const stage of this.#stages) {
       try {
         await stage.close?.();
