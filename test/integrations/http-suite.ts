@@ -70,8 +70,14 @@ export function httpBehaviourSuite(harness: Harness): void {
     });
 
     it("sets the tenant from getTenant on the request's event and on every event inside it", async () => {
+      // every framework hands getTenant its own request object; Hono's is the context
+      type AnyRequest = {
+        headers?: Record<string, string | undefined>;
+        req?: { header?: (name: string) => string | undefined };
+      };
       const url = await start({
-        getTenant: (req: { headers: Record<string, string | undefined> }) => req.headers["x-tenant"],
+        getTenant: (req: AnyRequest) =>
+          req.req?.header ? req.req.header("x-tenant") : req.headers?.["x-tenant"],
       });
       await fetch(`${url}/users/1`, { headers: { "x-tenant": "acme" } });
       await fetch(`${url}/users/2`, { headers: { "x-tenant": "x".repeat(129) } });

@@ -460,6 +460,8 @@ describe("viewer page", () => {
     await shot(p, "15-dark");
     await p.getByRole("button", { name: /^Theme: auto/ }).click(); // auto → dark
     await p.getByRole("button", { name: /^Theme: dark/ }).click(); // dark → light
+    // the page sets data-theme after it renders the new state: wait for it, then compare
+    await p.waitForFunction(() => document.documentElement.dataset.theme === "light");
     expect(await bg()).not.toBe(dark);
     await p.getByRole("button", { name: /^Theme: light/ }).click(); // back to auto
   });
