@@ -1,3 +1,4 @@
+// biome-ignore-all lint/suspicious/noTemplateCurlyInString: "${VAR}" is the configuration's own syntax under test.
 /**
  * The configuration loader under hostile input (issue 12, item 7): whatever object or YAML
  * text it is given, it either returns a resolved configuration or throws one of its own
