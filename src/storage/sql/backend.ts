@@ -535,7 +535,12 @@ export class SqlBackend extends BaseBackend {
       const statement = sql`SELECT COUNT(*) AS n FROM ${raw(c.dialect.table)}${
         where === true ? raw("") : sql` WHERE ${condSql(where)}`
       }`;
-      const rows = await c.client.all(render(statement, c.dialect.placeholders));
+      let rows: readonly Row[];
+      try {
+        rows = await c.client.all(render(statement, c.dialect.placeholders));
+      } catch (error) {
+        throw new StorageError(this.name, `query failed: ${message(error)}`, { cause: error });
+      }
       total += Number(rows[0]?.n ?? 0);
     }
     if (isExact(pred)) return total;

@@ -11,6 +11,7 @@ import {
 } from "../../../test/conformance/sql-servers.js";
 import { TcpProxy } from "../../../test/conformance/tcp-proxy.js";
 import { tempDir } from "../../../test/helpers.js";
+import { StorageError } from "../../errors.js";
 import type { AuditEvent } from "../../event/types.js";
 import type { StoredRecord } from "../backend.js";
 import { createSqlBackend, type SqlBackend, SqlWriteError } from "./index.js";
@@ -88,6 +89,41 @@ describe.each([
   { dialect: "postgresql" as const, server: POSTGRES, query: pgQuery, q: (t: string) => `"${t}"` },
   { dialect: "mysql" as const, server: MARIADB, query: mysqlQuery, q: (t: string) => `\`${t}\`` },
 ])("$dialect cut away by a TCP proxy", ({ dialect, server, query, q }) => {
+  it("answers reads on a database cut away with a StorageError naming the backend, never a raw driver error", async () => {
+    const proxy = new TcpProxy(server.host as string, server.port as number);
+    await proxy.start();
+    const table = uniqueTable(`outread_${dialect.slice(0, 2)}`);
+    const backend = createSqlBackend(databaseConfig({ ...server, port: proxy.port }, table), RETRY);
+    try {
+      await backend.open();
+      await backend.write(batch(5), { sync: true });
+      expect(await backend.count({ order: "asc" })).toBe(5);
+      await proxy.cut();
+      const reads: [string, () => Promise<unknown>][] = [
+        ["count", () => backend.count({ order: "asc" })],
+        [
+          "query",
+          async () => {
+            for await (const _ of backend.query({ order: "asc" }));
+          },
+        ],
+      ];
+      for (const [name, read] of reads) {
+        const error = await read().then(
+          () => undefined,
+          (e: unknown) => e,
+        );
+        expect(error, name).toBeInstanceOf(StorageError);
+        expect((error as StorageError).backend, name).toBe(backend.name);
+      }
+    } finally {
+      await proxy.restore();
+      await backend.close().catch(() => undefined);
+      await proxy.stop();
+      await dropTable(dialect, table);
+    }
+  }, 60_000);
+
   it("loses no acknowledged or buffered event and writes none twice", async () => {
     const proxy = new TcpProxy(server.host as string, server.port as number);
     await proxy.start();
