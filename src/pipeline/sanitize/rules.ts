@@ -19,7 +19,7 @@
  */
 
 import { compileSecretRule } from "./secrets.js";
-import { finish } from "./text-scan.js";
+import { finish, forEachAssignment } from "./text-scan.js";
 
 /** A string rule: returns its input unchanged (the same string) when nothing matched. */
 
@@ -27,7 +27,6 @@ import { finish } from "./text-scan.js";
 // cost a getter call each time when modules are loaded one by one (tsx, vitest) rather than bundled.
 const isDigit = (c: number): boolean => c >= 48 && c <= 57;
 const isAlnum = (c: number): boolean => (c >= 48 && c <= 57) || (c >= 65 && c <= 90) || (c >= 97 && c <= 122);
-const isBlank = (c: number): boolean => c === 32 || c === 9;
 export type StringRule = (s: string) => string;
 
 /** Bits of {@link scanFacts}: what a string holds that some rule needs. */
@@ -155,41 +154,19 @@ function scanValue(s: string, from: number, toEndOfLine: boolean): [number, numb
  * `Authorization: Bearer [REDACTED]`, a `Cookie:` header line → `Cookie: [REDACTED]`.
  */
 export function redactCredentials(s: string, replacement: string): string {
-  const n = s.length;
   let parts: string[] | undefined;
   let copied = 0;
-  // The next `=` and the next `:` at or after k (-1: none left), found natively.
-  let nextEq = s.indexOf("=");
-  let nextColon = s.indexOf(":");
-  let k = 0;
-  for (;;) {
-    if (nextEq >= 0 && nextEq < k) nextEq = s.indexOf("=", k);
-    if (nextColon >= 0 && nextColon < k) nextColon = s.indexOf(":", k);
-    const separator = nextEq < 0 ? nextColon : nextColon < 0 ? nextEq : Math.min(nextEq, nextColon);
-    if (separator < 0) break;
-    k = separator + 1;
-    // Look back: blanks, an optional quote (optionally escaped), then the name.
-    let b = separator - 1;
-    for (let blanks = 0; b >= 0 && blanks < 8 && isBlank(s.charCodeAt(b)); blanks++) b--;
-    let quoted = false;
-    const q = s.charCodeAt(b);
-    if (q === 34 || q === 39) {
-      quoted = true;
-      b--;
-      if (s.charCodeAt(b) === 92) b--;
-    }
-    const name = credentialNameEndingAt(s, b);
-    if (name === undefined) continue;
-    let p = separator + 1;
-    for (let blanks = 0; p < n && blanks < 8 && isBlank(s.charCodeAt(p)); blanks++) p++;
+  forEachAssignment(s, (separator, nameLast, quoted, valueStart) => {
+    const name = credentialNameEndingAt(s, nameLast);
+    if (name === undefined) return undefined;
     const cookieHeader = name === "cookie" && !quoted && s.charCodeAt(separator) === 58;
-    const span = scanValue(s, p, cookieHeader);
-    if (span === undefined) continue;
+    const span = scanValue(s, valueStart, cookieHeader);
+    if (span === undefined) return undefined;
     parts ??= [];
     parts.push(s.slice(copied, span[0]), replacement);
     copied = span[1];
-    if (span[1] > k) k = span[1];
-  }
+    return span[1];
+  });
   return finish(s, parts, copied);
 }
 

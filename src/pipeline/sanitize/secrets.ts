@@ -23,7 +23,7 @@
  * @module
  */
 import { keySegments } from "./keys.js";
-import { finish } from "./text-scan.js";
+import { finish, forEachAssignment } from "./text-scan.js";
 
 /** Local, not imported: see the note beside `rules.ts`'s predicates. */
 const isAlnum = (c: number): boolean => (c >= 48 && c <= 57) || (c >= 65 && c <= 90) || (c >= 97 && c <= 122);
@@ -333,27 +333,10 @@ function redactAssignments(s: string, replace: SecretReplacement): string {
   const n = s.length;
   let parts: string[] | undefined;
   let copied = 0;
-  let nextEq = s.indexOf("=");
-  let nextColon = s.indexOf(":");
-  let k = 0;
-  for (;;) {
-    if (nextEq >= 0 && nextEq < k) nextEq = s.indexOf("=", k);
-    if (nextColon >= 0 && nextColon < k) nextColon = s.indexOf(":", k);
-    const separator = nextEq < 0 ? nextColon : nextColon < 0 ? nextEq : Math.min(nextEq, nextColon);
-    if (separator < 0) break;
-    k = separator + 1;
-    // The name: back over blanks and a closing quote (optionally escaped), then name characters.
-    let b = separator - 1;
-    for (let blanks = 0; b >= 0 && blanks < 8 && (s.charCodeAt(b) === 32 || s.charCodeAt(b) === 9); blanks++)
-      b--;
-    const q = s.charCodeAt(b);
-    if (q === 34 || q === 39) {
-      b--;
-      if (s.charCodeAt(b) === 92) b--;
-    }
-    const nameEnd = b + 1;
-    if (nameEnd === 0) continue;
-    const last = s.charCodeAt(nameEnd - 1) | 0x20;
+  forEachAssignment(s, (_separator, nameLast, _quoted, valueStart) => {
+    const nameEnd = nameLast + 1;
+    if (nameEnd === 0) return undefined;
+    const last = s.charCodeAt(nameLast) | 0x20;
     // Names end in y (key), s (keys, credentials), t (secret), n (token), l (credential),
     // d (password, passwd, pwd), e (passphrase) or g (sig).
     if (
@@ -366,11 +349,9 @@ function redactAssignments(s: string, replace: SecretReplacement): string {
       last !== 101 &&
       last !== 103
     )
-      continue;
-    // The value: blanks, an optional quote (optionally escaped), then token characters.
-    let p = separator + 1;
-    for (let blanks = 0; p < n && blanks < 8 && (s.charCodeAt(p) === 32 || s.charCodeAt(p) === 9); blanks++)
-      p++;
+      return undefined;
+    // The value: an optional quote (optionally escaped), then token characters.
+    let p = valueStart;
     if (s.charCodeAt(p) === 92) p++;
     const open = s.charCodeAt(p);
     if (open === 34 || open === 39) p++;
@@ -378,20 +359,22 @@ function redactAssignments(s: string, replace: SecretReplacement): string {
     while (j < n && j - p <= MAX_RANDOM_LENGTH && isTokenChar(s.charCodeAt(j))) j++;
     // A trailing `.` ends the sentence, not the value.
     while (j > p && s.charCodeAt(j - 1) === 46) j--;
-    if (j - p < MIN_RANDOM_LENGTH) continue;
-    k = j; // a value is judged once, as a whole
+    if (j - p < MIN_RANDOM_LENGTH) return undefined;
+    let b = nameLast;
     while (b >= 0 && nameEnd - b <= MAX_NAME && isNameChar(s.charCodeAt(b))) b--;
-    if (b + 1 === nameEnd || nameEnd - b > MAX_NAME) continue;
+    // a value is judged once, as a whole: scanning resumes after it
+    if (b + 1 === nameEnd || nameEnd - b > MAX_NAME) return j;
     const name = s
       .slice(b + 1, nameEnd)
       .toLowerCase()
       .replace(/[_.-]/g, "");
     const kind = assignedSecret(name, s.slice(p, j));
-    if (kind === undefined) continue;
+    if (kind === undefined) return j;
     parts ??= [];
     parts.push(s.slice(copied, p), replace(kind));
     copied = j;
-  }
+    return j;
+  });
   return finish(s, parts, copied);
 }
 
