@@ -16,6 +16,9 @@ const input = (i) => ({ action: "CHAOS_WRITE", category: "CHAOS", metadata: { ru
 // a busy server: about 5,000 events/s (logDurable is paced by its acknowledgements)
 const pause = () => new Promise((resolve) => setTimeout(resolve, 10));
 
+// Ready once the store is open and has taken one event: the kill's random moment then falls
+// while writing, not while a database connects and migrates (which a loaded machine slows).
+await engine.logDurable({ action: "CHAOS_READY", category: "CHAOS" });
 out("ready");
 let i = 0;
 for (;;) {

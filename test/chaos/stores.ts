@@ -98,9 +98,11 @@ export function sqlStore(kind: "sqlite" | "postgresql", dir: string): ChaosStore
       }),
     tamper: () =>
       withDb(async (db) => {
-        const [row] = await db.all(
-          `SELECT ${db.rowId} AS r, ${db.lineColumn} AS line FROM ${db.events} ORDER BY r LIMIT 1`,
+        // the first row a writer numbered (not its CHAOS_READY event)
+        const rows = await db.all(
+          `SELECT ${db.rowId} AS r, ${db.lineColumn} AS line FROM ${db.events} ORDER BY r LIMIT 100`,
         );
+        const row = rows.find((r) => bump(String(r.line)) !== String(r.line));
         if (row === undefined) throw new Error(`${kind} store ${table}: no row to tamper with`);
         await db.unguard(true);
         await db.run(`UPDATE ${db.events} SET ${db.lineColumn} = ? WHERE ${db.rowId} = ?`, [

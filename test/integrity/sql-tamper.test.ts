@@ -30,6 +30,9 @@ function storeConfig(connection: DatabaseConnectionConfig, table: string, secret
   } as VigilConfig;
 }
 
+/** The id of the `i`th forged row: a UUID, as every dialect's id column accepts. */
+const forgedId = (i: number) => `0000f07e-0000-7000-8000-${String(i).padStart(12, "0")}`;
+
 const only = (problems: readonly VerifyProblem[]) => problems.map((p) => p.kind);
 
 describe.each(TARGETS)("verify on $dialect rows", (target) => {
@@ -156,13 +159,13 @@ describe.each(TARGETS)("verify on $dialect rows", (target) => {
       const inserted: number[] = [];
       try {
         for (const [i, line] of lines.entries()) {
-          const row: Row = { ...base, id: `forged-${i}`, [db.lineColumn]: line };
+          const row: Row = { ...base, id: forgedId(i), [db.lineColumn]: line };
           delete row.rowid;
           delete row.row_id;
           if (target.dialect === "postgresql") row.event = null;
           await db.insertRow(row);
           const [{ r }] = (await db.all(`SELECT ${db.rowId} AS r FROM ${db.events} WHERE id = ?`, [
-            `forged-${i}`,
+            forgedId(i),
           ])) as [{ r: unknown }];
           inserted.push(Number(r));
         }

@@ -447,24 +447,12 @@ export class SqlBackend extends BaseBackend {
     if (spec.to !== undefined) base.push(sql`ts < ${spec.to.toISOString()}`);
     if (where !== true) base.push(condSql(where));
     const direction = desc ? "DESC" : "ASC";
-    const cmp = desc ? "<" : ">";
-    const cmpOrEq = desc ? "<=" : ">=";
     let after = spec.after;
     for (;;) {
       const conds = base.slice();
-      if (after !== undefined) {
-        // Expanded keyset condition: every dialect turns it into an index range.
-        conds.push(
-          sql(
-            [`ts ${cmpOrEq} `, ` AND (ts ${cmp} `, ` OR id ${cmp} `, ")"],
-            after.timestamp,
-            after.timestamp,
-            after.id,
-          ),
-        );
-      }
+      if (after !== undefined) conds.push(c.dialect.keyset(after, desc));
       const size = pageLimit();
-      const statement = sql`SELECT ts, id, ${raw(c.dialect.eventText)} AS e FROM ${raw(c.dialect.table)}${
+      const statement = sql`SELECT ${raw(c.dialect.tsText)} AS ts, ${raw(c.dialect.idText)} AS id, ${raw(c.dialect.eventText)} AS e FROM ${raw(c.dialect.table)}${
         conds.length > 0 ? sql` WHERE ${join(conds, " AND ")}` : raw("")
       } ORDER BY ts ${raw(direction)}, id ${raw(direction)} LIMIT ${raw(String(size))}`;
       let rows: readonly Row[];

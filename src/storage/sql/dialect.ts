@@ -12,7 +12,7 @@ import type { StoredRecord } from "../backend.js";
 import type { LeafCompiler } from "./compile.js";
 import type { SqlClient } from "./driver.js";
 import type { MigrationTarget } from "./schema.js";
-import type { PlaceholderStyle, Rendered } from "./sql.js";
+import { type PlaceholderStyle, type Rendered, type Sql, sql } from "./sql.js";
 
 /** Settings that are not part of the configuration file (tests, tuning). */
 export interface SqlBackendOptions {
@@ -71,6 +71,26 @@ export interface DeletionPath {
   readonly finally: readonly Rendered[];
 }
 
+/** A position in `(ts, id)` order: the last row of a page, or a cursor's. */
+export interface KeysetPosition {
+  readonly timestamp: string;
+  readonly id: string;
+}
+
+/**
+ * The keyset condition of a dialect whose `ts` and `id` columns are text compared by
+ * code units (SQLite, and MySQL with binary collations): `ts ≥ t AND (ts > t OR id > i)`.
+ */
+export function textKeyset(after: KeysetPosition, desc: boolean): Sql {
+  const cmp = desc ? "<" : ">";
+  return sql(
+    [`ts ${cmp}= `, ` AND (ts ${cmp} `, ` OR id ${cmp} `, ")"],
+    after.timestamp,
+    after.timestamp,
+    after.id,
+  );
+}
+
 /** One dialect, bound to one table. */
 export interface Dialect {
   readonly name: SqlDialect;
@@ -79,6 +99,21 @@ export interface Dialect {
   readonly table: string;
   /** The SQL expression giving an event's JSON text, to read it back. */
   readonly eventText: string;
+  /**
+   * The SQL expression giving `ts` as the event's canonical ISO text
+   * (`2026-03-01T12:00:00.000Z`): the column itself where it is text, a formatting
+   * expression where the database stores a native timestamp.
+   */
+  readonly tsText: string;
+  /** The SQL expression giving `id` as text (the column, or a cast from a native UUID). */
+  readonly idText: string;
+  /**
+   * Rows after (ascending) or before (descending) a position in `(ts, id)` order, as an
+   * expanded keyset condition that every dialect turns into an index range. The position
+   * comes from a cursor, so it may be any text: the condition compares by code units
+   * whatever the column types.
+   */
+  keyset(after: KeysetPosition, desc: boolean): Sql;
   /**
    * The SQL expression of a row's id: an integer ascending in insertion order (SQLite's
    * `rowid`, the `row_id` identity column elsewhere). Verification reads rows in this order

@@ -196,6 +196,8 @@ export function isPermanentError(error: unknown): boolean {
   const e = error as { code?: unknown; sqlState?: unknown; errno?: unknown; fatal?: unknown };
   if (typeof e.code === "string" && TRANSIENT_NODE_CODES.has(e.code)) return false;
   if (e.fatal === true) return false;
+  // An event the dialect cannot store (e.g. an id that is not a UUID on PostgreSQL).
+  if (e.code === ErrorCodes.INVALID_ARGUMENT) return true;
   // PostgreSQL SQLSTATE in `code`, MySQL SQLSTATE in `sqlState`.
   const state = typeof e.sqlState === "string" ? e.sqlState : typeof e.code === "string" ? e.code : "";
   if (/^[0-9A-Z]{5}$/.test(state)) {

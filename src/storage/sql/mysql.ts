@@ -29,7 +29,7 @@ import {
   type TextColumn,
   widen,
 } from "./compile.js";
-import { type Connected, type Dialect, LOWER, type SqlBackendOptions, UPPER } from "./dialect.js";
+import { type Connected, type Dialect, LOWER, type SqlBackendOptions, textKeyset, UPPER } from "./dialect.js";
 import {
   connectionClient,
   loadDriver,
@@ -415,6 +415,9 @@ export async function connectMysql(
     placeholders: "question",
     table,
     eventText,
+    tsText: "ts",
+    idText: "id",
+    keyset: textKeyset,
     rowId: "row_id",
     records: `${schema}${q(derivedName(names.table, "checkpoints"))}`,
     leaves: new MysqlLeaves(eventText),

@@ -14,6 +14,7 @@
  * @module
  */
 import type { DatabaseConnectionConfig } from "../../config/types.js";
+import { ErrorCodes, VigilError } from "../../errors.js";
 import { asciiLower } from "../../query/wildcard.js";
 import type { StoredRecord } from "../backend.js";
 import {
@@ -26,7 +27,7 @@ import {
   type Pred,
   type TextColumn,
 } from "./compile.js";
-import type { Connected, Dialect, SqlBackendOptions } from "./dialect.js";
+import type { Connected, Dialect, KeysetPosition, SqlBackendOptions } from "./dialect.js";
 import {
   connectionClient,
   loadDriver,
@@ -37,7 +38,7 @@ import {
   type TransactionOptions,
 } from "./driver.js";
 import { BASE_COLUMNS, baseRow, derivedName, type Migration, parseTableName } from "./schema.js";
-import { join, type Rendered, raw, render, type Sql, sql, typed } from "./sql.js";
+import { join, type Rendered, raw, render, type Sql, sql, type TypedParam, typed } from "./sql.js";
 
 /** The slice of a `pg` query result that vigil uses. */
 interface PgResult {
@@ -164,6 +165,74 @@ class PgClient extends PooledClient {
 }
 
 const q = (name: string) => `"${name.replaceAll('"', '""')}"`;
+
+/**
+ * `ts` (a `timestamptz`) as the event's canonical text, `2026-03-01T12:00:00.000Z`, in
+ * code-unit order (collation "C") — what a bound that is not a timestamp compares with.
+ */
+const TS_TEXT = `(to_char(ts AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') COLLATE "C")`;
+/** `id` (a `uuid`) as text in code-unit order. */
+const ID_TEXT = `(id::text COLLATE "C")`;
+
+const CANONICAL_TS = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
+const CANONICAL_UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+/**
+ * Whether `text` is a timestamp as vigil stores it (`Date#toISOString`, years 0001–9999),
+ * whose order as a `timestamptz` is its order as text. Anything else compares as text.
+ */
+function isCanonicalTs(text: string): boolean {
+  if (!CANONICAL_TS.test(text) || text.startsWith("0000")) return false;
+  const ms = Date.parse(text);
+  return Number.isFinite(ms) && new Date(ms).toISOString() === text;
+}
+
+/** The `ts` side of a comparison with `value`: native when `value` is canonical, text otherwise. */
+function tsOperand(value: string): { column: string; value: TypedParam } {
+  return isCanonicalTs(value)
+    ? { column: "ts", value: typed("timestamptz", value) }
+    : { column: TS_TEXT, value: typed("text", value) };
+}
+
+/** The `id` side of a comparison with `value`: native for a lower-case UUID, text otherwise. */
+function idOperand(value: string): { column: string; value: TypedParam } {
+  return CANONICAL_UUID.test(value)
+    ? { column: "id", value: typed("uuid", value) }
+    : { column: ID_TEXT, value: typed("text", value) };
+}
+
+/** Keyset paging over the native columns, comparing by code units as every backend does. */
+function pgKeyset(after: KeysetPosition, desc: boolean): Sql {
+  const cmp = desc ? "<" : ">";
+  const t = tsOperand(after.timestamp);
+  const i = idOperand(after.id);
+  return sql(
+    [`${t.column} ${cmp}= `, ` AND (${t.column} ${cmp} `, ` OR ${i.column} ${cmp} `, ")"],
+    t.value,
+    t.value,
+    i.value,
+  );
+}
+
+/**
+ * Checks what the native columns will accept, so that one foreign event cannot fail a
+ * whole batch with a cast error deep in the database.
+ */
+function checkNative(record: StoredRecord): void {
+  const { id, timestamp } = record.event;
+  if (typeof id !== "string" || !CANONICAL_UUID.test(id.toLowerCase())) {
+    throw new VigilError(
+      ErrorCodes.INVALID_ARGUMENT,
+      `postgresql stores event ids as uuid; found id ${JSON.stringify(id)} (expected a UUID such as vigil's UUIDv7)`,
+    );
+  }
+  if (typeof timestamp !== "string" || !isCanonicalTs(timestamp)) {
+    throw new VigilError(
+      ErrorCodes.INVALID_ARGUMENT,
+      `postgresql stores event times as timestamptz; event ${id} has timestamp ${JSON.stringify(timestamp)} (expected ISO 8601 in UTC with milliseconds, years 0001–9999)`,
+    );
+  }
+}
 /** ASCII-only lower case: under the "C" collation, PostgreSQL's lower() folds exactly A–Z. */
 const fold = (x: string) => `lower((${x}) COLLATE "C")`;
 
@@ -274,11 +343,15 @@ export class PgLeaves implements LeafCompiler {
   }
 
   timestampCompare(op: ">" | ">=" | "<" | "<=", value: string): Sql {
-    return sql([`ts ${op} `, ""], typed("text", value));
+    const t = tsOperand(value);
+    return sql([`${t.column} ${op} `, ""], t.value);
   }
 
   timestampEquals(lowered: string): Sql {
-    return sql([`${fold("ts")} = `, ""], typed("text", lowered));
+    // Stored timestamps are canonical: their only letters are T and Z.
+    const upper = lowered.toUpperCase();
+    if (isCanonicalTs(upper)) return sql`ts = ${typed("timestamptz", upper)}`;
+    return sql([`${fold(TS_TEXT)} = `, ""], typed("text", lowered));
   }
 
   not(cond: Sql): Sql {
@@ -370,6 +443,15 @@ $vigil$`,
         idx("tenant_ts_idx", `${fold("tenant")}, ts, id`),
       ],
     },
+    {
+      version: 4,
+      description: "native types: id uuid, ts timestamptz",
+      // One statement, one table rewrite, inside the migration's transaction: a row that
+      // does not convert rolls the whole change back and names itself in the error.
+      statements: [
+        `ALTER TABLE ${table} ALTER COLUMN id TYPE uuid USING id::uuid, ALTER COLUMN ts TYPE timestamptz USING ts::timestamptz`,
+      ],
+    },
   ];
 }
 
@@ -424,6 +506,9 @@ export async function connectPostgres(
     placeholders: "dollar",
     table,
     eventText: "line",
+    tsText: TS_TEXT,
+    idText: ID_TEXT,
+    keyset: pgKeyset,
     rowId: "row_id",
     records: `${schema}${q(derivedName(names.table, "checkpoints"))}`,
     leaves: new PgLeaves(),
@@ -440,6 +525,7 @@ export async function connectPostgres(
       const values: (string | number | null)[] = [];
       let plain = true;
       for (const r of records) {
+        checkNative(r);
         values.push(...baseRow(r), r.line);
         if (NOT_JSONB.test(r.line)) plain = false;
       }
@@ -459,7 +545,7 @@ export async function connectPostgres(
     deleteOlder(cutoff: string, limit: number, maxRow?: number): Rendered {
       const upTo = maxRow === undefined ? sql`` : sql` AND row_id <= ${typed("int8", maxRow)}`;
       return render(
-        sql`DELETE FROM ${raw(table)} WHERE id IN (SELECT id FROM ${raw(table)} WHERE ts < ${typed("text", cutoff)}${upTo} ORDER BY ts LIMIT ${raw(String(Math.trunc(limit)))})`,
+        sql`DELETE FROM ${raw(table)} WHERE id IN (SELECT id FROM ${raw(table)} WHERE ts < ${typed("timestamptz", cutoff)}${upTo} ORDER BY ts LIMIT ${raw(String(Math.trunc(limit)))})`,
         "dollar",
       );
     },

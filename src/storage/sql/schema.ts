@@ -10,7 +10,7 @@ import { createHash } from "node:crypto";
 import { ErrorCodes, VigilError } from "../../errors.js";
 import type { StoredRecord } from "../backend.js";
 import { clipText } from "./compile.js";
-import type { Row, SqlClient, SyncSqlClient } from "./driver.js";
+import { isPermanentError, type Row, type SqlClient, type SyncSqlClient } from "./driver.js";
 import { type Rendered, render, sql } from "./sql.js";
 
 /** The columns of schema versions 1 and 2 (before `tenant`), which their triggers name. */
@@ -174,7 +174,7 @@ export async function migrate(client: SqlClient, target: MigrationTarget): Promi
     let step = plan.next();
     while (!step.done) {
       const s = step.value;
-      if (s.kind === "exec") await locked.exec(s.statements);
+      if (s.kind === "exec") await locked.exec(s.statements).catch((e: unknown) => migrationFailed(e, s));
       else if (s.kind === "run") await locked.run(s.statement);
       step = plan.next(s.kind === "all" ? await locked.all(s.statement) : undefined);
     }
@@ -192,17 +192,37 @@ export function migrateSync(client: SyncSqlClient, target: MigrationTarget): num
     let step = plan.next();
     while (!step.done) {
       const s = step.value;
-      if (s.kind === "exec") for (const text of s.statements) session.exec(text);
-      else if (s.kind === "run") session.run(s.statement);
+      if (s.kind === "exec") {
+        try {
+          for (const text of s.statements) session.exec(text);
+        } catch (error) {
+          migrationFailed(error, s);
+        }
+      } else if (s.kind === "run") session.run(s.statement);
       step = plan.next(s.kind === "all" ? session.all(s.statement) : undefined);
     }
     return step.value;
   });
 }
 
+/**
+ * Rethrows a migration's failure: one the data or the schema caused (a row that does not
+ * convert, a missing privilege) as a {@link VigilError} naming the version, so that the
+ * backend stops and says so instead of retrying it as an outage; anything else as it was.
+ */
+function migrationFailed(error: unknown, step: MigrationStep & { kind: "exec" }): never {
+  if (step.migration === undefined || !isPermanentError(error)) throw error;
+  throw new VigilError(
+    ErrorCodes.STORAGE,
+    `cannot bring the audit table to schema version ${step.migration.version} (${step.migration.description}): ` +
+      `${error instanceof Error ? error.message : String(error)}; the migration was not recorded — fix or remove the row named and restart`,
+    { cause: error },
+  );
+}
+
 /** A step of a migration: DDL to run, or a statement whose rows the plan reads. */
 type MigrationStep =
-  | { readonly kind: "exec"; readonly statements: readonly string[] }
+  | { readonly kind: "exec"; readonly statements: readonly string[]; readonly migration?: Migration }
   | { readonly kind: "all" | "run"; readonly statement: Rendered };
 
 /** The migration as steps, so that an asynchronous and a synchronous runner share it. */
@@ -229,7 +249,7 @@ function* migrationPlan(
   const applied: number[] = [];
   for (const migration of target.migrations) {
     if (migration.version <= current) continue;
-    yield { kind: "exec", statements: migration.statements };
+    yield { kind: "exec", statements: migration.statements, migration };
     yield {
       kind: "run",
       statement: render(

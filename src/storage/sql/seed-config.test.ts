@@ -1,3 +1,4 @@
+import { randomUUID } from "node:crypto";
 import { readFileSync, writeFileSync } from "node:fs";
 import { afterAll, describe, expect, it } from "vitest";
 import {
@@ -28,9 +29,9 @@ function seedWithDatabase(table: string): string {
   return file;
 }
 
-const event = (id: string): AuditEvent => ({
+const event = (): AuditEvent => ({
   schema_version: 1,
-  id,
+  id: randomUUID(),
   timestamp: new Date().toISOString(),
   severity: "INFO",
   security_event: false,
@@ -78,7 +79,7 @@ describe("the seed's database block, enabled, with its DB_* variables set", () =
       expect(database.connection).toMatchObject({ dialect, port: Number(env.DB_PORT), database: "test" });
       const backend = createSqlBackend(database);
       await backend.open();
-      const e = event(`seed-${table}`);
+      const e = event();
       await backend.write([{ event: e, line: JSON.stringify(e) }], { sync: true });
       await backend.close();
       expect(await rows(table)).toEqual([

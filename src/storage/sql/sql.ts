@@ -12,7 +12,16 @@
  */
 
 /** PostgreSQL casts a typed parameter can carry, so that `$n` never has an unknown type. */
-export type ParamType = "text" | "text[]" | "jsonb" | "numeric" | "float8" | "bool" | "int8";
+export type ParamType =
+  | "text"
+  | "text[]"
+  | "jsonb"
+  | "numeric"
+  | "float8"
+  | "bool"
+  | "int8"
+  | "timestamptz"
+  | "uuid";
 
 /** A value with a PostgreSQL type; other dialects bind the plain value. */
 export interface TypedParam {

@@ -23,7 +23,7 @@ import {
   type TextColumn,
   widen,
 } from "./compile.js";
-import type { Connected, Dialect, SqlBackendOptions } from "./dialect.js";
+import { type Connected, type Dialect, type SqlBackendOptions, textKeyset } from "./dialect.js";
 import {
   loadDriver,
   loadDriverSync,
@@ -395,6 +395,9 @@ function openSqlite(
     placeholders: "question",
     table,
     eventText: "event",
+    tsText: "ts",
+    idText: "id",
+    keyset: textKeyset,
     // The implicit rowid: ascending in insertion order (VACUUM may renumber, keeping the order).
     rowId: "rowid",
     records,
