@@ -12,7 +12,7 @@ export const KEYS = {
   storage: ["backends"],
   fileBackend: ["type", "name", "enabled", "directory", "format", "filename_pattern", "rotation"],
   rotation: ["enabled", "when", "max_bytes", "backup_count", "compress", "compress_after_days"],
-  databaseBackend: ["type", "name", "enabled", "connection", "table_name"],
+  databaseBackend: ["type", "name", "enabled", "connection", "table_name", "partitioning"],
   connection: ["dialect", "host", "port", "database", "username", "password", "url", "filename"],
   processing: ["sanitization", "filters", "limits"],
   sanitization: ["enabled", "redact_patterns", "redact_keys", "replacement", "detect_secrets"],

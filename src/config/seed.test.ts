@@ -115,6 +115,7 @@ describe("the seed's config/audit.yaml", () => {
         password: "tt-secret",
       },
       table_name: "traffictracer_audit_events",
+      partitioning: "none",
     });
   });
 

@@ -61,7 +61,15 @@ export interface DatabaseBackendConfig {
   readonly enabled: true;
   readonly connection: DatabaseConnectionConfig;
   readonly table_name: string;
+  /**
+   * PostgreSQL only: native range partitions of the table on the event time, one per day or
+   * per month, created ahead of need; retention drops whole partitions. Default (and when absent) `"none"`.
+   */
+  readonly partitioning?: Partitioning;
 }
+
+/** How a PostgreSQL audit table is partitioned on event time. */
+export type Partitioning = "none" | "daily" | "monthly";
 
 /**
  * A backend written with `enabled: false`. Its settings were shape-checked, but they may

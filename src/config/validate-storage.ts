@@ -202,6 +202,17 @@ function readDatabaseBackend(section: Section): (name: string) => DatabaseBacken
       describe(table_name),
     );
   }
+  const partitioning = section.choice("partitioning", ["none", "daily", "monthly"], "none", {
+    day: "daily",
+    month: "monthly",
+  });
+  if (partitioning !== "none" && connection !== undefined && connection.dialect !== "postgresql") {
+    section.report(
+      "partitioning",
+      "none: partitioning is a PostgreSQL feature",
+      `${describe(partitioning)} with dialect ${describe(connection.dialect)}`,
+    );
+  }
   return (name) => ({
     type: "database",
     name,
@@ -209,6 +220,7 @@ function readDatabaseBackend(section: Section): (name: string) => DatabaseBacken
     // Only reached when enabled, where a missing dialect has been reported.
     connection: connection ?? { dialect: "sqlite", filename: DEFAULT_SQLITE_FILENAME },
     table_name,
+    partitioning,
   });
 }
 

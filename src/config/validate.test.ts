@@ -685,6 +685,7 @@ describe("database backends", () => {
       enabled: true,
       connection: { dialect: "sqlite", filename: "./logs/audit.db" },
       table_name: "vigil_audit_events",
+      partitioning: "none",
     });
   });
 
@@ -718,6 +719,7 @@ describe("database backends", () => {
         password: "",
       },
       table_name: "audit.events",
+      partitioning: "none",
     });
   });
 

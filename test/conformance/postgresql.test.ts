@@ -7,8 +7,21 @@ import { runStorageConformance } from "./storage.js";
 
 const table = uniqueTable("conf_pg");
 const encrypted = uniqueTable("conf_pg_enc");
-afterAll(() => Promise.all([dropTable("postgresql", table), dropTable("postgresql", encrypted)]), 30_000);
+const partitioned = uniqueTable("conf_pg_part");
+afterAll(
+  () =>
+    Promise.all([
+      dropTable("postgresql", table),
+      dropTable("postgresql", encrypted),
+      dropTable("postgresql", partitioned),
+    ]),
+  30_000,
+);
 
 runStorageConformance("postgresql", async () => createSqlBackend(databaseConfig(POSTGRES, table)));
+
+runStorageConformance("postgresql, partitioned by day", async () =>
+  createSqlBackend({ ...databaseConfig(POSTGRES, partitioned), partitioning: "daily" }),
+);
 
 runEncryptedConformance("postgresql", POSTGRES, encrypted);

@@ -182,6 +182,7 @@ export class SqlBackend extends BaseBackend {
       }
       try {
         await migrate(connected.client, connected.dialect.migration);
+        await connected.dialect.prepare?.(connected.client);
         for (const w of connected.warnings) this.#warn(w);
         for (const w of await connected.dialect.durabilityWarnings(connected.client)) this.#warn(w);
       } catch (error) {
@@ -214,6 +215,7 @@ export class SqlBackend extends BaseBackend {
   async #insert(c: Connected, batch: readonly StoredRecord[]): Promise<{ id: string; error: unknown }[]> {
     const max = c.dialect.maxRowsPerInsert;
     try {
+      await c.dialect.beforeInsert?.(c.client, batch);
       await c.client.transaction(async (s) => {
         for (let i = 0; i < batch.length; i += max) await s.run(c.dialect.insert(batch.slice(i, i + max)));
       });
@@ -725,7 +727,8 @@ export class SqlBackend extends BaseBackend {
   async deleteRetained(cutoff: Date, maxRow: number): Promise<number> {
     const c = await this.#readable();
     const iso = cutoff.toISOString();
-    return this.#deleteInBatches(c, (limit) => c.dialect.deleteOlder(iso, limit, maxRow));
+    const dropped = (await c.dialect.dropBefore?.(c.client, cutoff, maxRow)) ?? 0;
+    return dropped + (await this.#deleteInBatches(c, (limit) => c.dialect.deleteOlder(iso, limit, maxRow)));
   }
 
   async #all(c: Connected, statement: Sql, style = c.dialect.placeholders): Promise<readonly Row[]> {
@@ -756,7 +759,10 @@ export class SqlBackend extends BaseBackend {
       );
       return { deletedEvents: Number(rows[0]?.n ?? 0) };
     }
-    return { deletedEvents: await this.#deleteInBatches(c, (limit) => c.dialect.deleteOlder(iso, limit)) };
+    const dropped = (await c.dialect.dropBefore?.(c.client, cutoff)) ?? 0;
+    return {
+      deletedEvents: dropped + (await this.#deleteInBatches(c, (limit) => c.dialect.deleteOlder(iso, limit))),
+    };
   }
 
   /**

@@ -142,6 +142,16 @@ export interface Dialect {
   readonly deletion: DeletionPath;
   /** Warnings about server settings that could lose a committed batch. */
   durabilityWarnings(client: SqlClient): Promise<readonly string[]>;
+  /** Runs once the schema is migrated, before the first write (PostgreSQL: partitions ahead). */
+  prepare?(client: SqlClient): Promise<void>;
+  /** Runs before a batch's insert, outside its transaction (PostgreSQL: the partitions it needs). */
+  beforeInsert?(client: SqlClient, records: readonly StoredRecord[]): Promise<void>;
+  /**
+   * Deletes whole units of rows older than `cutoff` at once (PostgreSQL: drops partitions),
+   * none with a row id above `maxRow`; returns how many rows went. Retention deletes the
+   * rest row by row.
+   */
+  dropBefore?(client: SqlClient, cutoff: Date, maxRow?: number): Promise<number>;
 }
 
 /** A live connection and its dialect. */

@@ -48,7 +48,14 @@ export function createSqlBackend(config: DatabaseBackendConfig, options: SqlBack
       return new SqlBackend(
         config,
         (onIdleError) =>
-          connectPostgres(connection, table_name, options, onIdleError, `vigil:${config.name}`),
+          connectPostgres(
+            connection,
+            table_name,
+            options,
+            onIdleError,
+            `vigil:${config.name}`,
+            config.partitioning ?? "none",
+          ),
         options,
       );
     case "mysql":

@@ -13,7 +13,7 @@
  *
  * @module
  */
-import type { DatabaseConnectionConfig } from "../../config/types.js";
+import type { DatabaseConnectionConfig, Partitioning } from "../../config/types.js";
 import { ErrorCodes, VigilError } from "../../errors.js";
 import { asciiLower } from "../../query/wildcard.js";
 import type { StoredRecord } from "../backend.js";
@@ -37,6 +37,7 @@ import {
   type SqlSession,
   type TransactionOptions,
 } from "./driver.js";
+import { PartitionSet } from "./partitions.js";
 import { BASE_COLUMNS, baseRow, derivedName, type Migration, parseTableName } from "./schema.js";
 import { join, type Rendered, raw, render, type Sql, sql, type TypedParam, typed } from "./sql.js";
 
@@ -359,22 +360,9 @@ export class PgLeaves implements LeafCompiler {
   }
 }
 
-function migrations(table: string, schema: string, base: string): Migration[] {
-  const idx = (suffix: string, columns: string) =>
-    `CREATE INDEX IF NOT EXISTS ${q(derivedName(base, suffix))} ON ${table} (${columns})`;
-  const fn = `${schema}${q(derivedName(base, "guard"))}`;
-  const trigger = q(derivedName(base, "guard"));
-  const truncate = q(derivedName(base, "guard_truncate"));
-  const records = `${schema}${q(derivedName(base, "checkpoints"))}`;
-  const recordsFn = `${schema}${q(derivedName(base, "checkpoints_guard"))}`;
-  const recordsTrigger = q(derivedName(base, "checkpoints_guard"));
-  const recordsTruncate = q(derivedName(base, "checkpoints_guard_truncate"));
-  return [
-    {
-      version: 1,
-      description: "audit table, indexes, append-only guard",
-      statements: [
-        `CREATE TABLE IF NOT EXISTS ${table} (
+/** The table of schema version 1, unpartitioned: text `id` and `ts` until version 4. */
+function createPlain(table: string): string {
+  return `CREATE TABLE IF NOT EXISTS ${table} (
   id text COLLATE "C" NOT NULL PRIMARY KEY,
   ts text COLLATE "C" NOT NULL,
   severity text,
@@ -390,11 +378,61 @@ function migrations(table: string, schema: string, base: string): Migration[] {
   integrity_hash text,
   line text NOT NULL,
   event jsonb
-)`,
+)`;
+}
+
+/**
+ * A partitioned table (`partitioning: daily | monthly`) is created at its latest shape at
+ * once: native types, `tenant`, `row_id`. Its primary key holds the partition key, `ts`, with
+ * `id`: a retried event has both the same, so inserts stay idempotent.
+ */
+function createPartitioned(table: string, base: string): string {
+  return `CREATE TABLE IF NOT EXISTS ${table} (
+  id uuid NOT NULL,
+  ts timestamptz NOT NULL,
+  severity text,
+  category text,
+  type text,
+  actor_username text,
+  actor_id text,
+  status text,
+  resource_path text,
+  security_event boolean NOT NULL,
+  integrity_chain text,
+  integrity_seq bigint,
+  integrity_hash text,
+  line text NOT NULL,
+  event jsonb,
+  row_id bigint GENERATED ALWAYS AS IDENTITY,
+  tenant text,
+  CONSTRAINT ${q(derivedName(base, "pkey"))} PRIMARY KEY (id, ts)
+) PARTITION BY RANGE (ts)`;
+}
+
+function migrations(table: string, schema: string, base: string, partitioned: boolean): Migration[] {
+  const idx = (suffix: string, columns: string) =>
+    `CREATE INDEX IF NOT EXISTS ${q(derivedName(base, suffix))} ON ${table} (${columns})`;
+  const fn = `${schema}${q(derivedName(base, "guard"))}`;
+  const trigger = q(derivedName(base, "guard"));
+  const truncate = q(derivedName(base, "guard_truncate"));
+  const records = `${schema}${q(derivedName(base, "checkpoints"))}`;
+  const recordsFn = `${schema}${q(derivedName(base, "checkpoints_guard"))}`;
+  const recordsTrigger = q(derivedName(base, "checkpoints_guard"));
+  const recordsTruncate = q(derivedName(base, "checkpoints_guard_truncate"));
+  return [
+    {
+      version: 1,
+      description: "audit table, indexes, append-only guard",
+      statements: [
+        partitioned ? createPartitioned(table, base) : createPlain(table),
         idx("ts_idx", "ts, id"),
         idx("category_ts_idx", `${fold("category")}, ts, id`),
         idx("type_ts_idx", `${fold("type")}, ts, id`),
         idx("actor_ts_idx", `${fold("actor_username")}, ts, id`),
+        // partitions hold rows in time order: a BRIN index finds a range's blocks for a few pages
+        ...(partitioned
+          ? [`CREATE INDEX IF NOT EXISTS ${q(derivedName(base, "ts_brin_idx"))} ON ${table} USING brin (ts)`]
+          : []),
         `CREATE OR REPLACE FUNCTION ${fn}() RETURNS trigger LANGUAGE plpgsql AS $vigil$
 BEGIN
   IF TG_OP = 'DELETE' AND current_setting('vigil.allow_delete', true) = 'on' THEN
@@ -415,7 +453,8 @@ $vigil$`,
       description: "row ids in insertion order; signed records table (checkpoints, retention records)",
       statements: [
         `ALTER TABLE ${table} ADD COLUMN IF NOT EXISTS row_id bigint GENERATED ALWAYS AS IDENTITY`,
-        `CREATE UNIQUE INDEX IF NOT EXISTS ${q(derivedName(base, "row_idx"))} ON ${table} (row_id)`,
+        // a unique index on a partitioned table must hold the partition key: identity suffices there
+        `CREATE ${partitioned ? "" : "UNIQUE "}INDEX IF NOT EXISTS ${q(derivedName(base, "row_idx"))} ON ${table} (row_id)`,
         `CREATE TABLE IF NOT EXISTS ${records} (
   id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
   type text NOT NULL,
@@ -448,11 +487,45 @@ $vigil$`,
       description: "native types: id uuid, ts timestamptz",
       // One statement, one table rewrite, inside the migration's transaction: a row that
       // does not convert rolls the whole change back and names itself in the error.
-      statements: [
-        `ALTER TABLE ${table} ALTER COLUMN id TYPE uuid USING id::uuid, ALTER COLUMN ts TYPE timestamptz USING ts::timestamptz`,
-      ],
+      statements: partitioned
+        ? [] // created with them
+        : [
+            `ALTER TABLE ${table} ALTER COLUMN id TYPE uuid USING id::uuid, ALTER COLUMN ts TYPE timestamptz USING ts::timestamptz`,
+          ],
     },
   ];
+}
+
+/**
+ * Refuses a table whose kind differs from the configuration: an existing unpartitioned
+ * table is not converted in place (that would rewrite and re-key every row under one long
+ * lock), and a partitioned one needs its unit to create partitions.
+ */
+async function checkTableKind(
+  client: SqlClient,
+  table: string,
+  tableName: string,
+  partitioning: Partitioning,
+): Promise<void> {
+  const rows = await client.all({
+    text: "SELECT relkind FROM pg_class WHERE oid = to_regclass($1)",
+    values: [table],
+  });
+  const kind = rows[0]?.relkind;
+  if (kind === undefined) return; // created by the migrations
+  if (partitioning !== "none" && kind !== "p") {
+    throw new VigilError(
+      ErrorCodes.STORAGE,
+      `table ${tableName} exists and is not partitioned, but partitioning is ${partitioning}: vigil does not convert a table in place. ` +
+        `Set partitioning: none to keep using it, or rename it (ALTER TABLE ${tableName} RENAME TO ${tableName}_unpartitioned) and let vigil create a partitioned one; the old rows stay queryable there with SQL`,
+    );
+  }
+  if (partitioning === "none" && kind === "p") {
+    throw new VigilError(
+      ErrorCodes.STORAGE,
+      `table ${tableName} is partitioned: set partitioning to the unit it was created with (daily or monthly; its partitions are named ${tableName}_p<YYYYMMDD> or _p<YYYYMM>)`,
+    );
+  }
 }
 
 /**
@@ -465,6 +538,7 @@ export async function connectPostgres(
   options: SqlBackendOptions,
   onIdleError: (error: Error) => void,
   applicationName = "vigil",
+  partitioning: Partitioning = "none",
 ): Promise<Connected> {
   const names = parseTableName(tableName);
   const pg = await loadDriver<PgModule>("pg", "pg", "postgresql");
@@ -490,6 +564,16 @@ export async function connectPostgres(
 
   const schema = names.schema === undefined ? "" : `${q(names.schema)}.`;
   const table = `${schema}${q(names.table)}`;
+  try {
+    await checkTableKind(client, table, tableName, partitioning);
+  } catch (error) {
+    await client.close();
+    throw error;
+  }
+  const partitions =
+    partitioning === "none"
+      ? undefined
+      : new PartitionSet(partitioning, table, tableName, schema, names.table);
   const columns = [...BASE_COLUMNS, "line", "event"];
   const width = BASE_COLUMNS.length + 1;
   const insertTexts = new Map<number, string>();
@@ -501,6 +585,11 @@ export async function connectPostgres(
     return `(${params.join(", ")}, ${line}, ${jsonb ? `${line}::jsonb` : "NULL"})`;
   };
 
+  const deletion = {
+    prelude: [{ text: "SET LOCAL vigil.allow_delete = 'on'", values: [] }],
+    epilogue: [],
+    finally: [],
+  };
   const dialect: Dialect = {
     name: "postgresql",
     placeholders: "dollar",
@@ -517,7 +606,7 @@ export async function connectPostgres(
       migrationsTable: `${schema}${q(derivedName(names.table, "migrations"))}`,
       createMigrationsTable: `CREATE TABLE IF NOT EXISTS ${schema}${q(derivedName(names.table, "migrations"))} (
   version integer PRIMARY KEY, description text NOT NULL, applied_at text NOT NULL)`,
-      migrations: migrations(table, schema, names.table),
+      migrations: migrations(table, schema, names.table, partitions !== undefined),
       placeholders: "dollar",
       lockName: `vigil:${tableName}`,
     },
@@ -530,7 +619,8 @@ export async function connectPostgres(
         if (NOT_JSONB.test(r.line)) plain = false;
       }
       const head = `INSERT INTO ${table} (${columns.join(", ")}) VALUES `;
-      const tail = " ON CONFLICT (id) DO NOTHING";
+      // a partitioned table's key holds ts too: a retried event has the same id and ts
+      const tail = partitions === undefined ? " ON CONFLICT (id) DO NOTHING" : " ON CONFLICT (id, ts) DO NOTHING";
       if (!plain) {
         const tuples = records.map((r, i) => tupleText(i, !NOT_JSONB.test(r.line)));
         return { text: head + tuples.join(", ") + tail, values };
@@ -549,11 +639,18 @@ export async function connectPostgres(
         "dollar",
       );
     },
-    deletion: {
-      prelude: [{ text: "SET LOCAL vigil.allow_delete = 'on'", values: [] }],
-      epilogue: [],
-      finally: [],
-    },
+    deletion,
+    ...(partitions && {
+      prepare: (c: SqlClient) => partitions.prepare(c),
+      // an event refused by the columns (checkNative) needs no partition
+      beforeInsert: (c: SqlClient, records: readonly StoredRecord[]) =>
+        partitions.beforeInsert(
+          c,
+          records.filter((r) => isCanonicalTs(r.event.timestamp)),
+        ),
+      dropBefore: (c: SqlClient, cutoff: Date, maxRow?: number) =>
+        partitions.dropBefore(c, cutoff, deletion, maxRow),
+    }),
     async durabilityWarnings(c: SqlClient): Promise<readonly string[]> {
       const rows = await c.all({
         text: "SELECT current_setting('synchronous_commit') AS sc, current_setting('fsync') AS fs",
