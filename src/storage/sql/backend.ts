@@ -30,6 +30,7 @@ import {
   type StoredRecord,
   type ValueCount,
 } from "../backend.js";
+import { BatchBuffer, backoffDelay } from "../retry.js";
 import {
   andConds,
   COLUMN_CHARS,
@@ -105,14 +106,12 @@ export class SqlBackend extends BaseBackend {
   readonly #connectSync: SyncConnector | undefined;
   readonly #config: DatabaseBackendConfig;
   readonly #options: SqlBackendOptions;
-  readonly #bufferLimit: number;
   readonly #pageSize: number;
   #connected: Connected | undefined;
   #connecting: Promise<Connected> | undefined;
   readonly #warnings: string[] = [];
   /** Batches not yet written, oldest first. */
-  readonly #pending: StoredRecord[][] = [];
-  #pendingEvents = 0;
+  readonly #pending: BatchBuffer<StoredRecord>;
   /** Serializes writes, buffer flushes and close. */
   #tail: Promise<unknown> = Promise.resolve();
   #retryTimer: NodeJS.Timeout | undefined;
@@ -132,7 +131,7 @@ export class SqlBackend extends BaseBackend {
     this.#connectSync = connectSync;
     this.#config = config;
     this.#options = options;
-    this.#bufferLimit = Math.max(0, options.bufferLimit ?? 10_000);
+    this.#pending = new BatchBuffer(options.bufferLimit ?? 10_000);
     this.#pageSize = Math.max(1, Math.min(options.pageSize ?? 500, 10_000));
   }
 
@@ -143,7 +142,7 @@ export class SqlBackend extends BaseBackend {
 
   /** Events held in memory, waiting for the database. */
   pendingEvents(): number {
-    return this.#pendingEvents;
+    return this.#pending.items;
   }
 
   #warn(text: string): void {
@@ -235,11 +234,9 @@ export class SqlBackend extends BaseBackend {
 
   /** Writes buffered batches in order; a batch leaves the buffer once committed. */
   async #flushPending(c: Connected): Promise<void> {
-    while (this.#pending.length > 0) {
-      const batch = this.#pending[0] as StoredRecord[];
+    for (let batch = this.#pending.peek(); batch !== undefined; batch = this.#pending.peek()) {
       const failed = await this.#insert(c, batch);
       this.#pending.shift();
-      this.#pendingEvents -= batch.length;
       if (failed.length > 0) {
         this.#warn(
           `${this.name}: the database refused ${failed.length} buffered event(s) (${failed
@@ -265,17 +262,17 @@ export class SqlBackend extends BaseBackend {
     if (!this.#outage) this.#warn(`${this.name}: database unreachable: ${message(error)}; buffering events`);
     this.#outage = true;
     this.markUnhealthy(
-      new Error(`database unreachable: ${message(error)}; ${this.#pendingEvents} event(s) buffered`),
+      new Error(`database unreachable: ${message(error)}; ${this.#pending.items} event(s) buffered`),
     );
     this.#scheduleRetry();
   }
 
   #scheduleRetry(): void {
     if (this.#closed || this.#retryTimer !== undefined) return;
-    const initial = this.#options.retryInitialMs ?? 200;
-    const max = this.#options.retryMaxMs ?? 30_000;
-    const base = Math.min(max, initial * 2 ** Math.min(this.#attempt, 30));
-    const delay = Math.round(base * (0.75 + Math.random() * 0.25));
+    const delay = backoffDelay(this.#attempt, {
+      initialMs: this.#options.retryInitialMs ?? 200,
+      maxMs: this.#options.retryMaxMs ?? 30_000,
+    });
     this.#attempt++;
     this.#nextAttemptAt = Date.now() + delay;
     this.#retryTimer = setTimeout(() => {
@@ -298,18 +295,16 @@ export class SqlBackend extends BaseBackend {
 
   /** Keeps a batch for later, or refuses it when the buffer is full. */
   #bufferOrDrop(batch: readonly StoredRecord[], cause: unknown): SqlWriteError {
-    if (this.#pendingEvents + batch.length > this.#bufferLimit) {
+    if (!this.#pending.offer(batch)) {
       return new SqlWriteError(
         this.name,
-        `database unreachable and the buffer is full (${this.#pendingEvents} of ${this.#bufferLimit} events): ` +
+        `database unreachable and the buffer is full (${this.#pending.items} of ${this.#pending.limit} events): ` +
           `${batch.length} event(s) not written`,
         { buffered: false, events: batch.length, cause },
       );
     }
-    this.#pending.push(batch.slice());
-    this.#pendingEvents += batch.length;
     this.markUnhealthy(
-      new Error(`database unreachable: ${message(cause)}; ${this.#pendingEvents} event(s) buffered`),
+      new Error(`database unreachable: ${message(cause)}; ${this.#pending.items} event(s) buffered`),
     );
     return new SqlWriteError(
       this.name,
@@ -323,7 +318,7 @@ export class SqlBackend extends BaseBackend {
     if (records.length === 0) return Promise.resolve();
     const batch = this.#rowsOf(records);
     return this.#serial(async () => {
-      if (this.#pending.length > 0 && Date.now() < this.#nextAttemptAt) {
+      if (!this.#pending.empty && Date.now() < this.#nextAttemptAt) {
         throw this.#bufferOrDrop(batch, new Error("waiting to reconnect"));
       }
       let c: Connected;
@@ -372,15 +367,14 @@ export class SqlBackend extends BaseBackend {
     const max = c.dialect.maxRowsPerInsert;
     try {
       sync.transaction((s) => {
-        for (const b of [...this.#pending, batch]) {
+        for (const b of [...this.#pending.all(), batch]) {
           for (let i = 0; i < b.length; i += max) s.run(c.dialect.insert(b.slice(i, i + max)));
         }
       });
     } catch {
       return false;
     }
-    this.#pending.length = 0;
-    this.#pendingEvents = 0;
+    this.#pending.clear();
     this.#recovered();
     return true;
   }
@@ -392,7 +386,7 @@ export class SqlBackend extends BaseBackend {
    * write then goes the asynchronous way, which reports it).
    */
   #openSync(): Connected | undefined {
-    if (this.#connectSync === undefined || this.#closed || this.#pending.length > 0) return undefined;
+    if (this.#connectSync === undefined || this.#closed || !this.#pending.empty) return undefined;
     let connected: Connected;
     try {
       connected = this.#connectSync();
@@ -419,7 +413,7 @@ export class SqlBackend extends BaseBackend {
   /** Tries to write the buffer now; resolves when it is empty, rejects if the database is still unreachable. */
   drain(): Promise<void> {
     return this.#serial(async () => {
-      if (this.#pending.length === 0) return;
+      if (this.#pending.empty) return;
       const c = await this.#ready();
       await this.#flushPending(c);
       this.#recovered();
@@ -707,7 +701,7 @@ export class SqlBackend extends BaseBackend {
     if (this.#closed) return Promise.reject(this.#closedError());
     if (rows.length === 0) return Promise.resolve();
     return this.#serial(async () => {
-      if (!options.retryNow && this.#pending.length > 0 && Date.now() < this.#nextAttemptAt)
+      if (!options.retryNow && !this.#pending.empty && Date.now() < this.#nextAttemptAt)
         throw new StorageError(this.name, "database unreachable: signed records not written yet");
       let c: Connected;
       try {
@@ -814,7 +808,7 @@ export class SqlBackend extends BaseBackend {
     this.#retryTimer = undefined;
     const lastError = await this.#serial(async () => {
       this.#closed = true;
-      if (this.#pending.length === 0 || this.#connected === undefined) return undefined;
+      if (this.#pending.empty || this.#connected === undefined) return undefined;
       try {
         await this.#flushPending(this.#connected);
         return undefined;
@@ -825,10 +819,8 @@ export class SqlBackend extends BaseBackend {
     const c = this.#connected ?? (await this.#connecting?.catch(() => undefined));
     this.#connected = undefined;
     await c?.client.close();
-    if (this.#pendingEvents > 0) {
-      const lost = this.#pendingEvents;
-      this.#pending.length = 0;
-      this.#pendingEvents = 0;
+    if (this.#pending.items > 0) {
+      const lost = this.#pending.clear();
       throw new SqlWriteError(
         this.name,
         `closed with ${lost} buffered event(s) that could not be written${lastError ? `: ${message(lastError)}` : ""}`,

@@ -1,0 +1,97 @@
+/**
+ * What every backend that talks to a server shares while the server is away: a bounded
+ * buffer of batches kept in order, and the exponential back-off with jitter between
+ * attempts. The SQL backend (`storage/sql/`) and the OTLP backend (`storage/otlp/`) use
+ * them; a new network backend should too, so that "bounded like every other backend"
+ * means one thing.
+ *
+ * @module
+ */
+
+/** Back-off settings: the first delay and the ceiling, in milliseconds. */
+export interface BackoffOptions {
+  /** The delay before the second attempt. */
+  readonly initialMs: number;
+  /** No delay exceeds this. */
+  readonly maxMs: number;
+}
+
+/**
+ * The delay before retry number `attempt` (0 for the first retry): `initialMs · 2^attempt`,
+ * capped at `maxMs`, then shortened by a random 0–25 % (jitter) so that many processes
+ * cut off by the same outage do not all come back in the same millisecond.
+ *
+ * @example backoffDelay(3, { initialMs: 200, maxMs: 30_000 }) // between 1200 and 1600
+ */
+export function backoffDelay(
+  attempt: number,
+  options: BackoffOptions,
+  random: () => number = Math.random,
+): number {
+  const base = Math.min(options.maxMs, options.initialMs * 2 ** Math.min(Math.max(0, attempt), 30));
+  return Math.round(base * (0.75 + random() * 0.25));
+}
+
+/**
+ * Batches waiting for a server, oldest first, holding at most `limit` items in all
+ * (events, log records: whatever the batches count). A batch that would overflow the
+ * limit is refused whole, so what is kept is always a prefix of what was offered.
+ */
+export class BatchBuffer<T> {
+  readonly limit: number;
+  readonly #batches: (readonly T[])[] = [];
+  #items = 0;
+
+  /** @param limit - the most items held at once; 0 keeps nothing. */
+  constructor(limit: number) {
+    this.limit = Math.max(0, limit);
+  }
+
+  /** Items held, over all batches. */
+  get items(): number {
+    return this.#items;
+  }
+
+  /** Batches held. */
+  get batches(): number {
+    return this.#batches.length;
+  }
+
+  /** Whether nothing is held. */
+  get empty(): boolean {
+    return this.#batches.length === 0;
+  }
+
+  /** Keeps a copy of `batch` at the end; false (keeping nothing) when it would not fit. */
+  offer(batch: readonly T[]): boolean {
+    if (this.#items + batch.length > this.limit) return false;
+    this.#batches.push(batch.slice());
+    this.#items += batch.length;
+    return true;
+  }
+
+  /** The oldest batch, still held. */
+  peek(): readonly T[] | undefined {
+    return this.#batches[0];
+  }
+
+  /** Removes the oldest batch (once it has been written or given up). */
+  shift(): readonly T[] | undefined {
+    const batch = this.#batches.shift();
+    if (batch !== undefined) this.#items -= batch.length;
+    return batch;
+  }
+
+  /** Every batch held, oldest first (a snapshot). */
+  all(): readonly (readonly T[])[] {
+    return this.#batches.slice();
+  }
+
+  /** Empties the buffer; returns how many items it held. */
+  clear(): number {
+    const n = this.#items;
+    this.#batches.length = 0;
+    this.#items = 0;
+    return n;
+  }
+}
