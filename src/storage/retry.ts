@@ -7,6 +7,31 @@
  *
  * @module
  */
+import { StorageError } from "../errors.js";
+
+/**
+ * Why a batch was not (yet) written by a backend that buffers during outages.
+ * `buffered: true` — the batch is held in memory and will be written, in order, when the
+ * server is back; it is *not durable yet*. `buffered: false` — it was not kept (the buffer
+ * is full, or the server refused it for good): those events are lost for this backend.
+ */
+export class BufferedWriteError extends StorageError {
+  /** `true`: kept in memory and written when the server is back. `false`: not kept. */
+  readonly buffered: boolean;
+  /** Events in the batch this error is about. */
+  readonly events: number;
+
+  constructor(
+    backend: string,
+    message: string,
+    details: { readonly buffered: boolean; readonly events: number; readonly cause?: unknown },
+  ) {
+    super(backend, message, { cause: details.cause });
+    this.name = "BufferedWriteError";
+    this.buffered = details.buffered;
+    this.events = details.events;
+  }
+}
 
 /** Back-off settings: the first delay and the ceiling, in milliseconds. */
 export interface BackoffOptions {

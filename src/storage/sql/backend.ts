@@ -30,7 +30,7 @@ import {
   type StoredRecord,
   type ValueCount,
 } from "../backend.js";
-import { BatchBuffer, backoffDelay } from "../retry.js";
+import { BatchBuffer, BufferedWriteError, backoffDelay } from "../retry.js";
 import {
   andConds,
   COLUMN_CHARS,
@@ -48,11 +48,7 @@ import { migrate, migrateSync } from "./schema.js";
 import { join, type Rendered, raw, render, type Sql, sql } from "./sql.js";
 
 /** Why a batch was not (yet) written. See the module comment for the contract. */
-export class SqlWriteError extends StorageError {
-  /** `true`: kept in memory and written on reconnection. `false`: not kept. */
-  readonly buffered: boolean;
-  /** Events in the batch this error is about. */
-  readonly events: number;
+export class SqlWriteError extends BufferedWriteError {
   /** Ids the database refused (data errors); these are never retried. */
   readonly failedIds: readonly string[];
 
@@ -61,10 +57,8 @@ export class SqlWriteError extends StorageError {
     message: string,
     details: { buffered: boolean; events: number; failedIds?: readonly string[]; cause?: unknown },
   ) {
-    super(backend, message, { cause: details.cause });
+    super(backend, message, details);
     this.name = "SqlWriteError";
-    this.buffered = details.buffered;
-    this.events = details.events;
     this.failedIds = details.failedIds ?? [];
   }
 }
