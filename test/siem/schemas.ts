@@ -165,11 +165,8 @@ function checkShape(shape: OcsfShape, value: unknown, path: string, problems: st
       problems.push(`${here}: no type in the dictionary`);
       continue;
     }
-    const items = def.is_array
-      ? Array.isArray(v)
-        ? v
-        : (problems.push(`${here}: expected an array`), [])
-      : [v];
+    if (def.is_array && !Array.isArray(v)) problems.push(`${here}: expected an array`);
+    const items: unknown[] = def.is_array ? (Array.isArray(v) ? v : []) : [v];
     for (const [i, item] of items.entries()) {
       const at = def.is_array ? `${here}[${i}]` : here;
       if (type.endsWith("_t")) {
