@@ -120,3 +120,66 @@ export class BatchBuffer<T> {
     return n;
   }
 }
+
+/** Runs jobs one after another (writes, buffer flushes, close), whatever the previous one's outcome. */
+export class SerialQueue {
+  #tail: Promise<unknown> = Promise.resolve();
+
+  /** Runs `fn` once every job queued before it has settled. */
+  run<T>(fn: () => Promise<T>): Promise<T> {
+    const next = this.#tail.then(fn, fn);
+    this.#tail = next.catch(() => undefined);
+    return next;
+  }
+}
+
+/**
+ * When to try a server again: one timer at a time, the delay growing by
+ * {@link backoffDelay} with each attempt (or as the server asked), back to the first delay
+ * after a success. The timer never keeps the process alive.
+ */
+export class RetrySchedule {
+  readonly #backoff: BackoffOptions;
+  #attempt = 0;
+  #dueAt = 0;
+  #timer: NodeJS.Timeout | undefined;
+
+  constructor(backoff: BackoffOptions) {
+    this.#backoff = backoff;
+  }
+
+  /** Whether an attempt is scheduled. */
+  get scheduled(): boolean {
+    return this.#timer !== undefined;
+  }
+
+  /** Whether the next attempt is not due yet (callers then fail fast instead of trying). */
+  get waiting(): boolean {
+    return Date.now() < this.#dueAt;
+  }
+
+  /**
+   * Runs `attempt` after the next back-off delay, or after `delayMs` when the server said how
+   * long to wait; replaces an attempt already scheduled. Returns the delay.
+   */
+  schedule(attempt: () => void, delayMs?: number): number {
+    if (this.#timer !== undefined) clearTimeout(this.#timer);
+    const delay = delayMs ?? backoffDelay(this.#attempt, this.#backoff);
+    this.#attempt++;
+    this.#dueAt = Date.now() + delay;
+    this.#timer = setTimeout(() => {
+      this.#timer = undefined;
+      attempt();
+    }, delay);
+    this.#timer.unref();
+    return delay;
+  }
+
+  /** A success, or closing: nothing scheduled, and the next delay is the first again. */
+  reset(): void {
+    if (this.#timer !== undefined) clearTimeout(this.#timer);
+    this.#timer = undefined;
+    this.#attempt = 0;
+    this.#dueAt = 0;
+  }
+}

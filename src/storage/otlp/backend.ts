@@ -33,7 +33,7 @@ import { ErrorCodes, VigilError } from "../../errors.js";
 import { buildEvent } from "../../event/build.js";
 import type { AuditEvent } from "../../event/types.js";
 import { BaseBackend, type QuerySpec, type StoredRecord } from "../backend.js";
-import { BatchBuffer, BufferedWriteError, backoffDelay } from "../retry.js";
+import { BatchBuffer, BufferedWriteError, RetrySchedule, SerialQueue } from "../retry.js";
 import {
   exportRequest,
   type KeyValue,
@@ -134,10 +134,8 @@ export class OtlpBackend extends BaseBackend {
   readonly #options: OtlpBackendOptions;
   readonly #headers: Record<string, string>;
   readonly #pending: BatchBuffer<Item>;
-  #tail: Promise<unknown> = Promise.resolve();
-  #retryTimer: NodeJS.Timeout | undefined;
-  #attempt = 0;
-  #nextAttemptAt = 0;
+  readonly #queue = new SerialQueue();
+  readonly #retries: RetrySchedule;
   #outage = false;
   #closed = false;
   /** Dropped events not yet announced by an EVENTS_DROPPED record, and whose they were. */
@@ -150,6 +148,10 @@ export class OtlpBackend extends BaseBackend {
     this.#config = config;
     this.#options = options;
     this.#pending = new BatchBuffer(config.buffer_size);
+    this.#retries = new RetrySchedule({
+      initialMs: options.retryInitialMs ?? 1000,
+      maxMs: options.retryMaxMs ?? 30_000,
+    });
     this.#headers = {
       ...config.headers,
       "content-type": "application/json",
@@ -168,9 +170,7 @@ export class OtlpBackend extends BaseBackend {
   }
 
   #serial<T>(fn: () => Promise<T>): Promise<T> {
-    const next = this.#tail.then(fn, fn);
-    this.#tail = next.catch(() => undefined);
-    return next;
+    return this.#queue.run(fn);
   }
 
   #items(records: readonly StoredRecord[]): Item[] {
@@ -314,10 +314,7 @@ export class OtlpBackend extends BaseBackend {
   #recovered(): void {
     if (this.#outage) this.#warn("the receiver takes records again; buffered records sent");
     this.#outage = false;
-    this.#attempt = 0;
-    this.#nextAttemptAt = 0;
-    if (this.#retryTimer !== undefined) clearTimeout(this.#retryTimer);
-    this.#retryTimer = undefined;
+    this.#retries.reset();
     this.markHealthy();
   }
 
@@ -330,24 +327,15 @@ export class OtlpBackend extends BaseBackend {
 
   #scheduleRetry(outcome: Outcome & { kind: "retry" }): void {
     if (this.#closed) return;
-    if (this.#retryTimer !== undefined) clearTimeout(this.#retryTimer);
-    const delay =
-      outcome.afterMs ??
-      backoffDelay(this.#attempt, {
-        initialMs: this.#options.retryInitialMs ?? 1000,
-        maxMs: this.#options.retryMaxMs ?? 30_000,
-      });
-    this.#attempt++;
+    const delay = this.#retries.schedule(
+      () =>
+        void this.#serial(async () => {
+          if (!this.#closed && (await this.#flushPending())) this.#recovered();
+        }),
+      outcome.afterMs,
+    );
     this.#stats.retries++;
-    this.#nextAttemptAt = Date.now() + delay;
     this.#options.onRetry?.({ reason: outcome.reason, delayMs: delay });
-    this.#retryTimer = setTimeout(() => {
-      this.#retryTimer = undefined;
-      void this.#serial(async () => {
-        if (!this.#closed && (await this.#flushPending())) this.#recovered();
-      });
-    }, delay);
-    this.#retryTimer.unref();
   }
 
   /** Keeps chunks for later, in order, as far as the buffer allows; counts and reports the rest. */
@@ -385,7 +373,7 @@ export class OtlpBackend extends BaseBackend {
     const chunks = this.#chunks(this.#items(records));
     return this.#serial(async () => {
       if (!this.#pending.empty) {
-        if (Date.now() < this.#nextAttemptAt) throw this.#bufferOrDrop(chunks, "waiting to retry");
+        if (this.#retries.waiting) throw this.#bufferOrDrop(chunks, "waiting to retry");
         if (!(await this.#flushPending())) throw this.#bufferOrDrop(chunks, "receiver unavailable");
       }
       let refused: { index: number; reason: string; events: number } | undefined;
@@ -436,8 +424,7 @@ export class OtlpBackend extends BaseBackend {
    */
   override async close(): Promise<void> {
     if (this.#closed) return;
-    if (this.#retryTimer !== undefined) clearTimeout(this.#retryTimer);
-    this.#retryTimer = undefined;
+    this.#retries.reset();
     const last = await this.#serial(async () => {
       this.#closed = true;
       if (this.#pending.empty && this.#unannounced === 0) return undefined;

@@ -30,7 +30,7 @@ import {
   type StoredRecord,
   type ValueCount,
 } from "../backend.js";
-import { BatchBuffer, BufferedWriteError, backoffDelay } from "../retry.js";
+import { BatchBuffer, BufferedWriteError, RetrySchedule, SerialQueue } from "../retry.js";
 import {
   andConds,
   COLUMN_CHARS,
@@ -107,10 +107,8 @@ export class SqlBackend extends BaseBackend {
   /** Batches not yet written, oldest first. */
   readonly #pending: BatchBuffer<StoredRecord>;
   /** Serializes writes, buffer flushes and close. */
-  #tail: Promise<unknown> = Promise.resolve();
-  #retryTimer: NodeJS.Timeout | undefined;
-  #attempt = 0;
-  #nextAttemptAt = 0;
+  readonly #queue = new SerialQueue();
+  readonly #retries: RetrySchedule;
   #outage = false;
   #closed = false;
 
@@ -126,6 +124,10 @@ export class SqlBackend extends BaseBackend {
     this.#config = config;
     this.#options = options;
     this.#pending = new BatchBuffer(options.bufferLimit ?? 10_000);
+    this.#retries = new RetrySchedule({
+      initialMs: options.retryInitialMs ?? 200,
+      maxMs: options.retryMaxMs ?? 30_000,
+    });
     this.#pageSize = Math.max(1, Math.min(options.pageSize ?? 500, 10_000));
   }
 
@@ -198,9 +200,7 @@ export class SqlBackend extends BaseBackend {
   }
 
   #serial<T>(fn: () => Promise<T>): Promise<T> {
-    const next = this.#tail.then(fn, fn);
-    this.#tail = next.catch(() => undefined);
-    return next;
+    return this.#queue.run(fn);
   }
 
   /** One multi-row transaction; on a data error, row by row so that one bad event spares the others. */
@@ -245,10 +245,7 @@ export class SqlBackend extends BaseBackend {
   #recovered(): void {
     if (this.#outage) this.#warn(`${this.name}: database reachable again; buffered events written`);
     this.#outage = false;
-    this.#attempt = 0;
-    this.#nextAttemptAt = 0;
-    if (this.#retryTimer !== undefined) clearTimeout(this.#retryTimer);
-    this.#retryTimer = undefined;
+    this.#retries.reset();
     this.markHealthy();
   }
 
@@ -262,18 +259,8 @@ export class SqlBackend extends BaseBackend {
   }
 
   #scheduleRetry(): void {
-    if (this.#closed || this.#retryTimer !== undefined) return;
-    const delay = backoffDelay(this.#attempt, {
-      initialMs: this.#options.retryInitialMs ?? 200,
-      maxMs: this.#options.retryMaxMs ?? 30_000,
-    });
-    this.#attempt++;
-    this.#nextAttemptAt = Date.now() + delay;
-    this.#retryTimer = setTimeout(() => {
-      this.#retryTimer = undefined;
-      void this.#serial(() => this.#retry());
-    }, delay);
-    this.#retryTimer.unref();
+    if (this.#closed || this.#retries.scheduled) return;
+    this.#retries.schedule(() => void this.#serial(() => this.#retry()));
   }
 
   async #retry(): Promise<void> {
@@ -312,7 +299,7 @@ export class SqlBackend extends BaseBackend {
     if (records.length === 0) return Promise.resolve();
     const batch = this.#rowsOf(records);
     return this.#serial(async () => {
-      if (!this.#pending.empty && Date.now() < this.#nextAttemptAt) {
+      if (!this.#pending.empty && this.#retries.waiting) {
         throw this.#bufferOrDrop(batch, new Error("waiting to reconnect"));
       }
       let c: Connected;
@@ -695,7 +682,7 @@ export class SqlBackend extends BaseBackend {
     if (this.#closed) return Promise.reject(this.#closedError());
     if (rows.length === 0) return Promise.resolve();
     return this.#serial(async () => {
-      if (!options.retryNow && !this.#pending.empty && Date.now() < this.#nextAttemptAt)
+      if (!options.retryNow && !this.#pending.empty && this.#retries.waiting)
         throw new StorageError(this.name, "database unreachable: signed records not written yet");
       let c: Connected;
       try {
@@ -798,8 +785,7 @@ export class SqlBackend extends BaseBackend {
    */
   override async close(): Promise<void> {
     if (this.#closed) return;
-    if (this.#retryTimer !== undefined) clearTimeout(this.#retryTimer);
-    this.#retryTimer = undefined;
+    this.#retries.reset();
     const lastError = await this.#serial(async () => {
       this.#closed = true;
       if (this.#pending.empty || this.#connected === undefined) return undefined;
