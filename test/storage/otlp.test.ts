@@ -444,6 +444,53 @@ describe("otlp backend in the engine", () => {
     }
   });
 
+  it("logDurable rejects while the receiver asks to retry, the event still goes out once it is back, and the file backend beside it is not held up", async () => {
+    const { dir, cleanup } = tempDir();
+    const engine = new AuditEngine({
+      config: {
+        storage: {
+          backends: [
+            { type: "otlp", endpoint: receiver.url },
+            { type: "file", directory: dir },
+          ],
+        },
+      },
+      env: {},
+    });
+    const errors: unknown[] = [];
+    engine.on("error", (e) => errors.push(e));
+    try {
+      receiver.script({ status: 503, headers: { "retry-after": "1" } });
+      // the file backend stores it: durable
+      const first = await engine.logDurable({ action: "LOGIN", actor: { username: "alice" } });
+      expect(errors).toContainEqual(expect.objectContaining({ buffered: true }));
+      expect(engine.getActiveBackends().find((b) => b.type === "otlp")?.healthy).toBe(false);
+      expect((await engine.search({})).map((e) => e.id)).toEqual([first?.id]);
+      await vi.waitFor(() => expect(uids(receiver.accepted())).toEqual([first?.id]), { timeout: 5000 });
+    } finally {
+      await engine.close();
+      cleanup();
+    }
+  });
+
+  it("logDurable rejects with VIGIL_ERR_NOT_DURABLE when otlp is the only backend and the receiver refuses", async () => {
+    const engine = new AuditEngine({
+      config: { storage: { backends: [{ type: "otlp", endpoint: receiver.url }] } },
+      env: {},
+    });
+    engine.on("error", () => undefined);
+    try {
+      receiver.script({ status: 400, body: '{"message":"bad"}' });
+      await expect(engine.logDurable({ action: "LOGIN" })).rejects.toMatchObject({
+        code: ErrorCodes.NOT_DURABLE,
+      });
+      const ok = await engine.logDurable({ action: "LOGOUT" });
+      expect(uids(receiver.accepted())).toEqual([ok?.id]);
+    } finally {
+      await engine.close();
+    }
+  });
+
   it("answers a search with a clear error when otlp is the only backend", async () => {
     const engine = new AuditEngine({
       config: { storage: { backends: [{ type: "otlp", endpoint: receiver.url }] } },
