@@ -368,7 +368,7 @@ describe("otlp backend: retries as the OTLP specification says", () => {
 describe("otlp backend: bounded", () => {
   it("drops what does not fit in buffer_size, counts it, and sends an EVENTS_DROPPED record ahead of the next delivery", async () => {
     const b = backend({ buffer_size: 8 }, { retryInitialMs: 400, retryMaxMs: 400 });
-    receiver.script({ status: 503 });
+    receiver.script({ status: 503 }, { status: 503 });
     await expect(b.write(records(0, 5), { sync: false })).rejects.toMatchObject({ buffered: true });
     const error = await b.write(records(5, 10), { sync: false }).catch((e: unknown) => e);
     expect(error).toMatchObject({ buffered: false, events: 5 });
@@ -382,6 +382,11 @@ describe("otlp backend: bounded", () => {
     expect(attribute(notice?.attributes ?? [], "vigil.result.count")).toBe(5);
     expect(attribute(notice?.attributes ?? [], "vigil.metadata")).toMatchObject({ backend: "otlp" });
     expect(uids(rest)).toEqual(corpus.slice(0, 5).map((e) => e.id));
+    // the retried request carried the same notice (same log.record.uid), for de-duplication
+    const first = (i: number) => receiver.requests[i]?.body.resourceLogs[0]?.scopeLogs[0]?.logRecords[0];
+    expect(receiver.requests.map((r) => r.reply)).toEqual([503, 503, 200]);
+    expect(first(1)?.eventName).toBe("EVENTS_DROPPED");
+    expect(uids([first(1)!, first(2)!])).toEqual(uids([notice!, notice!]));
     // announced once
     await b.write(records(10, 11), { sync: false });
     expect(receiver.accepted().filter((r) => r.eventName === "EVENTS_DROPPED")).toHaveLength(1);

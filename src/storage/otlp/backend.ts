@@ -140,6 +140,8 @@ export class OtlpBackend extends BaseBackend {
   #closed = false;
   /** Dropped events not yet announced by an EVENTS_DROPPED record, and whose they were. */
   #unannounced = 0;
+  /** The notice for `#unannounced` drops, kept so a retried request carries the same record id. */
+  #notice: { readonly count: number; readonly item: Item } | undefined;
   #droppedFrom: AuditEvent["application"] | undefined;
   #stats = { delivered: 0, requests: 0, retries: 0, rejected: 0, refused: 0, dropped: 0 };
 
@@ -276,7 +278,9 @@ export class OtlpBackend extends BaseBackend {
    */
   async #send(items: readonly Item[]): Promise<Exclude<Outcome, { kind: "ok" }> | undefined> {
     const announced = this.#unannounced;
-    const payload = announced > 0 ? [this.#dropNotice(announced), ...items] : items;
+    if (announced > 0 && this.#notice?.count !== announced)
+      this.#notice = { count: announced, item: this.#dropNotice(announced) };
+    const payload = announced > 0 && this.#notice ? [this.#notice.item, ...items] : items;
     const outcome = await this.#post(payload);
     if (outcome.kind === "retry") return outcome;
     if (announced > 0) this.#unannounced -= announced;
