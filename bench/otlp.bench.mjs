@@ -14,7 +14,7 @@ import { gzip } from "node:zlib";
 import { resolveConfig } from "../src/config/validate.ts";
 import { OtlpBackend } from "../src/storage/otlp/backend.ts";
 import { exportRequest, resourceAttributes, toLogRecord, unixNanos } from "../src/storage/otlp/mapping.ts";
-import { makeEvent } from "./event.mjs";
+import { inBatches, makeRecords } from "./event.mjs";
 
 const N = Number(process.env.BENCH_EVENTS ?? 50_000);
 const BATCH = Number(process.env.BENCH_BATCH ?? 500);
@@ -47,20 +47,8 @@ const wireBytes = () =>
     receiver.send("bytes?");
   });
 
-function records(round) {
-  const out = [];
-  for (let i = 0; i < N; i++) {
-    const event = { schema_version: 1, severity: "INFO", security_event: false, ...makeEvent(round * N + i) };
-    out.push({ event, line: JSON.stringify(event) });
-  }
-  return out;
-}
-
-function batches(list) {
-  const out = [];
-  for (let i = 0; i < list.length; i += BATCH) out.push(list.slice(i, i + BATCH));
-  return out;
-}
+const records = (round) => makeRecords(N, round * N);
+const batches = (list) => inBatches(list, BATCH);
 
 async function vigil(list, compression) {
   const config = resolveConfig(
