@@ -251,7 +251,7 @@ describe("otlp backend: retries as the OTLP specification says", () => {
     expect((error as BufferedWriteError).buffered).toBe(true);
     expect(retries).toEqual([{ reason: "HTTP 429", delayMs: 1000 }]);
     expect(b.health().healthy).toBe(false);
-    await vi.waitFor(() => expect(receiver.accepted()).toHaveLength(5), { timeout: 5000 });
+    await vi.waitFor(() => expect(receiver.accepted()).toHaveLength(5), { timeout: 15_000 });
     expect(receiver.requests.map((r) => r.reply)).toEqual([429, 200]);
     expect(uids(receiver.accepted())).toEqual(corpus.slice(0, 5).map((e) => e.id));
     await vi.waitFor(() => expect(b.health().healthy).toBe(true));
@@ -270,7 +270,7 @@ describe("otlp backend: retries as the OTLP specification says", () => {
     const b = backend();
     receiver.script({ status }, { status }, { status });
     await expect(b.write(records(0, 4), { sync: false })).rejects.toMatchObject({ buffered: true });
-    await vi.waitFor(() => expect(receiver.accepted()).toHaveLength(4), { timeout: 5000 });
+    await vi.waitFor(() => expect(receiver.accepted()).toHaveLength(4), { timeout: 15_000 });
     expect(receiver.requests.map((r) => r.reply)).toEqual([status, status, status, 200]);
     await vi.waitFor(() => expect(b.stats().buffered).toBe(0));
     // 20 ms doubling, each cut by up to a quarter
@@ -331,7 +331,7 @@ describe("otlp backend: retries as the OTLP specification says", () => {
     const b = backend();
     receiver.script({ reset: true });
     await expect(b.write(records(0, 3), { sync: false })).rejects.toMatchObject({ buffered: true });
-    await vi.waitFor(() => expect(receiver.accepted()).toHaveLength(3), { timeout: 5000 });
+    await vi.waitFor(() => expect(receiver.accepted()).toHaveLength(3), { timeout: 15_000 });
     expect(receiver.requests.map((r) => r.reply)).toEqual(["reset", 200]);
     expect(retries[0]?.reason).toMatch(/^request failed/);
   });
@@ -341,7 +341,7 @@ describe("otlp backend: retries as the OTLP specification says", () => {
     receiver.script({ delayMs: 3000 });
     await expect(b.write(records(0, 3), { sync: false })).rejects.toMatchObject({ buffered: true });
     expect(retries[0]?.reason).toBe("no answer within 0.3 s");
-    await vi.waitFor(() => expect(receiver.accepted()).toHaveLength(3), { timeout: 5000 });
+    await vi.waitFor(() => expect(receiver.accepted()).toHaveLength(3), { timeout: 15_000 });
     const [slow, retried] = receiver.requests;
     expect(slow?.reply).toBe("slow");
     // the receiver may have stored the slow one: the same log.record.uid lets it drop the copy
@@ -351,7 +351,7 @@ describe("otlp backend: retries as the OTLP specification says", () => {
   });
 
   it("fails fast and buffers while the receiver is down, and sends in order when it is back", async () => {
-    const b = backend({}, { retryInitialMs: 300, retryMaxMs: 300 });
+    const b = backend({}, { retryInitialMs: 2000, retryMaxMs: 2000 });
     receiver.script({ status: 503 });
     await expect(b.write(records(0, 5), { sync: false })).rejects.toMatchObject({ buffered: true });
     // within the back-off, later batches join the buffer without a request of their own
@@ -359,7 +359,7 @@ describe("otlp backend: retries as the OTLP specification says", () => {
     await expect(b.write(records(10, 15), { sync: false })).rejects.toMatchObject({ buffered: true });
     expect(receiver.requests).toHaveLength(1);
     expect(b.stats().buffered).toBe(15);
-    await vi.waitFor(() => expect(receiver.accepted()).toHaveLength(15), { timeout: 5000 });
+    await vi.waitFor(() => expect(receiver.accepted()).toHaveLength(15), { timeout: 15_000 });
     expect(uids(receiver.accepted())).toEqual(corpus.slice(0, 15).map((e) => e.id));
     await vi.waitFor(() => expect(b.stats()).toMatchObject({ buffered: 0, delivered: 15 }));
   });
@@ -367,14 +367,14 @@ describe("otlp backend: retries as the OTLP specification says", () => {
 
 describe("otlp backend: bounded", () => {
   it("drops what does not fit in buffer_size, counts it, and sends an EVENTS_DROPPED record ahead of the next delivery", async () => {
-    const b = backend({ buffer_size: 8 }, { retryInitialMs: 400, retryMaxMs: 400 });
+    const b = backend({ buffer_size: 8 }, { retryInitialMs: 1200, retryMaxMs: 1200 });
     receiver.script({ status: 503 }, { status: 503 });
     await expect(b.write(records(0, 5), { sync: false })).rejects.toMatchObject({ buffered: true });
     const error = await b.write(records(5, 10), { sync: false }).catch((e: unknown) => e);
     expect(error).toMatchObject({ buffered: false, events: 5 });
     expect((error as Error).message).toContain("buffer is full (5 of 8 events): 5 event(s) dropped");
     expect(b.stats()).toMatchObject({ dropped: 5, buffered: 5 });
-    await vi.waitFor(() => expect(receiver.accepted()).toHaveLength(6), { timeout: 5000 });
+    await vi.waitFor(() => expect(receiver.accepted()).toHaveLength(6), { timeout: 15_000 });
     const [notice, ...rest] = receiver.accepted();
     expect(notice?.eventName).toBe("EVENTS_DROPPED");
     expect(notice?.severityText).toBe("WARNING");
@@ -471,7 +471,7 @@ describe("otlp backend in the engine", () => {
       expect(errors).toContainEqual(expect.objectContaining({ buffered: true }));
       expect(engine.getActiveBackends().find((b) => b.type === "otlp")?.healthy).toBe(false);
       expect((await engine.search({})).map((e) => e.id)).toEqual([first?.id]);
-      await vi.waitFor(() => expect(uids(receiver.accepted())).toEqual([first?.id]), { timeout: 5000 });
+      await vi.waitFor(() => expect(uids(receiver.accepted())).toEqual([first?.id]), { timeout: 15_000 });
     } finally {
       await engine.close();
       cleanup();
