@@ -26,6 +26,11 @@ const BENCHES = {
     what: "the viewer's API server time over 200,000 events on SQLite, PostgreSQL and files (issue 11)",
     tsx: true,
   },
+  otlp: {
+    file: "otlp.bench.mjs",
+    what: "the otlp backend vs a bare OTLP/HTTP exporter posting pre-mapped records (issue 14)",
+    tsx: true,
+  },
   worker: {
     file: "worker-handoff.bench.mjs",
     what: "cost of handing events to a worker vs serializing them",

@@ -20,7 +20,7 @@ import mysql from "mysql2/promise";
 import pg from "pg";
 import { createSqlBackend } from "../src/storage/sql/index.ts";
 import { BASE_COLUMNS, baseRow, derivedName } from "../src/storage/sql/schema.ts";
-import { makeEvent } from "./event.mjs";
+import { inBatches, makeRecords } from "./event.mjs";
 
 const N = Number(process.env.BENCH_EVENTS ?? 20_000);
 const BATCH = Number(process.env.BENCH_BATCH ?? 100);
@@ -31,20 +31,8 @@ const PG = { host: "127.0.0.1", port: 5432, database: "test", user: "postgres" }
 const MY = { host: "127.0.0.1", port: 3306, database: "test", user: "root", password: "" };
 const dir = mkdtempSync(join(tmpdir(), "vigil-sql-bench-"));
 
-function records(round) {
-  const out = [];
-  for (let i = 0; i < N; i++) {
-    const event = { schema_version: 1, severity: "INFO", security_event: false, ...makeEvent(round * N + i) };
-    out.push({ event, line: JSON.stringify(event) });
-  }
-  return out;
-}
-
-function batches(list) {
-  const out = [];
-  for (let i = 0; i < list.length; i += BATCH) out.push(list.slice(i, i + BATCH));
-  return out;
-}
+const records = (round) => makeRecords(N, round * N);
+const batches = (list) => inBatches(list, BATCH);
 
 function connection(dialect) {
   if (dialect === "sqlite") return { dialect, filename: join(dir, "bench.db") };

@@ -682,9 +682,12 @@ export class AuditEngine extends EventEmitter<EngineEvents> implements Flushable
     };
   }
 
-  /** The backend that answers queries: the first configured one. */
+  /**
+   * The backend that answers queries: the first configured one that is not write-only
+   * (else the first, whose query then explains it cannot answer).
+   */
   #reader(): StorageBackend | undefined {
-    return this.#backends[0];
+    return this.#backends.find((b) => b.writeOnly !== true) ?? this.#backends[0];
   }
 
   /**

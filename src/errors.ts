@@ -17,6 +17,8 @@ export const ErrorCodes = {
   QUERY_OPTIONS: "VIGIL_ERR_QUERY_OPTIONS",
   /** A storage backend failed to write, read or open. */
   STORAGE: "VIGIL_ERR_STORAGE",
+  /** A search, count or export reached a write-only backend (`type: otlp`) and no backend can answer. */
+  NOT_QUERYABLE: "VIGIL_ERR_NOT_QUERYABLE",
   /**
    * Tamper evidence failed: a store did not verify (`vigil verify`), or a checkpoint or a
    * retention record could not be written, so later verification will report a gap.

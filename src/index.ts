@@ -40,11 +40,17 @@ export type {
   SubjectSection,
 } from "./event/types.js";
 export {
+  ECS_VERSION,
+  type EcsDocument,
   EXPORT_FORMATS,
   type ExportFormat,
   type ExportOptions,
   type ExportResult,
   exportEvents,
+  OCSF_VERSION,
+  type OcsfEvent,
+  toEcs,
+  toOcsf,
 } from "./export/index.js";
 export type { AggregateBucket, AggregateResult, AggregateSearchOptions } from "./query/aggregate.js";
 export type { QueryNode } from "./query/ast.js";
@@ -61,3 +67,4 @@ export type {
 } from "./storage/backend.js";
 export { BaseBackend } from "./storage/backend.js";
 export { DirectoryError } from "./storage/dirs.js";
+export { BufferedWriteError } from "./storage/retry.js";

@@ -28,6 +28,7 @@ function section(heading: string): string {
 const STORAGE = "### `vigil.storage`";
 const FILE = "#### File backend (`type: file`)";
 const DATABASE = "#### Database backend (`type: database`)";
+const OTLP = "#### OpenTelemetry backend (`type: otlp`)";
 const FILTERS = "#### `vigil.processing.filters`";
 
 /** Where each place's keys are documented. A key counts when its table row or its own heading is there. */
@@ -41,6 +42,7 @@ const WHERE: Record<
   rotation: [FILE],
   databaseBackend: [STORAGE, DATABASE],
   connection: [DATABASE],
+  otlpBackend: [STORAGE, OTLP],
   sanitization: ["#### `vigil.processing.sanitization`"],
   severityFilter: [FILTERS],
   categoryFilter: [FILTERS],

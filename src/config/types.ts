@@ -70,19 +70,38 @@ export interface DatabaseBackendConfig {
 
 /** How a PostgreSQL audit table is partitioned on event time. */
 export type Partitioning = "none" | "daily" | "monthly";
+/** `type: otlp`: OpenTelemetry logs over OTLP/HTTP (JSON encoding). See `docs/opentelemetry.md`. */
+export interface OtlpBackendConfig {
+  readonly type: "otlp";
+  readonly name: string;
+  /** Always `true` here: a disabled backend resolves to a {@link DisabledBackendConfig}. */
+  readonly enabled: true;
+  /** The OTLP/HTTP logs URL; default `http://127.0.0.1:4318/v1/logs`. */
+  readonly endpoint: string;
+  /** Extra request headers (`Authorization`, `DD-API-KEY`, ...), values may use `${VAR}`. */
+  readonly headers: Readonly<Record<string, string>>;
+  /** Request body compression; default `gzip`. */
+  readonly compression: "gzip" | "none";
+  /** A request that has not answered after this many seconds is abandoned and retried; default 10. */
+  readonly timeout_seconds: number;
+  /** Log records per request, at most; default 512. */
+  readonly max_batch_size: number;
+  /** Events held in memory while the collector cannot take them; default 10000. */
+  readonly buffer_size: number;
+}
 
 /**
  * A backend written with `enabled: false`. Its settings were shape-checked, but they may
  * name environment variables that are not set, so only its type and name are kept.
  */
 export interface DisabledBackendConfig {
-  readonly type: "file" | "database";
+  readonly type: "file" | "database" | "otlp";
   readonly name: string;
   readonly enabled: false;
 }
 
 /** A backend that runs. */
-export type EnabledBackendConfig = FileBackendConfig | DatabaseBackendConfig;
+export type EnabledBackendConfig = FileBackendConfig | DatabaseBackendConfig | OtlpBackendConfig;
 
 /** One entry of `storage.backends`; narrow on `enabled` first, then on `type`. */
 export type BackendConfig = EnabledBackendConfig | DisabledBackendConfig;
@@ -200,7 +219,8 @@ export interface ResolvedConfig {
 /** A backend as written: like the resolved one, with `enabled` either way. */
 export type BackendInput =
   | (Omit<FileBackendConfig, "enabled"> & { readonly enabled: boolean })
-  | (Omit<DatabaseBackendConfig, "enabled"> & { readonly enabled: boolean });
+  | (Omit<DatabaseBackendConfig, "enabled"> & { readonly enabled: boolean })
+  | (Omit<OtlpBackendConfig, "enabled"> & { readonly enabled: boolean });
 
 /** The settings as written, before defaults (the shape under the top-level `vigil` key). */
 export type ConfigInput = Omit<ResolvedConfig, "storage"> & {

@@ -1,5 +1,5 @@
 /**
- * `vigil.storage`: the list of backends, each checked for its type (`file`, `database`),
+ * `vigil.storage`: the list of backends, each checked for its type (`file`, `database`, `otlp`),
  * given a unique name, and resolved with every default filled in.
  *
  * @module
@@ -18,11 +18,12 @@ import type {
   DatabaseConnectionConfig,
   FileBackendConfig,
   FileRotationConfig,
+  OtlpBackendConfig,
   ResolvedConfig,
   SqlDialect,
 } from "./types.js";
 
-const BACKEND_TYPES = ["file", "database"] as const;
+const BACKEND_TYPES = ["file", "database", "otlp"] as const;
 const DIALECTS = ["sqlite", "postgresql", "mysql"] as const satisfies readonly SqlDialect[];
 const DIALECT_ALIASES: Readonly<Record<string, SqlDialect>> = {
   postgres: "postgresql",
@@ -100,7 +101,7 @@ function nameBackends(checker: Checker, drafts: readonly Draft[]): BackendConfig
 
 function readBackend(checker: Checker, raw: unknown, path: string, lenient: boolean): Draft | undefined {
   if (!isMapping(raw)) {
-    checker.report(path, "a backend (a mapping with a type: file or database)", describe(raw));
+    checker.report(path, `a backend (a mapping with a type: ${BACKEND_TYPES.join(", ")})`, describe(raw));
     return undefined;
   }
   // Keys are checked once the type, and so the place, is known.
@@ -108,7 +109,7 @@ function readBackend(checker: Checker, raw: unknown, path: string, lenient: bool
   const typeRead = section.read("type");
   const type = readBackendType(section, typeRead);
   if (type === undefined) return undefined;
-  section.checkKeys(type === "file" ? "fileBackend" : "databaseBackend");
+  section.checkKeys(type === "file" ? "fileBackend" : type === "otlp" ? "otlpBackend" : "databaseBackend");
 
   const name = section.string("name");
   if (name !== undefined && !BACKEND_NAME.test(name)) {
@@ -124,7 +125,12 @@ function readBackend(checker: Checker, raw: unknown, path: string, lenient: bool
   const inner = section.withLenient(
     lenient || !enabled || (section.has("enabled") && enabledRead === undefined),
   );
-  const build = type === "file" ? readFileBackend(inner) : readDatabaseBackend(inner);
+  const build =
+    type === "file"
+      ? readFileBackend(inner)
+      : type === "otlp"
+        ? readOtlpBackend(inner)
+        : readDatabaseBackend(inner);
   return {
     type,
     name,
@@ -140,7 +146,7 @@ function readBackendType(section: Section, r: Read): BackendConfig["type"] | und
   }
   if (r.state === "invalid") return undefined;
   const value = typeof r.value === "string" ? r.value.trim().toLowerCase() : undefined;
-  if (value === "file" || value === "database") return value;
+  if (value === "file" || value === "database" || value === "otlp") return value;
   const dialect =
     value === undefined ? undefined : (DIALECT_ALIASES[value] ?? DIALECTS.find((d) => d === value));
   let hint: string | undefined;
@@ -301,6 +307,106 @@ function readUrl(section: Section, dialect: SqlDialect | undefined): string | un
     );
   }
   return r.value;
+}
+
+/** The OTLP/HTTP logs endpoint of a local Collector. */
+export const DEFAULT_OTLP_ENDPOINT = "http://127.0.0.1:4318/v1/logs";
+/** Headers vigil sets itself on every OTLP request. */
+const OTLP_OWN_HEADERS = ["content-type", "content-encoding", "content-length", "transfer-encoding", "host"];
+const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+
+function readOtlpBackend(section: Section): (name: string) => OtlpBackendConfig {
+  const endpoint = readOtlpEndpoint(section);
+  const headers = readHeaders(section);
+  const compression = section.choice("compression", ["gzip", "none"], "gzip", { identity: "none" });
+  const timeout_seconds = section.numberAbove("timeout_seconds", 10, 0);
+  const max_batch_size = section.int("max_batch_size", 512, { min: 1, max: 100_000 });
+  const buffer_size = section.int("buffer_size", 10_000, { min: 0 });
+  return (name) => ({
+    type: "otlp",
+    name,
+    enabled: true,
+    endpoint,
+    headers,
+    compression,
+    timeout_seconds,
+    max_batch_size,
+    buffer_size,
+  });
+}
+
+/**
+ * `endpoint`: an http(s) URL. A bare collector address (no path, as in
+ * `OTEL_EXPORTER_OTLP_ENDPOINT`) gets the logs path `/v1/logs`; the gRPC port 4317 is refused.
+ */
+function readOtlpEndpoint(section: Section): string {
+  const r = section.read("endpoint");
+  if (r.state !== "value") return DEFAULT_OTLP_ENDPOINT;
+  if (typeof r.value !== "string" || r.value.trim() === "") {
+    section.report("endpoint", "an OTLP/HTTP URL such as http://127.0.0.1:4318/v1/logs", describe(r.value));
+    return DEFAULT_OTLP_ENDPOINT;
+  }
+  let url: URL;
+  try {
+    url = new URL(r.value.trim());
+  } catch {
+    section.report(
+      "endpoint",
+      "an OTLP/HTTP URL such as http://127.0.0.1:4318/v1/logs",
+      describe(r.value, { from: r.from }),
+    );
+    return DEFAULT_OTLP_ENDPOINT;
+  }
+  if (url.protocol !== "http:" && url.protocol !== "https:") {
+    section.report("endpoint", "an http:// or https:// URL", describe(r.value, { from: r.from }));
+    return DEFAULT_OTLP_ENDPOINT;
+  }
+  if (url.port === "4317") {
+    section.report(
+      "endpoint",
+      "the OTLP/HTTP port (4318 by default)",
+      describe(r.value, { from: r.from }),
+      "4317 is the OTLP/gRPC port; vigil sends OTLP/HTTP",
+    );
+  }
+  if (url.pathname === "/" || url.pathname === "") url.pathname = "/v1/logs";
+  return url.href;
+}
+
+/** `headers`: a mapping of header names to strings; values are never echoed in messages. */
+function readHeaders(section: Section): Readonly<Record<string, string>> {
+  const raw = section.raw("headers");
+  if (raw === undefined || raw === null) return {};
+  if (!isMapping(raw)) {
+    section.report("headers", "a mapping of header names to values", describe(raw));
+    return {};
+  }
+  const inner = Section.unchecked(section.checker, raw, section.pathOf("headers"), section.lenient);
+  const headers: Record<string, string> = {};
+  for (const key of Object.keys(raw)) {
+    if (!HEADER_NAME.test(key)) {
+      inner.report(key, "an HTTP header name (letters, digits and !#$%&'*+-.^_`|~)", describe(key));
+      continue;
+    }
+    if (OTLP_OWN_HEADERS.includes(key.toLowerCase())) {
+      inner.report(
+        key,
+        "a header vigil does not set itself",
+        describe(key),
+        "vigil sets this header; remove it",
+      );
+      continue;
+    }
+    const r = inner.read(key, true);
+    if (r.state !== "value") continue;
+    const value = typeof r.value === "number" || typeof r.value === "boolean" ? String(r.value) : r.value;
+    if (typeof value !== "string" || /[\r\n\0]/.test(value)) {
+      inner.report(key, "a header value (text on one line)", describe(r.value, { secret: true }));
+      continue;
+    }
+    headers[key] = value;
+  }
+  return headers;
 }
 
 function dropUndefined<T extends object>(value: T): T {

@@ -1,5 +1,6 @@
 /**
- * Export (SPEC §5): events to `excel`/`xlsx`, `csv`, `json` or `ndjson`, streamed —
+ * Export (SPEC §5): events to `excel`/`xlsx`, `csv`, `json` or `ndjson`, or mapped to the
+ * SIEM schemas `ocsf` and `ecs` (NDJSON, see `siem/`), streamed —
  * events are written as they are read, so exporting millions keeps memory flat.
  *
  * {@link exportEvents} writes any async iterable of events; {@link exportSearch} runs a
@@ -13,6 +14,7 @@
  * @module
  */
 import type { Writable } from "node:stream";
+import packageJson from "../../package.json" with { type: "json" };
 import { ErrorCodes, VigilError } from "../errors.js";
 import type { AuditEvent } from "../event/types.js";
 import { type SearchOptions, toQuerySpec } from "../query/search.js";
@@ -20,16 +22,20 @@ import { isTimeZone, tableColumns } from "./columns.js";
 import { writeCsv } from "./csv.js";
 import { writeJsonArray, writeNdjson } from "./json.js";
 import { type ExportDestination, Output } from "./output.js";
+import { toEcs } from "./siem/ecs.js";
+import { toOcsf } from "./siem/ocsf.js";
 import { type ExcelJsImporter, writeXlsx } from "./xlsx.js";
 
 export { EXPORT_COLUMNS, EXPORT_HEADERS, type ExportColumn, isTimeZone, tableColumns } from "./columns.js";
 export { csvField, csvHeader, csvRow } from "./csv.js";
 export { terminalSafeJson } from "./json.js";
 export type { ExportDestination } from "./output.js";
+export { ECS_VERSION, type EcsDocument, toEcs } from "./siem/ecs.js";
+export { OCSF_PRODUCT, OCSF_VERSION, type OcsfEvent, toOcsf } from "./siem/ocsf.js";
 export { DATE_FORMAT, MAX_CELL_CHARS, SHEET_NAME } from "./xlsx.js";
 
 /** The format names accepted; `excel` is another name for `xlsx`. */
-export const EXPORT_FORMATS = ["excel", "xlsx", "csv", "json", "ndjson"] as const;
+export const EXPORT_FORMATS = ["excel", "xlsx", "csv", "json", "ndjson", "ocsf", "ecs"] as const;
 
 /** A format name as accepted by {@link exportEvents}. */
 export type ExportFormat = (typeof EXPORT_FORMATS)[number];
@@ -161,6 +167,12 @@ export async function exportEvents(
         break;
       case "ndjson":
         count = await writeNdjson(source, out, onProgress);
+        break;
+      case "ocsf":
+        count = await writeNdjson(source, out, onProgress, (e) => toOcsf(e, packageJson.version));
+        break;
+      case "ecs":
+        count = await writeNdjson(source, out, onProgress, toEcs);
         break;
     }
     await out.close();

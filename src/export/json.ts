@@ -35,15 +35,19 @@ export function terminalSafeJson(value: unknown, indent?: number): string {
   return HAS_TERMINAL_UNSAFE.test(text) ? text.replace(TERMINAL_UNSAFE, escapeChar) : text;
 }
 
-/** Write every event as one line of JSON; returns how many were written. */
+/**
+ * Write every event as one line of JSON — the event itself, or what `map` makes of it
+ * (the OCSF and ECS mappings); returns how many were written.
+ */
 export async function writeNdjson(
   events: AsyncIterable<AuditEvent>,
   out: Output,
   progress: (count: number) => void,
+  map?: (event: AuditEvent) => unknown,
 ): Promise<number> {
   let count = 0;
   for await (const event of events) {
-    const wait = out.push(`${terminalSafeJson(event)}\n`);
+    const wait = out.push(`${terminalSafeJson(map ? map(event) : event)}\n`);
     if (wait) await wait;
     if ((++count & 1023) === 0) progress(count);
   }

@@ -64,6 +64,12 @@ export interface RetentionResult {
 export interface StorageBackend {
   readonly type: string;
   readonly name: string;
+  /**
+   * Optional: `true` for a backend that only sends events on (`otlp`): its `query` and
+   * `count` reject with `VIGIL_ERR_NOT_QUERYABLE`, and the engine asks the first backend
+   * that is not write-only. Absent means queryable.
+   */
+  readonly writeOnly?: boolean;
   /** Prepare (create directories, tables, connect). Called once before the first write. */
   open(): Promise<void>;
   /** Persist a batch, in order. Resolves once written (and synced when `sync` is true). */

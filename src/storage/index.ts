@@ -11,6 +11,7 @@ import type { AuditEvent } from "../event/types.js";
 import { createSubjectOpener, type SubjectKeyStore, sealedFieldTest } from "../privacy/subjects.js";
 import type { StorageBackend } from "./backend.js";
 import { FileBackend, type PruneHook } from "./file/file-backend.js";
+import { OtlpBackend } from "./otlp/backend.js";
 import { COLUMN_OF_PATH } from "./sql/compile.js";
 import { createSqlBackend } from "./sql/index.js";
 
@@ -53,6 +54,14 @@ export function createBackends(config: ResolvedConfig, options: BackendFactoryOp
           decode,
           onWarning: options.onWarning,
           ...(options.beforePrune ? { beforePrune: options.beforePrune } : {}),
+        }),
+      );
+    else if (b.type === "otlp")
+      backends.push(
+        new OtlpBackend(b, {
+          onWarning: options.onWarning,
+          // with encryption, attributes come from what may stay readable; the body is the envelope
+          ...(columnsFrom ? { view: columnsFrom } : {}),
         }),
       );
     else

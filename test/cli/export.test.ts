@@ -5,6 +5,7 @@ import ExcelJS from "exceljs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { AuditEvent } from "../../src/event/types.js";
 import { EXPORT_HEADERS } from "../../src/export/index.js";
+import { validateEcs, validateOcsf } from "../siem/schemas.js";
 import { ago, createStore, lines, type TestStore } from "./helpers.js";
 
 let store: TestStore;
@@ -89,6 +90,24 @@ describe("vigil export", () => {
     expect(lines(nd.stdout).map((l) => JSON.parse(l))).toEqual(logged.slice(-3).reverse());
   });
 
+  it("streams the OCSF and ECS mappings as NDJSON, valid against their schemas", async () => {
+    const ocsf = await store.run(["export", "--format", "ocsf", "type:LOGIN", "--order", "asc"]);
+    expect(ocsf.code).toBe(0);
+    expect(ocsf.stderr).toMatch(/^vigil: exported 10 events to stdout \(ocsf, /);
+    const events = lines(ocsf.stdout).map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(events.map((e) => (e.metadata as { uid: string }).uid)).toEqual(
+      logged.filter((e) => e.action.type === "LOGIN").map((e) => e.id),
+    );
+    for (const e of events) expect(validateOcsf(e)).toEqual([]);
+    const ecs = await store.run(["export", "--format", "ecs", "--output", "audit.ecs.ndjson"]);
+    expect(ecs.code).toBe(0);
+    const docs = lines(readFileSync(join(store.dir, "audit.ecs.ndjson"), "utf8")).map(
+      (l) => JSON.parse(l) as Record<string, unknown>,
+    );
+    expect(docs).toHaveLength(30);
+    for (const d of docs) expect(validateEcs(d)).toEqual([]);
+  });
+
   it("takes the format from the file's extension", async () => {
     const r = await store.run(["export", "--output", "all.jsonl", "type:LOGIN"]);
     expect(r.code).toBe(0);
@@ -103,7 +122,7 @@ describe("vigil export", () => {
     const r = await store.run(["export", "--output", "audit.data"]);
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(
-      /^vigil: export format missing: give one of excel, xlsx, csv, json, ndjson, or a file name ending in/,
+      /^vigil: export format missing: give one of excel, xlsx, csv, json, ndjson, ocsf, ecs, or a file name ending in/,
     );
     expect(existsSync(join(store.dir, "audit.data"))).toBe(false);
   });

@@ -1,6 +1,7 @@
 /**
- * `vigil export [QUERY] --format xlsx|csv|json|ndjson --output FILE`: every matching
- * event, streamed into a file (or stdout), with progress on a terminal.
+ * `vigil export [QUERY] --format xlsx|csv|json|ndjson|ocsf|ecs --output FILE`: every
+ * matching event, streamed into a file (or stdout), with progress on a terminal. `ocsf` and
+ * `ecs` write NDJSON mapped to those SIEM schemas.
  *
  * @module
  */
@@ -29,7 +30,7 @@ interface ExportFlags extends SearchFlags {
 export function exportCommand(program: Command, ctx: CliContext): Command {
   const command = program
     .command("export")
-    .description("write matching events to an Excel, CSV, JSON or NDJSON file")
+    .description("write matching events to an Excel, CSV, JSON or NDJSON file, or as OCSF or ECS (NDJSON)")
     .argument("[query...]", "only events matching this query (default: every event)")
     .addOption(
       new Option("--format <format>", "file format (default: from the --output file's extension)").choices([
@@ -46,7 +47,9 @@ export function exportCommand(program: Command, ctx: CliContext): Command {
 Examples:
   vigil export --category SECURITY --range last_7d --output security_audit.xlsx
   vigil export 'result.status:FAILURE' --format csv --output failures.csv
-  vigil export --range today --format ndjson | jq .actor.username`,
+  vigil export --range today --format ndjson | jq .actor.username
+  vigil export --range last_24h --format ocsf --output audit.ocsf.ndjson   # OCSF 1.8.0, for Security Lake and SIEMs
+  vigil export --range last_24h --format ecs --output audit.ecs.ndjson     # ECS 9.4, for Elasticsearch`,
   );
   command.action(async (words: string[], flags: ExportFlags) => {
     const toStdout = flags.output === undefined || flags.output === "-";

@@ -30,6 +30,7 @@ import {
   type StoredRecord,
   type ValueCount,
 } from "../backend.js";
+import { BatchBuffer, BufferedWriteError, RetrySchedule, SerialQueue } from "../retry.js";
 import {
   andConds,
   COLUMN_CHARS,
@@ -47,11 +48,7 @@ import { migrate, migrateSync } from "./schema.js";
 import { join, type Rendered, raw, render, type Sql, sql } from "./sql.js";
 
 /** Why a batch was not (yet) written. See the module comment for the contract. */
-export class SqlWriteError extends StorageError {
-  /** `true`: kept in memory and written on reconnection. `false`: not kept. */
-  readonly buffered: boolean;
-  /** Events in the batch this error is about. */
-  readonly events: number;
+export class SqlWriteError extends BufferedWriteError {
   /** Ids the database refused (data errors); these are never retried. */
   readonly failedIds: readonly string[];
 
@@ -60,10 +57,8 @@ export class SqlWriteError extends StorageError {
     message: string,
     details: { buffered: boolean; events: number; failedIds?: readonly string[]; cause?: unknown },
   ) {
-    super(backend, message, { cause: details.cause });
+    super(backend, message, details);
     this.name = "SqlWriteError";
-    this.buffered = details.buffered;
-    this.events = details.events;
     this.failedIds = details.failedIds ?? [];
   }
 }
@@ -105,19 +100,15 @@ export class SqlBackend extends BaseBackend {
   readonly #connectSync: SyncConnector | undefined;
   readonly #config: DatabaseBackendConfig;
   readonly #options: SqlBackendOptions;
-  readonly #bufferLimit: number;
   readonly #pageSize: number;
   #connected: Connected | undefined;
   #connecting: Promise<Connected> | undefined;
   readonly #warnings: string[] = [];
   /** Batches not yet written, oldest first. */
-  readonly #pending: StoredRecord[][] = [];
-  #pendingEvents = 0;
+  readonly #pending: BatchBuffer<StoredRecord>;
   /** Serializes writes, buffer flushes and close. */
-  #tail: Promise<unknown> = Promise.resolve();
-  #retryTimer: NodeJS.Timeout | undefined;
-  #attempt = 0;
-  #nextAttemptAt = 0;
+  readonly #queue = new SerialQueue();
+  readonly #retries: RetrySchedule;
   #outage = false;
   #closed = false;
 
@@ -132,7 +123,11 @@ export class SqlBackend extends BaseBackend {
     this.#connectSync = connectSync;
     this.#config = config;
     this.#options = options;
-    this.#bufferLimit = Math.max(0, options.bufferLimit ?? 10_000);
+    this.#pending = new BatchBuffer(options.bufferLimit ?? 10_000);
+    this.#retries = new RetrySchedule({
+      initialMs: options.retryInitialMs ?? 200,
+      maxMs: options.retryMaxMs ?? 30_000,
+    });
     this.#pageSize = Math.max(1, Math.min(options.pageSize ?? 500, 10_000));
   }
 
@@ -143,7 +138,7 @@ export class SqlBackend extends BaseBackend {
 
   /** Events held in memory, waiting for the database. */
   pendingEvents(): number {
-    return this.#pendingEvents;
+    return this.#pending.items;
   }
 
   #warn(text: string): void {
@@ -206,9 +201,7 @@ export class SqlBackend extends BaseBackend {
   }
 
   #serial<T>(fn: () => Promise<T>): Promise<T> {
-    const next = this.#tail.then(fn, fn);
-    this.#tail = next.catch(() => undefined);
-    return next;
+    return this.#queue.run(fn);
   }
 
   /** One multi-row transaction; on a data error, row by row so that one bad event spares the others. */
@@ -237,11 +230,9 @@ export class SqlBackend extends BaseBackend {
 
   /** Writes buffered batches in order; a batch leaves the buffer once committed. */
   async #flushPending(c: Connected): Promise<void> {
-    while (this.#pending.length > 0) {
-      const batch = this.#pending[0] as StoredRecord[];
+    for (let batch = this.#pending.peek(); batch !== undefined; batch = this.#pending.peek()) {
       const failed = await this.#insert(c, batch);
       this.#pending.shift();
-      this.#pendingEvents -= batch.length;
       if (failed.length > 0) {
         this.#warn(
           `${this.name}: the database refused ${failed.length} buffered event(s) (${failed
@@ -256,10 +247,7 @@ export class SqlBackend extends BaseBackend {
   #recovered(): void {
     if (this.#outage) this.#warn(`${this.name}: database reachable again; buffered events written`);
     this.#outage = false;
-    this.#attempt = 0;
-    this.#nextAttemptAt = 0;
-    if (this.#retryTimer !== undefined) clearTimeout(this.#retryTimer);
-    this.#retryTimer = undefined;
+    this.#retries.reset();
     this.markHealthy();
   }
 
@@ -267,24 +255,14 @@ export class SqlBackend extends BaseBackend {
     if (!this.#outage) this.#warn(`${this.name}: database unreachable: ${message(error)}; buffering events`);
     this.#outage = true;
     this.markUnhealthy(
-      new Error(`database unreachable: ${message(error)}; ${this.#pendingEvents} event(s) buffered`),
+      new Error(`database unreachable: ${message(error)}; ${this.#pending.items} event(s) buffered`),
     );
     this.#scheduleRetry();
   }
 
   #scheduleRetry(): void {
-    if (this.#closed || this.#retryTimer !== undefined) return;
-    const initial = this.#options.retryInitialMs ?? 200;
-    const max = this.#options.retryMaxMs ?? 30_000;
-    const base = Math.min(max, initial * 2 ** Math.min(this.#attempt, 30));
-    const delay = Math.round(base * (0.75 + Math.random() * 0.25));
-    this.#attempt++;
-    this.#nextAttemptAt = Date.now() + delay;
-    this.#retryTimer = setTimeout(() => {
-      this.#retryTimer = undefined;
-      void this.#serial(() => this.#retry());
-    }, delay);
-    this.#retryTimer.unref();
+    if (this.#closed || this.#retries.scheduled) return;
+    this.#retries.schedule(() => void this.#serial(() => this.#retry()));
   }
 
   async #retry(): Promise<void> {
@@ -300,18 +278,16 @@ export class SqlBackend extends BaseBackend {
 
   /** Keeps a batch for later, or refuses it when the buffer is full. */
   #bufferOrDrop(batch: readonly StoredRecord[], cause: unknown): SqlWriteError {
-    if (this.#pendingEvents + batch.length > this.#bufferLimit) {
+    if (!this.#pending.offer(batch)) {
       return new SqlWriteError(
         this.name,
-        `database unreachable and the buffer is full (${this.#pendingEvents} of ${this.#bufferLimit} events): ` +
+        `database unreachable and the buffer is full (${this.#pending.items} of ${this.#pending.limit} events): ` +
           `${batch.length} event(s) not written`,
         { buffered: false, events: batch.length, cause },
       );
     }
-    this.#pending.push(batch.slice());
-    this.#pendingEvents += batch.length;
     this.markUnhealthy(
-      new Error(`database unreachable: ${message(cause)}; ${this.#pendingEvents} event(s) buffered`),
+      new Error(`database unreachable: ${message(cause)}; ${this.#pending.items} event(s) buffered`),
     );
     return new SqlWriteError(
       this.name,
@@ -325,7 +301,7 @@ export class SqlBackend extends BaseBackend {
     if (records.length === 0) return Promise.resolve();
     const batch = this.#rowsOf(records);
     return this.#serial(async () => {
-      if (this.#pending.length > 0 && Date.now() < this.#nextAttemptAt) {
+      if (!this.#pending.empty && this.#retries.waiting) {
         throw this.#bufferOrDrop(batch, new Error("waiting to reconnect"));
       }
       let c: Connected;
@@ -374,15 +350,14 @@ export class SqlBackend extends BaseBackend {
     const max = c.dialect.maxRowsPerInsert;
     try {
       sync.transaction((s) => {
-        for (const b of [...this.#pending, batch]) {
+        for (const b of [...this.#pending.all(), batch]) {
           for (let i = 0; i < b.length; i += max) s.run(c.dialect.insert(b.slice(i, i + max)));
         }
       });
     } catch {
       return false;
     }
-    this.#pending.length = 0;
-    this.#pendingEvents = 0;
+    this.#pending.clear();
     this.#recovered();
     return true;
   }
@@ -394,7 +369,7 @@ export class SqlBackend extends BaseBackend {
    * write then goes the asynchronous way, which reports it).
    */
   #openSync(): Connected | undefined {
-    if (this.#connectSync === undefined || this.#closed || this.#pending.length > 0) return undefined;
+    if (this.#connectSync === undefined || this.#closed || !this.#pending.empty) return undefined;
     let connected: Connected;
     try {
       connected = this.#connectSync();
@@ -421,7 +396,7 @@ export class SqlBackend extends BaseBackend {
   /** Tries to write the buffer now; resolves when it is empty, rejects if the database is still unreachable. */
   drain(): Promise<void> {
     return this.#serial(async () => {
-      if (this.#pending.length === 0) return;
+      if (this.#pending.empty) return;
       const c = await this.#ready();
       await this.#flushPending(c);
       this.#recovered();
@@ -697,7 +672,7 @@ export class SqlBackend extends BaseBackend {
     if (this.#closed) return Promise.reject(this.#closedError());
     if (rows.length === 0) return Promise.resolve();
     return this.#serial(async () => {
-      if (!options.retryNow && this.#pending.length > 0 && Date.now() < this.#nextAttemptAt)
+      if (!options.retryNow && !this.#pending.empty && this.#retries.waiting)
         throw new StorageError(this.name, "database unreachable: signed records not written yet");
       let c: Connected;
       try {
@@ -804,11 +779,10 @@ export class SqlBackend extends BaseBackend {
    */
   override async close(): Promise<void> {
     if (this.#closed) return;
-    if (this.#retryTimer !== undefined) clearTimeout(this.#retryTimer);
-    this.#retryTimer = undefined;
+    this.#retries.reset();
     const lastError = await this.#serial(async () => {
       this.#closed = true;
-      if (this.#pending.length === 0 || this.#connected === undefined) return undefined;
+      if (this.#pending.empty || this.#connected === undefined) return undefined;
       try {
         await this.#flushPending(this.#connected);
         return undefined;
@@ -819,10 +793,8 @@ export class SqlBackend extends BaseBackend {
     const c = this.#connected ?? (await this.#connecting?.catch(() => undefined));
     this.#connected = undefined;
     await c?.client.close();
-    if (this.#pendingEvents > 0) {
-      const lost = this.#pendingEvents;
-      this.#pending.length = 0;
-      this.#pendingEvents = 0;
+    if (this.#pending.items > 0) {
+      const lost = this.#pending.clear();
       throw new SqlWriteError(
         this.name,
         `closed with ${lost} buffered event(s) that could not be written${lastError ? `: ${message(lastError)}` : ""}`,

@@ -22,7 +22,14 @@ function newTable(prefix: string): string {
 }
 
 function backendConfig(table: string, partitioning: Partitioning): DatabaseBackendConfig {
-  return { type: "database", name: "db", enabled: true, connection: POSTGRES, table_name: table, partitioning };
+  return {
+    type: "database",
+    name: "db",
+    enabled: true,
+    connection: POSTGRES,
+    table_name: table,
+    partitioning,
+  };
 }
 
 function event(timestamp: string, n = 0): AuditEvent {
@@ -111,7 +118,9 @@ describe("a PostgreSQL table partitioned by day", () => {
       const parts = await partitions(table);
       expect(parts.p20190504).toBe(2);
       expect(parts.p20210101).toBe(1);
-      expect(parts[`p${dayKey(0)}`] ?? 0).toBe(partitionKey("daily", events[1]!.timestamp) === dayKey(0) ? 1 : 0);
+      expect(parts[`p${dayKey(0)}`] ?? 0).toBe(
+        partitionKey("daily", events[1]!.timestamp) === dayKey(0) ? 1 : 0,
+      );
 
       const asc: number[] = [];
       for await (const e of backend.query({ order: "asc" })) asc.push(Number(e.metadata?.n));
@@ -156,7 +165,9 @@ describe("a PostgreSQL table partitioned by day", () => {
         backends: [{ type: "database", connection: POSTGRES, table_name: table, partitioning: "daily" }],
       },
       processing: { sanitization: { enabled: false } },
-      security: { signing: { enabled: true, algorithm: "hmac-sha256", secret_key: HMAC_SECRET, checkpoint_every: 50 } },
+      security: {
+        signing: { enabled: true, algorithm: "hmac-sha256", secret_key: HMAC_SECRET, checkpoint_every: 50 },
+      },
     });
     const start = Date.parse("2026-03-01T00:00:00.000Z");
     const writer = new AuditEngine({ config, env: {} });
@@ -228,8 +239,8 @@ describe("the partitioning key", () => {
     expect(load({ connection: { dialect: "sqlite" }, partitioning: "daily" })).toThrow(
       /vigil\.storage\.backends\[0\]\.partitioning: expected none: partitioning is a PostgreSQL feature, found "daily" with dialect "sqlite"/,
     );
-    expect(load({ connection: { dialect: "postgresql", host: "h", database: "d" }, partitioning: "weekly" })).toThrow(
-      /partitioning: expected one of none, daily, monthly/,
-    );
+    expect(
+      load({ connection: { dialect: "postgresql", host: "h", database: "d" }, partitioning: "weekly" }),
+    ).toThrow(/partitioning: expected one of none, daily, monthly/);
   });
 });

@@ -620,7 +620,8 @@ export async function connectPostgres(
       }
       const head = `INSERT INTO ${table} (${columns.join(", ")}) VALUES `;
       // a partitioned table's key holds ts too: a retried event has the same id and ts
-      const tail = partitions === undefined ? " ON CONFLICT (id) DO NOTHING" : " ON CONFLICT (id, ts) DO NOTHING";
+      const tail =
+        partitions === undefined ? " ON CONFLICT (id) DO NOTHING" : " ON CONFLICT (id, ts) DO NOTHING";
       if (!plain) {
         const tuples = records.map((r, i) => tupleText(i, !NOT_JSONB.test(r.line)));
         return { text: head + tuples.join(", ") + tail, values };
