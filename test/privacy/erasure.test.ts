@@ -9,7 +9,7 @@ import Database from "better-sqlite3";
 import { afterAll, describe, expect, test } from "vitest";
 import type { VigilConfig } from "../../src/config/types.js";
 import { AuditEngine } from "../../src/engine.js";
-import { ConfigError, ErrorCodes, VigilError } from "../../src/errors.js";
+import { ConfigError, VigilError } from "../../src/errors.js";
 import type { AuditEvent } from "../../src/event/types.js";
 import { databaseConfig, dropTable, POSTGRES, pgQuery, uniqueTable } from "../conformance/sql-servers.js";
 import { tempDir } from "../helpers.js";
