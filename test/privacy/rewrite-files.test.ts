@@ -274,7 +274,10 @@ describe("erasure by rewriting, file store", () => {
   test("a writer that keeps appending to the live file loses nothing while another engine erases", async () => {
     const dir = join(tmp.dir, "live");
     const live = { ...config(dir) } as VigilConfig;
-    (live as { storage: unknown }).storage = { backends: [{ type: "file", directory: dir }] };
+    // no size rotation: the writer would have no reason of its own to look at the path again
+    (live as { storage: unknown }).storage = {
+      backends: [{ type: "file", directory: dir, rotation: { enabled: false } }],
+    };
     const writer = new AuditEngine({ config: live, env: {} });
     logSome(writer, 30);
     let n = 30;
