@@ -4,7 +4,8 @@
  * still appends to), a signed erasure record lists each replacement, and verify accepts
  * exactly those — the tamper matrix shows it accepts nothing else.
  */
-import { appendFileSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { spawn } from "node:child_process";
+import { appendFileSync, existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { gunzipSync } from "node:zlib";
 import { afterAll, describe, expect, test } from "vitest";
@@ -306,6 +307,75 @@ describe("erasure by rewriting, file store", () => {
     expect(verified.problems).toEqual([]);
     expect(verified.erased).toBe(result.rewritten);
   }, 30_000);
+
+  test("two writer processes append to the live file throughout another process's erasure: every line kept, the store verifies", async () => {
+    const dir = join(tmp.dir, "processes");
+    const script = join(tmp.dir, "writer.mts");
+    const engineModule = new URL("../../src/index.ts", import.meta.url).pathname;
+    writeFileSync(
+      script,
+      `import { AuditEngine } from ${JSON.stringify(engineModule)};
+const [dir, who] = process.argv.slice(2);
+const engine = new AuditEngine({ env: {}, config: {
+  core: { application_name: "rw" },
+  storage: { backends: [{ type: "file", directory: dir, rotation: { enabled: false } }] },
+  performance: { async: { enabled: true }, batching: { batch_size: 20, batch_timeout_seconds: 0.01 } },
+  security: { signing: { enabled: true, secret_key: ${JSON.stringify(SECRET)}, checkpoint_every: 50 } },
+} });
+let i = 0;
+let stop = false;
+process.on("SIGTERM", () => { stop = true; });
+while (!stop) {
+  engine.log({ action: "QUERY", actor: i % 4 === 0 ? { id: "42", username: "alice" } : { id: "7", username: "bob" },
+    resource: { type: "table", id: who + ":" + i } });
+  i++;
+  if (i % 20 === 0) await new Promise((r) => setTimeout(r, 2));
+}
+await engine.close();
+console.log("LOGGED " + i);
+`,
+    );
+    const children = ["a", "b"].map((who) => {
+      const p = spawn(process.execPath, ["--import", "tsx", script, dir, who], {
+        stdio: ["ignore", "pipe", "pipe"],
+      });
+      let out = "";
+      p.stdout.on("data", (d) => (out += d));
+      p.stderr.on("data", (d) => (out += d));
+      return { p, who, done: new Promise<string>((r) => p.on("exit", () => r(out))) };
+    });
+    // let them write a while, then erase while they keep writing
+    const cfg = { ...config(dir) } as VigilConfig;
+    (cfg as { storage: unknown }).storage = {
+      backends: [{ type: "file", directory: dir, rotation: { enabled: false } }],
+    };
+    for (let tries = 0; tries < 200; tries++) {
+      await new Promise((r) => setTimeout(r, 50));
+      if (existsSync(dir) && rawLines(dir).length > 400) break;
+    }
+    const eraser = new AuditEngine({ config: cfg, env: {}, readOnly: true });
+    const result = await eraser.eraseSubject("42");
+    await eraser.close();
+    await new Promise((r) => setTimeout(r, 300));
+    for (const c of children) c.p.kill("SIGTERM");
+    const outs = await Promise.all(children.map((c) => c.done));
+    const logged = outs.map((o) => Number(/LOGGED (\d+)/.exec(o)?.[1] ?? Number.NaN));
+    expect(
+      logged.every((n) => n > 0),
+      outs.join("\n"),
+    ).toBe(true);
+    const ids = new Set(rawLines(dir).map((l) => (JSON.parse(l) as AuditEvent).action.resource!.id));
+    for (const [k, who] of ["a", "b"].entries())
+      for (let i = 0; i < logged[k]!; i++) expect(ids.has(`${who}:${i}`), `${who}:${i}`).toBe(true);
+    expect(rawLines(dir).length).toBe(logged[0]! + logged[1]!);
+    expect(result.rewritten).toBeGreaterThan(0);
+    expect(rawLines(dir).filter((l) => l.includes("alice")).length).toBeGreaterThan(0); // written after the erasure
+    const check = new AuditEngine({ config: cfg, env: {}, readOnly: true });
+    const verified = await check.verify();
+    await check.close();
+    expect(verified.problems).toEqual([]);
+    expect(verified.erased).toBe(result.rewritten);
+  }, 60_000);
 
   test("gzipped files are rewritten gzipped", async () => {
     const dir = join(tmp.dir, "basic");
