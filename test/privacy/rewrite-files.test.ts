@@ -377,6 +377,62 @@ console.log("LOGGED " + i);
     expect(verified.erased).toBe(result.rewritten);
   }, 60_000);
 
+  test("a mixed store (clear events from before crypto-shredding, sealed ones after) gets both; encrypted lines are re-encrypted", async () => {
+    const dir = join(tmp.dir, "mixed");
+    const MASTER = "5a".repeat(32);
+    const base = {
+      ...config(dir),
+      storage: { backends: [{ type: "file", directory: dir }] },
+      security: {
+        signing: { enabled: true, secret_key: SECRET, checkpoint_every: 10 },
+        encryption: { enabled: true, key: "44".repeat(32), key_id: "k1" },
+      },
+    } as VigilConfig;
+    const before = new AuditEngine({ config: base, env: {} });
+    logSome(before, 9);
+    await before.close();
+    const sealing = {
+      ...base,
+      compliance: { gdpr: { erasure: { enabled: true, key: MASTER, fields: ["metadata.address"] } } },
+    } as VigilConfig;
+    const after = new AuditEngine({ config: sealing, env: {} });
+    logSome(after, 9, 9);
+    await after.close();
+    // the key rotates: rewritten lines are encrypted with the current key, old ones still read
+    const rotated = {
+      ...sealing,
+      security: {
+        ...sealing.security,
+        encryption: {
+          enabled: true,
+          key: "55".repeat(32),
+          key_id: "k2",
+          previous_keys: { k1: "44".repeat(32) },
+        },
+      },
+    } as VigilConfig;
+    const engine = new AuditEngine({ config: rotated, env: {}, readOnly: true });
+    try {
+      const result = await engine.eraseSubject("42");
+      expect(result).toMatchObject({ erased: true, rewritten: 3 }); // her 3 clear events; her 3 sealed ones by key
+      const envelopes = rawLines(dir).map((l) => JSON.parse(l) as { kid: string });
+      expect(envelopes.filter((e) => e.kid === "k2")).toHaveLength(3);
+      const hers: AuditEvent[] = [];
+      for await (const e of engine.exportSubject("42")) hers.push(e);
+      expect(hers).toHaveLength(6);
+      expect(hers.slice(0, 3).every((e) => e.actor?.username === "[ERASED]")).toBe(true);
+      expect(hers.slice(3).every((e) => e.subject?.erased === true && e.actor?.username === undefined)).toBe(
+        true,
+      );
+      expect(await engine.count({ query: 'alice OR "12 Elm Street"' })).toBe(0);
+      const verified = await engine.verify();
+      expect(verified.problems).toEqual([]);
+      expect(verified).toMatchObject({ status: "intact", erased: 3 });
+    } finally {
+      await engine.close();
+    }
+  }, 30_000);
+
   test("gzipped files are rewritten gzipped", async () => {
     const dir = join(tmp.dir, "basic");
     const gz = readdirSync(dir).filter((n) => n.endsWith(".gz"));
