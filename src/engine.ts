@@ -1032,7 +1032,13 @@ export class AuditEngine extends EventEmitter<EngineEvents> implements Flushable
    * await engine.eraseSubject("42");
    * // { subject: "42", ref: "9b1c…", erased: true, rewritten: 12, stores: [{ backend: "file", events: 12, … }] }
    */
-  async eraseSubject(subject: string): Promise<SubjectErasure> {
+  async eraseSubject(
+    subject: string,
+    options: {
+      /** Called now and then with the stored lines (and rows) read so far, across backends. */
+      readonly onProgress?: (linesRead: number) => void;
+    } = {},
+  ): Promise<SubjectErasure> {
     if (typeof subject !== "string" || subject === "")
       throw new VigilError(
         ErrorCodes.INVALID_ARGUMENT,
@@ -1050,11 +1056,21 @@ export class AuditEngine extends EventEmitter<EngineEvents> implements Flushable
     const signer = signing.enabled ? createSigner(signing) : undefined;
     const witness = signing.witness === undefined ? [] : [signing.witness];
     const stores: StoreErasure[] = [];
+    let before = 0;
+    let last = 0;
+    const report = options.onProgress;
+    const onProgress = report
+      ? (n: number) => {
+          last = n;
+          report(before + n);
+        }
+      : undefined;
     for (const b of this.#backends) {
-      if (b instanceof FileBackend)
-        stores.push(await eraseInFiles(b, { rewrite, ...(signer ? { signer } : {}), witness }));
-      else if (b instanceof SqlBackend)
-        stores.push(await eraseInRows(b, { rewrite, ...(signer ? { signer } : {}) }));
+      const common = { rewrite, ...(signer ? { signer } : {}), ...(onProgress ? { onProgress } : {}) };
+      if (b instanceof FileBackend) stores.push(await eraseInFiles(b, { ...common, witness }));
+      else if (b instanceof SqlBackend) stores.push(await eraseInRows(b, common));
+      before += last;
+      last = 0;
     }
     return {
       subject,

@@ -34,7 +34,7 @@ import {
   unlinkSync,
   writeSync,
 } from "node:fs";
-import { basename, join } from "node:path";
+import { basename, dirname, join } from "node:path";
 import type { Writable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { createGunzip, createGzip } from "node:zlib";
@@ -43,6 +43,7 @@ import { FileCheckpointSink } from "../integrity/records.js";
 import type { Signer } from "../integrity/signing.js";
 import { type FileBackend, nextRotatedName } from "../storage/file/file-backend.js";
 import { StoreLock } from "../storage/file/lock.js";
+import { syncDirectory } from "./key-store.js";
 import { type LineRewrite, type Replacement, signErasure } from "./rewrite.js";
 
 /** What erasure did in one store. */
@@ -81,6 +82,8 @@ export interface FileErasureOptions {
   readonly graceMs?: number;
   /** How long to wait for another process's maintenance lock. Default 30 s. */
   readonly lockWaitMs?: number;
+  /** Called now and then with the number of stored lines read so far (both passes over a file count). */
+  readonly onProgress?: (linesRead: number) => void;
 }
 
 const MAINTAIN_STALE_MS = 600_000;
@@ -94,7 +97,8 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
  * @throws {VigilError} `VIGIL_ERR_STORAGE` when the maintenance lock stays held, a file
  *   cannot be rewritten, or the store is chained and no signer is given.
  */
-export async function eraseInFiles(backend: FileBackend, options: FileErasureOptions): Promise<StoreErasure> {
+export async function eraseInFiles(backend: FileBackend, given: FileErasureOptions): Promise<StoreErasure> {
+  const options = counted(given);
   const directory = backend.directory;
   const maintain = new StoreLock(join(directory, ".vigil-maintain.lock"), MAINTAIN_STALE_MS);
   const deadline = Date.now() + (options.lockWaitMs ?? 30_000);
@@ -113,25 +117,36 @@ export async function eraseInFiles(backend: FileBackend, options: FileErasureOpt
   let records = 0;
   const sink = new FileCheckpointSink(join(directory, "checkpoints"), options.witness ?? []);
   try {
-    for (const f of await backend.listFiles()) {
-      const probe = await planFile(f.path, f.gzip, options.rewrite);
-      maintain.touch();
-      if (probe.changes === 0) {
-        for (const r of probe.refused) refused.push({ at: `${f.path}:${r.line}`, reason: r.reason });
-        continue;
+    // A file rotated by a writer between listing and rotating it aside is found under its new
+    // name by another pass (files already rewritten have nothing left to change).
+    for (let pass = 0, again = true; again && pass < 3; pass++) {
+      again = false;
+      for (const f of await backend.listFiles()) {
+        const probe = await planFile(f.path, f.gzip, options.rewrite);
+        maintain.touch();
+        if (probe.changes === 0) {
+          if (pass === 0)
+            for (const r of probe.refused) refused.push({ at: `${f.path}:${r.line}`, reason: r.reason });
+          continue;
+        }
+        let path = f.path;
+        if (!f.gzip && f.index === 0) {
+          const aside = rotateAside(directory, f.name);
+          if (aside === undefined) {
+            again = true;
+            continue;
+          }
+          path = aside;
+          await sleep(options.graceMs ?? 300);
+        }
+        const done = await rewriteFile(path, f.gzip, options, sink);
+        maintain.touch();
+        records += done.records;
+        replacements.push(...done.replacements);
+        unchained.push(...done.unchained);
+        for (const r of done.refused) refused.push({ at: `${path}:${r.line}`, reason: r.reason });
+        if (done.replacements.length + done.unchained.length > 0) files.push(path);
       }
-      let path = f.path;
-      if (!f.gzip && f.index === 0) {
-        path = rotateAside(directory, f.name);
-        await sleep(options.graceMs ?? 300);
-      }
-      const done = await rewriteFile(path, f.gzip, options, sink);
-      maintain.touch();
-      records += done.records;
-      replacements.push(...done.replacements);
-      unchained.push(...done.unchained);
-      for (const r of done.refused) refused.push({ at: `${path}:${r.line}`, reason: r.reason });
-      if (done.replacements.length + done.unchained.length > 0) files.push(path);
     }
   } finally {
     try {
@@ -161,8 +176,26 @@ export async function eraseInFiles(backend: FileBackend, options: FileErasureOpt
   };
 }
 
-/** Rename a file writers may append to out of their way, as size rotation does; returns its new path. */
-function rotateAside(directory: string, name: string): string {
+/** `options` with its `rewrite` counting the lines it sees for `onProgress` (every 1,000). */
+function counted(options: FileErasureOptions): FileErasureOptions {
+  const report = options.onProgress;
+  if (!report) return options;
+  let n = 0;
+  const rewrite = options.rewrite;
+  return {
+    ...options,
+    rewrite: (line) => {
+      if (++n % 1000 === 0) report(n);
+      return rewrite(line);
+    },
+  };
+}
+
+/**
+ * Rename a file writers may append to out of their way, as size rotation does; returns its
+ * new path, or undefined when it was moved meanwhile (rotated by a writer).
+ */
+function rotateAside(directory: string, name: string): string | undefined {
   const lock = new StoreLock(join(directory, ".vigil-rotate.lock"), ROTATE_STALE_MS);
   if (!lock.acquireSync(5000))
     throw new VigilError(
@@ -171,7 +204,12 @@ function rotateAside(directory: string, name: string): string {
     );
   try {
     const target = join(directory, nextRotatedName(directory, name));
-    renameSync(join(directory, name), target);
+    try {
+      renameSync(join(directory, name), target);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === "ENOENT") return undefined;
+      throw err;
+    }
     return target;
   } finally {
     lock.release();
@@ -298,7 +336,7 @@ async function rewriteFile(
       closeSync(tfd);
     }
     renameSync(tmp, path);
-    syncDirectory(path);
+    syncDirectory(dirname(path));
     if (!gzip) await carryOver(fd, size, path, result, options, sink, onLine);
   } catch (err) {
     try {
@@ -383,18 +421,5 @@ function countLines(path: string): number {
     }
   } finally {
     closeSync(fd);
-  }
-}
-
-function syncDirectory(path: string): void {
-  const dir = path.slice(0, path.length - basename(path).length) || ".";
-  let dfd: number | undefined;
-  try {
-    dfd = openSync(dir, "r");
-    fsyncSync(dfd);
-  } catch {
-    // some filesystems cannot fsync a directory; the rename is still atomic
-  } finally {
-    if (dfd !== undefined) closeSync(dfd);
   }
 }

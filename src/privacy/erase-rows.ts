@@ -23,6 +23,8 @@ export interface RowErasureOptions {
   readonly signer?: Signer;
   /** Rows per transaction. Default 500. */
   readonly batchSize?: number;
+  /** Called now and then with the number of rows read so far. */
+  readonly onProgress?: (rowsRead: number) => void;
 }
 
 /**
@@ -53,7 +55,9 @@ export async function eraseInRows(backend: SqlBackend, options: RowErasureOption
     batch = [];
     chained = [];
   };
+  let read = 0;
   for await (const { at, line } of backend.storedLines()) {
+    if (++read % 1000 === 0) options.onProgress?.(read);
     const r = options.rewrite(line);
     const where = `${source} row ${at}`;
     if (r.kind === "refused") refused.push({ at: where, reason: r.reason });

@@ -18,6 +18,7 @@ import { ErrorCodes, VigilError } from "../../errors.js";
 import { type CliContext, notice, type OutputStream, openEngine, write } from "../context.js";
 import { UsageError } from "../errors.js";
 import { addConfigOption } from "../options.js";
+import { Progress } from "../progress.js";
 import { formatCount, neutralize } from "../terminal.js";
 
 interface ExportFlags {
@@ -138,7 +139,13 @@ destroyed instead. This cannot be undone. Without --yes, asks first (answer y).`
             "not confirmed: nothing erased (pass --yes to skip the question)",
           );
       }
-      const result = await engine.eraseSubject(id);
+      const progress = new Progress(ctx.stderr, "erasing: read", { unit: "stored events" });
+      let result: SubjectErasure;
+      try {
+        result = await engine.eraseSubject(id, { onProgress: (n) => progress.update(n) });
+      } finally {
+        progress.done();
+      }
       await write(ctx.stdout, erasureReport(result));
       const refused = result.stores.reduce((n, s) => n + s.refused.length, 0);
       if (refused > 0)
