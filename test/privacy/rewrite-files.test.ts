@@ -170,8 +170,12 @@ describe("erasure by rewriting, file store", () => {
       return sealEvent(e, i.chain, i.seq, i.prev).line;
     };
 
+    let original = "";
     test("setup: bob's store, alice erased, verifies", async () => {
       await writeStore(dir);
+      const { name, index } = fileOf(58);
+      original = readFileSync(join(dir, name), "utf8").split("\n")[index]!;
+      expect(original).toContain("alice");
       expect((await erase(dir, "42")).rewritten).toBe(20);
       expect((await verifyOf(dir)).status).toBe("intact");
     }, 30_000);
@@ -254,6 +258,19 @@ describe("erasure by rewriting, file store", () => {
       expect(r.problems.some((p) => p.kind === "bad-signature")).toBe(true);
       expect(r.problems.some((p) => p.kind === "forged" && p.seq === seq)).toBe(true);
       expect((await verifyOf(dir)).status).toBe("intact");
+    });
+
+    test("the original line put back beside the erased one is a duplicate; in its place it is the event as written", async () => {
+      const path = join(dir, fileOf(58).name);
+      const saved = readFileSync(path, "utf8");
+      edit(58, (l) => `${l}\n${original}`);
+      let r = await verifyOf(dir);
+      writeFileSync(path, saved);
+      expect(r.problems.map((p) => [p.kind, p.seq])).toEqual([["duplicated", 58]]);
+      edit(58, () => original);
+      r = await verifyOf(dir);
+      writeFileSync(path, saved);
+      expect(r).toMatchObject({ status: "intact", erased: 19 });
     });
 
     test("a deleted erasure record is caught: every erased line shows as rewritten", async () => {
