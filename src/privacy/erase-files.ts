@@ -122,7 +122,14 @@ export async function eraseInFiles(backend: FileBackend, given: FileErasureOptio
     for (let pass = 0, again = true; again && pass < 3; pass++) {
       again = false;
       for (const f of await backend.listFiles()) {
-        const probe = await planFile(f.path, f.gzip, options.rewrite);
+        let probe: Awaited<ReturnType<typeof planFile>>;
+        try {
+          probe = await planFile(f.path, f.gzip, options.rewrite);
+        } catch (err) {
+          if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw err;
+          again = true; // rotated by a writer since the listing: look again
+          continue;
+        }
         maintain.touch();
         if (probe.changes === 0) {
           if (pass === 0)
