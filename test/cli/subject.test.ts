@@ -2,7 +2,7 @@
  * `vigil subject export ID` and `vigil subject erase ID` as a user runs them: the real
  * program as a child process over a signed file store written without crypto-shredding.
  */
-import { readFileSync } from "node:fs";
+import { readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { AuditEvent } from "../../src/event/types.js";
@@ -135,5 +135,40 @@ describe("vigil subject", () => {
     const v = await store.run(["verify"]);
     expect(v.stdout).toMatch(/^OK: 12 events .*; 4 events rewritten under signed erasure records\n$/);
     expect(v.code).toBe(0);
+  });
+
+  it("a line about the person modified after writing is not rewritten: listed, exit 1, verify still names it", async () => {
+    const other = createStore(SIGNED);
+    try {
+      for (let i = 0; i < 3; i++)
+        other.log({
+          action: "LOGIN",
+          category: "SECURITY",
+          actor: { id: "9", username: "dave" },
+          metadata: { n: i },
+        });
+      await other.engine.close();
+      const file = readdirSync(other.logDir).find((n) => n.endsWith(".log"))!;
+      const path = join(other.logDir, file);
+      const text = readFileSync(path, "utf8");
+      writeFileSync(path, text.replace('"n":1', '"n":100'));
+      const r = await other.run(["subject", "erase", "9", "--yes"]);
+      expect(r.code).toBe(1);
+      expect(r.stdout).toMatch(/ {2}file: rewrote 2 events in 1 file; signed 1 erasure record\n/);
+      expect(r.stdout).toMatch(/ {4}NOT REWRITTEN .*\.log\.1:2: its content does not match its hash/);
+      expect(r.stderr).toMatch(
+        /^vigil: 1 line about subject "9" was not rewritten because it was modified after writing \(listed above\): run vigil verify\n$/,
+      );
+      const after = readdirSync(other.logDir)
+        .filter((n) => n.includes(".log"))
+        .map((n) => readFileSync(join(other.logDir, n), "utf8"))
+        .join("");
+      expect(after.match(/dave/g)).toHaveLength(1); // the modified line, kept as it was
+      const v = await other.run(["verify"]);
+      expect(v.code).toBe(1);
+      expect(v.stdout).toMatch(/modified/);
+    } finally {
+      await other.cleanup();
+    }
   });
 });

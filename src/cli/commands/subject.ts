@@ -151,7 +151,7 @@ destroyed instead. This cannot be undone. Without --yes, asks first (answer y).`
       if (refused > 0)
         throw new VigilError(
           ErrorCodes.INTEGRITY,
-          `${refused} line${refused === 1 ? "" : "s"} about subject ${shown} were not rewritten because they were modified after writing (listed above): run vigil verify`,
+          `${refused} line${refused === 1 ? "" : "s"} about subject ${shown} ${refused === 1 ? "was" : "were"} not rewritten because ${refused === 1 ? "it was" : "they were"} modified after writing (listed above): run vigil verify`,
         );
     } finally {
       await engine.close();
