@@ -40,6 +40,19 @@ describe("vigil subject", () => {
   });
   afterAll(() => store.cleanup());
 
+  it("help: vigil subject lists export and erase; each documents --config", async () => {
+    const top = await store.run(["subject", "--help"]);
+    expect(top.code).toBe(0);
+    expect(top.stdout).toMatch(/^ {2}export \[options\] <id>/m);
+    expect(top.stdout).toMatch(/^ {2}erase \[options\] <id>/m);
+    for (const verb of ["export", "erase"]) {
+      const r = await store.run(["subject", verb, "--help"]);
+      expect(r.code).toBe(0);
+      expect(r.stdout).toMatch(new RegExp(`^Usage: vigil subject ${verb} \\[options\\] <id>`, "m"));
+      expect(r.stdout).toContain("--config <path>");
+    }
+  });
+
   it("export writes every event about the person as a JSON array, oldest first, and says how many", async () => {
     const r = await store.run(["subject", "export", "42"]);
     expect(r.code).toBe(0);
