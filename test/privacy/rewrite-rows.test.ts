@@ -5,6 +5,7 @@
  * no signed record lists, or a deleted record, is caught. The append-only guard still
  * refuses any other update.
  */
+import { join } from "node:path";
 import { afterAll, describe, expect, test } from "vitest";
 import type { DatabaseConnectionConfig, VigilConfig } from "../../src/config/types.js";
 import { AuditEngine } from "../../src/engine.js";
@@ -152,4 +153,51 @@ describe.each(TARGETS)("erasure by rewriting on $dialect rows", (target) => {
       }
     }, 60_000);
   }
+});
+
+describe("erasure by rewriting on a file store and a database at once", () => {
+  const temp = tempDir("vigil-rewrite-both-");
+  afterAll(() => temp.cleanup());
+
+  test("both are rewritten, each under its own signed records, and both verify", async () => {
+    const cfg = {
+      core: { application_name: "both" },
+      storage: {
+        backends: [
+          { type: "file", directory: join(temp.dir, "files") },
+          {
+            type: "database",
+            name: "db",
+            connection: { dialect: "sqlite", filename: join(temp.dir, "audit.db") },
+            table_name: "events",
+          },
+        ],
+      },
+      performance: { async: { enabled: false } },
+      security: { signing: { enabled: true, secret_key: SECRET, checkpoint_every: 10 } },
+    } as VigilConfig;
+    const writer = new AuditEngine({ config: cfg, env: {} });
+    for (let i = 0; i < 12; i++)
+      writer.log({
+        action: "QUERY",
+        actor: i % 2 === 0 ? ALICE : BOB,
+        resource: { type: "t", id: String(i) },
+      });
+    await writer.close();
+    const engine = new AuditEngine({ config: cfg, env: {}, readOnly: true });
+    try {
+      const result = await engine.eraseSubject("alice");
+      expect(result.rewritten).toBe(12);
+      expect(result.stores.map((s) => [s.type, s.events, s.records])).toEqual([
+        ["file", 6, 1],
+        ["database", 6, 1],
+      ]);
+      const verified = await engine.verify();
+      expect(verified.problems).toEqual([]);
+      expect(verified).toMatchObject({ status: "intact", erased: 12 });
+      expect(verified.backends.map((b) => b.result.erased)).toEqual([6, 6]);
+    } finally {
+      await engine.close();
+    }
+  });
 });
