@@ -16,6 +16,7 @@ import { sealEvent } from "../../src/integrity/chain.js";
 import { signRecord } from "../../src/integrity/records.js";
 import { createSigner } from "../../src/integrity/signing.js";
 import { rawLines, tempDir } from "../helpers.js";
+import { ED_PRIVATE, ED_PUBLIC } from "../integrity/store.js";
 
 const tmp = tempDir("vigil-rewrite-");
 afterAll(() => tmp.cleanup());
@@ -445,6 +446,29 @@ console.log("LOGGED " + i);
       const verified = await engine.verify();
       expect(verified.problems).toEqual([]);
       expect(verified).toMatchObject({ status: "intact", erased: 3 });
+    } finally {
+      await engine.close();
+    }
+  }, 30_000);
+
+  test("with Ed25519 signing the records are Ed25519-signed, and a public-key-only verifier accepts them", async () => {
+    const dir = join(tmp.dir, "ed25519");
+    const ed = {
+      ...config(dir),
+      security: {
+        signing: { enabled: true, algorithm: "ed25519", private_key: ED_PRIVATE, checkpoint_every: 10 },
+      },
+    } as VigilConfig;
+    const writer = new AuditEngine({ config: ed, env: {} });
+    logSome(writer, 12);
+    await writer.close();
+    const engine = new AuditEngine({ config: ed, env: {}, readOnly: true });
+    try {
+      expect((await engine.eraseSubject("42")).rewritten).toBe(4);
+      expect(erasureRecords(dir)[0]).toMatchObject({ alg: "ed25519" });
+      const verified = await engine.verify({ publicKey: ED_PUBLIC });
+      expect(verified.problems).toEqual([]);
+      expect(verified).toMatchObject({ status: "intact", erased: 4 });
     } finally {
       await engine.close();
     }
