@@ -68,8 +68,8 @@ async function writeStore(dir: string): Promise<void> {
   await m.close();
 }
 
-async function verifyOf(dir: string) {
-  const engine = new AuditEngine({ config: config(dir), env: {}, readOnly: true });
+async function verifyOf(dir: string, cfg: VigilConfig = config(dir)) {
+  const engine = new AuditEngine({ config: cfg, env: {}, readOnly: true });
   try {
     return await engine.verify();
   } finally {
@@ -85,6 +85,13 @@ async function erase(dir: string, subject: string) {
     await engine.close();
   }
 }
+
+/** The configuration without any rotation: writers have no reason of their own to look at the path again. */
+const unrotated = (dir: string): VigilConfig =>
+  ({
+    ...config(dir),
+    storage: { backends: [{ type: "file", directory: dir, rotation: { enabled: false } }] },
+  }) as VigilConfig;
 
 const erasureRecords = (dir: string) =>
   readFileSync(join(dir, "checkpoints", "erasure.jsonl"), "utf8")
@@ -292,11 +299,7 @@ describe("erasure by rewriting, file store", () => {
 
   test("a writer that keeps appending to the live file loses nothing while another engine erases", async () => {
     const dir = join(tmp.dir, "live");
-    const live = { ...config(dir) } as VigilConfig;
-    // no size rotation: the writer would have no reason of its own to look at the path again
-    (live as { storage: unknown }).storage = {
-      backends: [{ type: "file", directory: dir, rotation: { enabled: false } }],
-    };
+    const live = unrotated(dir);
     const writer = new AuditEngine({ config: live, env: {} });
     logSome(writer, 30);
     let n = 30;
@@ -319,9 +322,7 @@ describe("erasure by rewriting, file store", () => {
     const ids = events.map((e) => Number(e.action.resource!.id)).sort((a, b) => a - b);
     expect(ids).toEqual(Array.from({ length: n }, (_, i) => i)); // every event, once
     expect(readdirSync(dir).filter((f) => /\.log\.\d+$/.test(f)).length).toBe(1); // the live file was rotated aside
-    const check = new AuditEngine({ config: live, env: {}, readOnly: true });
-    const verified = await check.verify();
-    await check.close();
+    const verified = await verifyOf(dir, live);
     expect(verified.problems).toEqual([]);
     expect(verified.erased).toBe(result.rewritten);
   }, 30_000);
@@ -363,10 +364,7 @@ console.log("LOGGED " + i);
       return { p, who, done: new Promise<string>((r) => p.on("exit", () => r(out))) };
     });
     // let them write a while, then erase while they keep writing
-    const cfg = { ...config(dir) } as VigilConfig;
-    (cfg as { storage: unknown }).storage = {
-      backends: [{ type: "file", directory: dir, rotation: { enabled: false } }],
-    };
+    const cfg = unrotated(dir);
     for (let tries = 0; tries < 200; tries++) {
       await new Promise((r) => setTimeout(r, 50));
       if (existsSync(dir) && rawLines(dir).length > 400) break;
@@ -388,9 +386,7 @@ console.log("LOGGED " + i);
     expect(rawLines(dir).length).toBe(logged[0]! + logged[1]!);
     expect(result.rewritten).toBeGreaterThan(0);
     expect(rawLines(dir).filter((l) => l.includes("alice")).length).toBeGreaterThan(0); // written after the erasure
-    const check = new AuditEngine({ config: cfg, env: {}, readOnly: true });
-    const verified = await check.verify();
-    await check.close();
+    const verified = await verifyOf(dir, cfg);
     expect(verified.problems).toEqual([]);
     expect(verified.erased).toBe(result.rewritten);
   }, 60_000);
