@@ -36,6 +36,9 @@ import { type Flushable, registerExitFlush, unregisterExitFlush } from "./pipeli
 import { compileFilters, type EventFilter } from "./pipeline/filter.js";
 import { compilePrepare, type Prepare } from "./pipeline/prepare.js";
 import type { BatchStage } from "./pipeline/stage.js";
+import { eraseInFiles, type StoreErasure } from "./privacy/erase-files.js";
+import { eraseInRows } from "./privacy/erase-rows.js";
+import { createLineRewriter } from "./privacy/rewrite.js";
 import { createSubjectStage, type SubjectKeyStore, subjectKeyStoreFor } from "./privacy/subjects.js";
 import { type AggregateResult, type AggregateSearchOptions, aggregateSearch } from "./query/aggregate.js";
 import { encodeCursor } from "./query/cursor.js";
@@ -117,6 +120,19 @@ const MAX_BATCHES_IN_FLIGHT = 4;
 interface Entry {
   readonly event: Mutable<AuditEvent>;
   readonly waiter?: { resolve(e: AuditEvent): void; reject(e: unknown): void };
+}
+
+/** What {@link AuditEngine.eraseSubject} did. */
+export interface SubjectErasure {
+  readonly subject: string;
+  /** The person's pseudonym, when crypto-shredding (`compliance.gdpr.erasure`) is on. */
+  readonly ref?: string;
+  /** Crypto-shredding: the person's key existed and was destroyed. */
+  readonly erased: boolean;
+  /** Events redacted in place, across every backend. */
+  readonly rewritten: number;
+  /** Per file or database backend: what was rewritten and signed. */
+  readonly stores: readonly StoreErasure[];
 }
 
 interface EngineEvents {
@@ -992,33 +1008,80 @@ export class AuditEngine extends EventEmitter<EngineEvents> implements Flushable
   }
 
   /**
-   * Erase one person's personal data (GDPR art. 17) by destroying their key
-   * (`compliance.gdpr.erasure`): the personal fields of every event about them — sealed
-   * under that key when written — become unreadable for good, while the events themselves
-   * (ids, times, actions, results, `actor.id`, the sealed bytes) stay and still verify.
-   * Events logged for that person afterwards get a new key. Flushes first.
+   * Erase one person's personal data (GDPR art. 17) from every file and database backend,
+   * whichever way the events were written (docs/privacy.md):
    *
-   * @param subject - the person's `actor.id` (or `actor.username` for events without an id).
-   * @returns `erased: false` when there was no key (never seen, or erased before).
-   * @throws {VigilError} `VIGIL_ERR_CONFIG` when erasure is not enabled; `VIGIL_ERR_INVALID_ARGUMENT`
-   *   for an empty subject.
+   * - **crypto-shredding**, where `compliance.gdpr.erasure` sealed the personal fields when
+   *   the events were written: the person's key is destroyed (`erased: true`), no stored byte
+   *   changes;
+   * - **signed in-place redaction** for events stored in clear (written before erasure was
+   *   on, or without it): each personal field — every `actor` member but `id` and `roles`,
+   *   and each of `compliance.gdpr.erasure.fields` — is replaced by `"[ERASED]"`, and with
+   *   signing on a signed erasure record lists every replacement (chain, seq, old and new
+   *   hash, location), so `vigil verify` accepts exactly those and nothing else.
+   *
+   * A mixed store gets both. The person is matched by `actor.id` or `actor.username`.
+   * Flushes first. Events logged for the person afterwards are recorded as usual.
+   *
+   * @param subject - the person's `actor.id` (or `actor.username`).
+   * @returns what was done: `erased` (a key was destroyed), `rewritten` (events redacted in
+   *   place), and per backend the replacements and the lines refused (modified lines are
+   *   not rewritten, so their tampering stays visible).
+   * @throws {VigilError} `VIGIL_ERR_INVALID_ARGUMENT` for an empty subject; `VIGIL_ERR_CONFIG`
+   *   when chained events must be rewritten but `security.signing` is off, or encrypted ones
+   *   with encryption off; `VIGIL_ERR_STORAGE` when a store cannot be rewritten (what was
+   *   committed before stays valid; erasing again completes the work).
    * @example
-   * await engine.eraseSubject("42"); // { subject: "42", ref: "9b1c…", erased: true }
+   * await engine.eraseSubject("42");
+   * // { subject: "42", ref: "9b1c…", erased: true, rewritten: 12, stores: [{ backend: "file", events: 12, … }] }
    */
-  async eraseSubject(subject: string): Promise<{ subject: string; ref: string; erased: boolean }> {
+  async eraseSubject(
+    subject: string,
+    options: {
+      /** Called now and then with the stored lines (and rows) read so far, across backends. */
+      readonly onProgress?: (linesRead: number) => void;
+    } = {},
+  ): Promise<SubjectErasure> {
     if (typeof subject !== "string" || subject === "")
       throw new VigilError(
         ErrorCodes.INVALID_ARGUMENT,
         "eraseSubject: expected a non-empty actor id or username",
       );
-    if (!this.#subjects)
-      throw new VigilError(
-        ErrorCodes.CONFIG,
-        "eraseSubject: compliance.gdpr.erasure is not enabled, so personal fields were stored in clear and cannot be erased by key",
-      );
+    const rewrite = createLineRewriter(this.config, subject);
     await this.flush();
-    const ref = this.#subjects.ref(subject);
-    return { subject, ref, erased: this.#subjects.erase(ref) };
+    let ref: string | undefined;
+    let erased = false;
+    if (this.#subjects) {
+      ref = this.#subjects.ref(subject);
+      erased = this.#subjects.erase(ref);
+    }
+    const signing = this.config.security.signing;
+    const signer = signing.enabled ? createSigner(signing) : undefined;
+    const witness = signing.witness === undefined ? [] : [signing.witness];
+    const stores: StoreErasure[] = [];
+    let before = 0;
+    let last = 0;
+    const report = options.onProgress;
+    const onProgress = report
+      ? (n: number) => {
+          last = n;
+          report(before + n);
+        }
+      : undefined;
+    for (const b of this.#backends) {
+      const common = { rewrite, ...(signer ? { signer } : {}), ...(onProgress ? { onProgress } : {}) };
+      if (b instanceof FileBackend) stores.push(await eraseInFiles(b, { ...common, witness }));
+      else if (b instanceof SqlBackend) stores.push(await eraseInRows(b, common));
+      before += last;
+      last = 0;
+    }
+    return {
+      subject,
+      ...(ref !== undefined ? { ref } : {}),
+      erased,
+      rewritten: stores.reduce((n, s) => n + s.events, 0),
+      stores,
+    };
   }
 
   async *#streamSpec(spec: QuerySpec, signal?: AbortSignal): AsyncGenerator<AuditEvent> {

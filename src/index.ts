@@ -14,7 +14,7 @@ export { type AuditScope, currentScope, enterAuditScope, withAuditScope } from "
 export { ConfigFileError, discoverConfigPath, loadConfig, resolveConfig } from "./config/index.js";
 export type { ResolvedConfig, VigilConfig } from "./config/types.js";
 export { configure, getDefaultEngine, setDefaultEngine } from "./default-engine.js";
-export { AuditEngine, type AuditEngineOptions, type EngineMetrics } from "./engine.js";
+export { AuditEngine, type AuditEngineOptions, type EngineMetrics, type SubjectErasure } from "./engine.js";
 export {
   ConfigError,
   type ConfigProblem,
@@ -52,6 +52,7 @@ export {
   toEcs,
   toOcsf,
 } from "./export/index.js";
+export type { StoreErasure } from "./privacy/erase-files.js";
 export type { AggregateBucket, AggregateResult, AggregateSearchOptions } from "./query/aggregate.js";
 export type { QueryNode } from "./query/ast.js";
 export { AuditQuery } from "./query/audit-query.js";

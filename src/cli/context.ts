@@ -19,11 +19,19 @@ export interface CliContext {
   readonly stderr: OutputStream;
   readonly env: NodeJS.ProcessEnv;
   readonly cwd: string;
+  /** Where answers to questions come from (`vigil subject erase` asks); none: every question is answered no. */
+  readonly stdin?: NodeJS.ReadableStream;
 }
 
 /** The context of the running process. */
 export function processContext(): CliContext {
-  return { stdout: process.stdout, stderr: process.stderr, env: process.env, cwd: process.cwd() };
+  return {
+    stdout: process.stdout,
+    stderr: process.stderr,
+    env: process.env,
+    cwd: process.cwd(),
+    stdin: process.stdin,
+  };
 }
 
 /**

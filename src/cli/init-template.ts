@@ -114,6 +114,8 @@ vigil:
       auto_delete_after_retention: false
       # Erasure (GDPR art. 17): personal fields sealed under a key per person, so that
       # engine.eraseSubject(id) destroys them and the store still verifies (docs/privacy.md).
+      # Events written without it are erased by signed in-place redaction instead
+      # (vigil subject erase ID); fields below are replaced then too.
       erasure:
         enabled: false
         # key: "\${VIGIL_SUBJECT_MASTER_KEY}"   # 32 bytes: vigil keygen --algorithm aes-256-gcm

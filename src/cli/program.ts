@@ -14,6 +14,7 @@ import { retentionCommand } from "./commands/retention.js";
 import { searchCommand } from "./commands/search.js";
 import { serveCommand } from "./commands/serve.js";
 import { statsCommand } from "./commands/stats.js";
+import { subjectCommand } from "./commands/subject.js";
 import { tailCommand } from "./commands/tail.js";
 import { verifyCommand } from "./commands/verify.js";
 import { type CliContext, processContext } from "./context.js";
@@ -51,6 +52,7 @@ Exit status: 0 success, 1 failure, 2 bad input (query, options, configuration).`
   verifyCommand(program, ctx);
   serveCommand(program, ctx);
   keygenCommand(program, ctx);
+  subjectCommand(program, ctx);
   return program;
 }
 

@@ -132,6 +132,7 @@ function combine(results: readonly BackendVerifyResult[]): StoreVerifyResult {
     files: sum((r) => r.files),
     checkpoints: sum((r) => r.checkpoints),
     retained: sum((r) => r.retained),
+    erased: sum((r) => r.erased),
     problems: all.flatMap((r) => r.problems),
     omittedProblems: sum((r) => r.omittedProblems),
     pending: all.flatMap((r) => r.pending),

@@ -6,6 +6,7 @@
  * ```
  * <directory>/checkpoints/<chain, made file-safe>.jsonl   checkpoints of one chain
  * <directory>/checkpoints/retention.jsonl                  retention records of every chain
+ * <directory>/checkpoints/erasure.jsonl                    erasure records of every chain
  * ```
  *
  * A signature covers the RFC 8785 canonical JSON of the record without its `sig` member.
@@ -56,12 +57,44 @@ export interface RetentionRecord {
   readonly sig: string;
 }
 
-export type SignedRecord = CheckpointRecord | RetentionRecord;
+/** One line rewritten by erasure: its chain position, its hash before and after, where it is. */
+export interface ErasureReplacement {
+  readonly seq: number;
+  /** The hash the line had when written (the next event's `prev`, the checkpoints' `hash`). */
+  readonly old: string;
+  /** The hash of the rewritten line (its `integrity.hash` now). */
+  readonly new: string;
+  /** Where the rewritten line is: `file:line`, or `<dialect>:<table> row N`. */
+  readonly at?: string;
+}
+
+/**
+ * A signed statement that events of `chain` were rewritten by erasure (GDPR art. 17, signed
+ * in-place redaction): each replacement names the position, the hash the event had and
+ * the hash of its redacted form. Verify accepts exactly those replacements.
+ */
+export interface ErasureRecord {
+  readonly v: 1;
+  readonly type: "erasure";
+  readonly chain: string;
+  readonly replacements: readonly ErasureReplacement[];
+  /** The fields replaced by the marker (dotted paths), across the replacements. */
+  readonly fields: readonly string[];
+  /** The marker that replaced them. */
+  readonly marker: string;
+  readonly time: string;
+  readonly alg: SigningAlgorithm;
+  readonly key_id: string;
+  readonly sig: string;
+}
+
+export type SignedRecord = CheckpointRecord | RetentionRecord | ErasureRecord;
 
 /** A record before signing. */
 export type UnsignedRecord =
   | Omit<CheckpointRecord, "sig" | "alg" | "key_id">
-  | Omit<RetentionRecord, "sig" | "alg" | "key_id">;
+  | Omit<RetentionRecord, "sig" | "alg" | "key_id">
+  | Omit<ErasureRecord, "sig" | "alg" | "key_id">;
 
 /** Sign a record with `signer`, adding `alg`, `key_id` and `sig`. */
 export function signRecord<T extends UnsignedRecord>(
@@ -128,9 +161,9 @@ export function fanOutSinks(sinks: readonly CheckpointSink[]): CheckpointSink {
 
 /** A chain id made safe as a file name. */
 export function recordFileName(record: Pick<SignedRecord, "type" | "chain">): string {
-  return record.type === "retention"
-    ? "retention.jsonl"
-    : `${record.chain.replace(/[^A-Za-z0-9._-]/g, "_")}.jsonl`;
+  if (record.type === "retention") return "retention.jsonl";
+  if (record.type === "erasure") return "erasure.jsonl";
+  return `${record.chain.replace(/[^A-Za-z0-9._-]/g, "_")}.jsonl`;
 }
 
 /**
@@ -331,6 +364,26 @@ export function parseRecord(text: string): SignedRecord | string {
       return "retention record without last_hash";
     if (!Array.isArray(r.files)) return "retention record without files";
     return r as unknown as RetentionRecord;
+  }
+  if (r.type === "erasure") {
+    if (!Array.isArray(r.replacements) || r.replacements.length === 0)
+      return "erasure record without replacements";
+    for (const x of r.replacements as unknown[]) {
+      const e = x as Record<string, unknown> | null;
+      if (
+        e === null ||
+        typeof e !== "object" ||
+        !isSeq(e.seq) ||
+        typeof e.old !== "string" ||
+        !HEX64.test(e.old) ||
+        typeof e.new !== "string" ||
+        !HEX64.test(e.new)
+      )
+        return "erasure record with a replacement without a valid seq, old and new hash";
+    }
+    if (!Array.isArray(r.fields) || typeof r.marker !== "string")
+      return "erasure record without fields or marker";
+    return r as unknown as ErasureRecord;
   }
   return `unknown record type ${JSON.stringify(r.type)}`;
 }

@@ -27,7 +27,7 @@ import type { LineSource } from "./verify.js";
 export interface SignedRecordRow {
   readonly type: string;
   readonly chain: string;
-  /** The checkpoint's `seq`, or the retention record's `to`. */
+  /** The checkpoint's `seq`, the retention record's `to`, or the erasure record's highest seq. */
   readonly seq: number;
   /** The record's JSON, exactly as a file sink would write it (without newline). */
   readonly text: string;
@@ -70,7 +70,12 @@ export function recordRow(record: SignedRecord): SignedRecordRow {
   return {
     type: record.type,
     chain: record.chain,
-    seq: record.type === "checkpoint" ? record.seq : record.to,
+    seq:
+      record.type === "checkpoint"
+        ? record.seq
+        : record.type === "retention"
+          ? record.to
+          : Math.max(...record.replacements.map((r) => r.seq)),
     text: JSON.stringify(record),
   };
 }

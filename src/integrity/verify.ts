@@ -35,6 +35,7 @@ import {
   type RetentionRecord,
   readRecords,
   recordLocation,
+  type SignedRecord,
   type StoredSignedRecord,
 } from "./records.js";
 import { createVerifier, type SignatureVerifier, type SigningKeys } from "./signing.js";
@@ -149,6 +150,8 @@ export interface VerifyResult {
   readonly checkpoints: number;
   /** Events deleted under signed retention records (authorized gaps). */
   readonly retained: number;
+  /** Events rewritten by erasure under signed erasure records (authorized replacements). */
+  readonly erased: number;
   readonly problems: readonly VerifyProblem[];
   /** Problems not listed because `maxProblems` was reached. */
   readonly omittedProblems: number;
@@ -275,6 +278,9 @@ export class ChainVerifier {
   readonly #witnessCheckpoints = new Map<string, CheckpointRecord[]>();
   readonly #retention = new Map<string, RetentionRecord[]>();
   readonly #retainedFiles = new Set<string>();
+  /** Signed erasure replacements: chain → seq → new hash → old hash. */
+  readonly #erasures = new Map<string, Map<number, Map<string, string>>>();
+  #erased = 0;
   readonly #missingFiles: MissingFile[] = [];
   /** For the chain being judged, when files are missing: the first and last seq in each source. */
   #bounds: Map<number, [number, number]> | undefined;
@@ -478,7 +484,7 @@ export class ChainVerifier {
           file: stored.file,
           line: stored.line,
           chain: r.chain,
-          ...(r.type === "checkpoint" ? { seq: r.seq } : { seq: r.from, toSeq: r.to }),
+          ...recordSpan(r),
         });
         continue;
       }
@@ -492,6 +498,20 @@ export class ChainVerifier {
           map.set(r.chain, list);
         }
         list.push(r);
+      } else if (r.type === "erasure") {
+        let bySeq = this.#erasures.get(r.chain);
+        if (!bySeq) {
+          bySeq = new Map();
+          this.#erasures.set(r.chain, bySeq);
+        }
+        for (const x of r.replacements) {
+          let byNew = bySeq.get(x.seq);
+          if (!byNew) {
+            byNew = new Map();
+            bySeq.set(x.seq, byNew);
+          }
+          byNew.set(x.new, x.old);
+        }
       } else {
         let list = this.#retention.get(r.chain);
         if (!list) {
@@ -657,6 +677,7 @@ export class ChainVerifier {
       files: this.#sources.length,
       checkpoints: this.#validRecords,
       retained,
+      erased: this.#erased,
       problems,
       omittedProblems: this.#omitted,
       pending,
@@ -700,6 +721,8 @@ export class ChainVerifier {
   /** Judge one chain; returns the number of events deleted under retention records. */
   #judgeChain(chain: string, wrongKeyIds: ReadonlySet<string>, signingKeyWrong: boolean): number {
     const entries = this.#chains.get(chain) ?? [];
+    const erasures = this.#erasures.get(chain);
+    if (erasures) this.#applyErasures(entries, erasures);
     for (const e of entries) if (e.kid !== undefined && wrongKeyIds.has(e.kid)) e.state = OPAQUE;
     entries.sort((a, b) => a.seq - b.seq || a.state - b.state || a.src - b.src || a.line - b.line);
 
@@ -921,6 +944,23 @@ export class ChainVerifier {
       line: first.line,
       message: `chain ${chain}: ${count} event${count === 1 ? "" : "s"} pending (${range}${notRead}; ${who}, ${sinceText})`,
     };
+  }
+
+  /**
+   * Lines rewritten by erasure: a valid line whose hash is the `new` hash of a signed
+   * replacement at its position stands for the event it replaced (its `old` hash), so the
+   * next event's link and the checkpoints are judged against what was written. A rewritten
+   * line no signed record names keeps its own hash and breaks the chain there.
+   */
+  #applyErasures(entries: Entry[], erasures: ReadonlyMap<number, ReadonlyMap<string, string>>): void {
+    for (let i = 0; i < entries.length; i++) {
+      const e = entries[i]!;
+      if (e.state !== VALID) continue;
+      const old = erasures.get(e.seq)?.get(e.hash);
+      if (old === undefined) continue;
+      entries[i] = { ...e, hash: old };
+      this.#erased++;
+    }
   }
 
   /** The checkpoints of a chain, store and witness merged, sorted; reports a rollback. */
@@ -1215,6 +1255,14 @@ export class ChainVerifier {
 }
 
 /** A duration in seconds with one decimal, for messages: `2.1 s`. */
+/** The chain positions a signed record speaks of, for a problem. */
+function recordSpan(r: SignedRecord): { seq: number; toSeq?: number } {
+  if (r.type === "checkpoint") return { seq: r.seq };
+  if (r.type === "retention") return { seq: r.from, toSeq: r.to };
+  const seqs = r.replacements.map((x) => x.seq);
+  return { seq: Math.min(...seqs), toSeq: Math.max(...seqs) };
+}
+
 function seconds(ms: number): string {
   return `${(Math.max(0, ms) / 1000).toFixed(1)} s`;
 }

@@ -205,7 +205,8 @@ export class SubjectKeyStore {
   }
 }
 
-function syncDirectory(path: string): void {
+/** fsync a directory (after a create, rename or unlink in it); filesystems that cannot are passed over. */
+export function syncDirectory(path: string): void {
   let fd: number | undefined;
   try {
     fd = openSync(path, "r");

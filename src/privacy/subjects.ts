@@ -34,7 +34,7 @@ import type { BatchStage } from "../pipeline/stage.js";
 import { SubjectKeyStore } from "./key-store.js";
 
 /** `actor` members that stay readable: who it was (pseudonymously) and in which role. */
-const ACTOR_KEPT = new Set(["id", "roles"]);
+export const ACTOR_KEPT: ReadonlySet<string> = new Set(["id", "roles"]);
 
 /** The key store of a configuration with erasure enabled; `undefined` when it is off. */
 export function subjectKeyStoreFor(config: ResolvedConfig): SubjectKeyStore | undefined {

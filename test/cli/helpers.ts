@@ -35,6 +35,8 @@ export interface RunOptions {
   readonly cwd: string;
   /** Extra environment; `VIGIL_CONFIG`, `COLUMNS` and `VIGIL_DEBUG` are cleared unless given. */
   readonly env?: Readonly<Record<string, string>>;
+  /** Text given on stdin (default: none, stdin is /dev/null). */
+  readonly input?: string;
 }
 
 function childEnv(extra: Readonly<Record<string, string>> = {}): NodeJS.ProcessEnv {
@@ -50,13 +52,14 @@ export function start(args: readonly string[], options: RunOptions): ChildProces
   return spawn(cmd!, [...pre, ...args], {
     cwd: options.cwd,
     env: childEnv(options.env),
-    stdio: ["ignore", "pipe", "pipe"],
+    stdio: [options.input === undefined ? "ignore" : "pipe", "pipe", "pipe"],
   });
 }
 
 /** Run `vigil ...args` to completion. */
 export function run(args: readonly string[], options: RunOptions): Promise<RunResult> {
   const child = start(args, options);
+  if (options.input !== undefined) child.stdin!.end(options.input);
   let stdout = "";
   let stderr = "";
   child.stdout!.setEncoding("utf8").on("data", (s: string) => (stdout += s));

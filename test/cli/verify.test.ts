@@ -97,6 +97,7 @@ describe("vigil verify on an HMAC-signed store", () => {
       files: eventFiles(store).length,
       checkpoints: 1,
       retained: 0,
+      erased: 0,
       problems: [],
       omittedProblems: 0,
     });

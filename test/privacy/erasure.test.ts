@@ -9,7 +9,7 @@ import Database from "better-sqlite3";
 import { afterAll, describe, expect, test } from "vitest";
 import type { VigilConfig } from "../../src/config/types.js";
 import { AuditEngine } from "../../src/engine.js";
-import { ConfigError, ErrorCodes, VigilError } from "../../src/errors.js";
+import { ConfigError, VigilError } from "../../src/errors.js";
 import type { AuditEvent } from "../../src/event/types.js";
 import { databaseConfig, dropTable, POSTGRES, pgQuery, uniqueTable } from "../conformance/sql-servers.js";
 import { tempDir } from "../helpers.js";
@@ -222,12 +222,16 @@ describe("configuration and misuse", () => {
     );
   });
 
-  test("eraseSubject without erasure enabled refuses clearly; an empty subject is an invalid argument", async () => {
+  test("eraseSubject without erasure enabled rewrites instead of destroying a key; an empty subject is an invalid argument", async () => {
     const engine = new AuditEngine({
       config: { storage: { backends: [{ type: "file", directory: join(tmp.dir, "plain") }] } },
       env: {},
     });
-    await expect(engine.eraseSubject("42")).rejects.toMatchObject({ code: ErrorCodes.CONFIG });
+    engine.log({ action: "LOGIN", actor: { id: "42", username: "alice" } });
+    expect(await engine.eraseSubject("42")).toMatchObject({ subject: "42", erased: false, rewritten: 1 });
+    expect(
+      readFileSync(join(tmp.dir, "plain", readdirSync(join(tmp.dir, "plain"))[0]!), "utf8"),
+    ).not.toContain("alice");
     await expect(engine.eraseSubject("")).rejects.toBeInstanceOf(VigilError);
     await engine.close();
     expect(existsSync(join(tmp.dir, "plain", "subjects"))).toBe(false);

@@ -213,6 +213,7 @@ export function verifyReport(result: VerifyResult | StoreVerifyResult): string {
     (result.retained > 0
       ? `; ${plural(result.retained, "event")} deleted under signed retention records`
       : "") +
+    (result.erased > 0 ? `; ${plural(result.erased, "event")} rewritten under signed erasure records` : "") +
     (result.pendingEvents > 0
       ? `; ${plural(result.pendingEvents, "event")} pending in ${plural(pendingChains, "chain")} of ${
           pendingChains === 1 ? "a running writer" : "running writers"

@@ -12,7 +12,8 @@
  * Several processes may share one directory. Size rotation takes a lock file
  * (`.vigil-rotate.lock`) and checks, holding it, that the path still names the file it
  * holds; before each batch a writer checks the same (one `stat`), so it follows a
- * rotation another process made instead of appending to the rotated file. Gzip and
+ * rotation another process made (or erasure's, see `privacy/erase-files.ts`) instead of
+ * appending to the rotated file. Gzip and
  * `backup_count` run under `.vigil-maintain.lock`, one process at a time, and never
  * touch a file still being written. A file is closed only when no fdatasync on it is
  * pending, so a batch's durability is obtained even when its file rotates meanwhile.
@@ -297,9 +298,10 @@ export class FileBackend extends BaseBackend {
   #append(name: string, text: string, sync: boolean): OpenFile {
     const buf = Buffer.from(text);
     const bytes = buf.length;
-    let file = this.#fileFor(name);
+    // One stat per file and batch: follow the path when another process (or erasure) moved
+    // the file away, instead of appending to a file nobody reads or one about to be replaced.
+    let file = this.#current(name, this.#fileFor(name));
     if (this.#sizeRotation) {
-      file = this.#current(name, file);
       if (file.size > 0 && file.size + bytes > this.#config.rotation.max_bytes) {
         try {
           file = this.#rotateBySize(name, file, bytes);
@@ -467,14 +469,7 @@ export class FileBackend extends BaseBackend {
    * and an index freed by backup_count is never reused (higher is always newer).
    */
   #nextRotatedName(name: string): string {
-    let next = 1;
-    for (const entry of readdirSync(this.directory)) {
-      if (!entry.startsWith(`${name}.`)) continue;
-      const m = /^(\d{1,9})(\.gz)?$/.exec(entry.slice(name.length + 1));
-      if (m) next = Math.max(next, Number(m[1]) + 1);
-    }
-    while (existsSync(join(this.directory, `${name}.${next}`))) next++;
-    return `${name}.${next}`;
+    return nextRotatedName(this.directory, name);
   }
 
   #scheduleMaintenance(): void {
@@ -684,6 +679,22 @@ export class FileBackend extends BaseBackend {
     for (const f of this.#open.values()) fdatasyncSync(f.fd);
     for (const f of this.#retiring) fdatasyncSync(f.fd);
   }
+}
+
+/**
+ * The name `name` takes when rotated in `directory`: one past the highest index among
+ * name.N and name.N.gz (an index freed by backup_count is never reused). Call it holding the
+ * rotation lock.
+ */
+export function nextRotatedName(directory: string, name: string): string {
+  let next = 1;
+  for (const entry of readdirSync(directory)) {
+    if (!entry.startsWith(`${name}.`)) continue;
+    const m = /^(\d{1,9})(\.gz)?$/.exec(entry.slice(name.length + 1));
+    if (m) next = Math.max(next, Number(m[1]) + 1);
+  }
+  while (existsSync(join(directory, `${name}.${next}`))) next++;
+  return `${name}.${next}`;
 }
 
 function statIfExists(path: string): Stats | undefined {

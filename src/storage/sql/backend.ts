@@ -695,6 +695,49 @@ export class SqlBackend extends BaseBackend {
   }
 
   /**
+   * Erasure by rewriting: replaces the stored line (and indexed columns) of each row, and
+   * appends the signed records that authorize it, in one transaction through the guarded
+   * erasure path — both are committed or neither. Runs after the batches already handed to
+   * {@link write}. Each row keeps its id and row id.
+   *
+   * @throws {StorageError} when a row is gone or its id changed (nothing is committed then).
+   */
+  rewriteRows(
+    rows: readonly { readonly at: number; readonly record: StoredRecord }[],
+    records: readonly {
+      readonly type: string;
+      readonly chain: string;
+      readonly seq: number;
+      readonly text: string;
+    }[],
+  ): Promise<void> {
+    if (this.#closed) return Promise.reject(this.#closedError());
+    if (rows.length === 0 && records.length === 0) return Promise.resolve();
+    return this.#serial(async () => {
+      const c = await this.#ready();
+      await this.#flushPending(c);
+      const columned = this.#rowsOf(rows.map((r) => r.record));
+      await c.client.transaction(async (s) => {
+        for (const r of records)
+          await s.run(
+            render(
+              sql`INSERT INTO ${raw(c.dialect.records)} (type, chain, seq, record) VALUES (${r.type}, ${r.chain}, ${r.seq}, ${r.text})`,
+              c.dialect.placeholders,
+            ),
+          );
+        for (let i = 0; i < rows.length; i++) {
+          const changed = await s.run(c.dialect.rewrite(rows[i]!.at, columned[i]!));
+          if (changed !== 1)
+            throw new StorageError(
+              this.name,
+              `erasure: ${this.source} row ${rows[i]!.at} (event ${columned[i]!.event.id}) was not found to rewrite; nothing committed`,
+            );
+        }
+      }, c.dialect.rewriting);
+    });
+  }
+
+  /**
    * Deletes the rows with `ts < cutoff` and a row id of at most `maxRow` (the rows a
    * retention pass read and signed for), through the guarded deletion path in bounded
    * batches. Returns how many were deleted.

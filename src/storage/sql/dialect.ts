@@ -140,6 +140,13 @@ export interface Dialect {
   deleteOlder(cutoff: string, limit: number, maxRow?: number): Rendered;
   /** How the deletion path lifts the append-only guard. */
   readonly deletion: DeletionPath;
+  /**
+   * Replaces the stored line and indexed columns of the row `rowId` (whose event id is
+   * `record.event.id`) — erasure by rewriting; must run inside {@link rewriting}.
+   */
+  rewrite(rowId: number, record: StoredRecord): Rendered;
+  /** How the erasure path lifts the append-only guard for updates of the same row. */
+  readonly rewriting: DeletionPath;
   /** Warnings about server settings that could lose a committed batch. */
   durabilityWarnings(client: SqlClient): Promise<readonly string[]>;
   /** Runs once the schema is migrated, before the first write (PostgreSQL: partitions ahead). */

@@ -39,7 +39,15 @@ import {
   type SqlSession,
   type TransactionOptions,
 } from "./driver.js";
-import { BASE_COLUMNS, baseRow, derivedName, type Migration, parseTableName, V1_COLUMNS } from "./schema.js";
+import {
+  BASE_COLUMNS,
+  baseRow,
+  derivedName,
+  type Migration,
+  parseTableName,
+  rewriteColumns,
+  V1_COLUMNS,
+} from "./schema.js";
 import { join, type Rendered, raw, render, type Sql, sql } from "./sql.js";
 
 /** The slice of a mysql2 promise connection that vigil uses. */
@@ -362,6 +370,21 @@ BEGIN
 END`,
       ],
     },
+    {
+      version: 4,
+      description:
+        "erasure by rewriting: a row may be updated in place, keeping its ids, inside the erasure path",
+      statements: [
+        `DROP TRIGGER IF EXISTS ${trigger("no_update")}`,
+        `CREATE TRIGGER ${trigger("no_update")} BEFORE UPDATE ON ${table} FOR EACH ROW
+BEGIN
+  IF NOT (NEW.id <=> OLD.id AND NEW.row_id <=> OLD.row_id)
+     OR (COALESCE(@vigil_allow_erase, 0) <> 1 AND NOT (${unchangedOf(BASE_COLUMNS)})) THEN
+    SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'vigil: audit rows are append-only and cannot be updated';
+  END IF;
+END`,
+      ],
+    },
   ];
 }
 
@@ -454,6 +477,19 @@ export async function connectMysql(
       prelude: [{ text: "SET @vigil_allow_delete = 1", values: [] }],
       epilogue: [{ text: "SET @vigil_allow_delete = NULL", values: [] }],
       finally: [{ text: "SET @vigil_allow_delete = NULL", values: [] }],
+    },
+    rewrite(rowId: number, record: StoredRecord): Rendered {
+      const { names: cols, values } = rewriteColumns(record);
+      const json = NOT_JSON.test(record.line) ? null : record.line;
+      return {
+        text: `UPDATE ${table} SET ${cols.map((c) => `${c} = ?`).join(", ")}, event = ?, line = ? WHERE row_id = ? AND id = ?`,
+        values: [...values, json, keepLine || json === null ? record.line : null, rowId, record.event.id],
+      };
+    },
+    rewriting: {
+      prelude: [{ text: "SET @vigil_allow_erase = 1", values: [] }],
+      epilogue: [{ text: "SET @vigil_allow_erase = NULL", values: [] }],
+      finally: [{ text: "SET @vigil_allow_erase = NULL", values: [] }],
     },
     async durabilityWarnings(c: SqlClient): Promise<readonly string[]> {
       const rows = await c.all({ text: "SELECT @@innodb_flush_log_at_trx_commit AS f", values: [] });

@@ -44,9 +44,9 @@ async function ids(backend: Awaited<ReturnType<typeof openTable>>): Promise<stri
   return out;
 }
 
-/** Takes a table back to the text columns of schema versions 1 to 3. */
+/** Takes a table back to the text columns of schema versions 1 to 4. */
 async function revertToText(table: string): Promise<void> {
-  await pgQuery(`DELETE FROM "${table}_migrations" WHERE version = 4`);
+  await pgQuery(`DELETE FROM "${table}_migrations" WHERE version = 5`);
   await pgQuery(
     `ALTER TABLE "${table}" ALTER COLUMN id TYPE text COLLATE "C", ALTER COLUMN ts TYPE text COLLATE "C" USING to_char(ts AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`,
   );
@@ -156,11 +156,11 @@ describe("the PostgreSQL table's native types", () => {
     );
     await reopened.close();
     expect(String(error)).toMatch(
-      /cannot bring the audit table to schema version 4 \(native types: id uuid, ts timestamptz\): invalid input syntax for type uuid: "legacy-1"/,
+      /cannot bring the audit table to schema version 5 \(native types: id uuid, ts timestamptz\): invalid input syntax for type uuid: "legacy-1"/,
     );
     expect((await columnTypes(table)).map((c) => c.data_type)).toEqual(["text", "text"]);
     const versions = await pgQuery(`SELECT version FROM "${table}_migrations" ORDER BY version`);
-    expect(versions.map((r) => r.version)).toEqual([1, 2, 3]);
+    expect(versions.map((r) => r.version)).toEqual([1, 2, 3, 4]);
     const rows = await pgQuery(`SELECT id FROM "${table}" ORDER BY id`);
     expect(rows.map((r) => r.id)).toEqual([kept.id, "legacy-1"].sort());
   });

@@ -38,7 +38,14 @@ import {
   type TransactionOptions,
 } from "./driver.js";
 import { PartitionSet } from "./partitions.js";
-import { BASE_COLUMNS, baseRow, derivedName, type Migration, parseTableName } from "./schema.js";
+import {
+  BASE_COLUMNS,
+  baseRow,
+  derivedName,
+  type Migration,
+  parseTableName,
+  rewriteColumns,
+} from "./schema.js";
 import { join, type Rendered, raw, render, type Sql, sql, type TypedParam, typed } from "./sql.js";
 
 /** The slice of a `pg` query result that vigil uses. */
@@ -484,6 +491,26 @@ $vigil$`,
     },
     {
       version: 4,
+      description:
+        "erasure by rewriting: a row may be updated in place, keeping its ids, inside the erasure path",
+      statements: [
+        `CREATE OR REPLACE FUNCTION ${fn}() RETURNS trigger LANGUAGE plpgsql AS $vigil$
+BEGIN
+  IF TG_OP = 'DELETE' AND current_setting('vigil.allow_delete', true) = 'on' THEN
+    RETURN OLD;
+  END IF;
+  IF TG_OP = 'UPDATE' AND current_setting('vigil.allow_erase', true) = 'on'
+     AND NEW.id = OLD.id AND NEW.row_id = OLD.row_id THEN
+    RETURN NEW;
+  END IF;
+  RAISE EXCEPTION 'vigil: audit rows are append-only (% on %); delete them through vigil retention', TG_OP, TG_TABLE_NAME
+    USING ERRCODE = 'insufficient_privilege';
+END
+$vigil$`,
+      ],
+    },
+    {
+      version: 5,
       description: "native types: id uuid, ts timestamptz",
       // One statement, one table rewrite, inside the migration's transaction: a row that
       // does not convert rolls the whole change back and names itself in the error.
@@ -652,6 +679,21 @@ export async function connectPostgres(
       dropBefore: (c: SqlClient, cutoff: Date, maxRow?: number) =>
         partitions.dropBefore(c, cutoff, deletion, maxRow),
     }),
+    rewrite(rowId: number, record: StoredRecord): Rendered {
+      const { names: cols, values } = rewriteColumns(record);
+      const n = cols.length;
+      const line = `$${n + 1}::text`;
+      const event = NOT_JSONB.test(record.line) ? "NULL" : `${line}::jsonb`;
+      return {
+        text: `UPDATE ${table} SET ${cols.map((c, i) => `${c} = $${i + 1}`).join(", ")}, line = ${line}, event = ${event} WHERE row_id = $${n + 2}::int8 AND id = $${n + 3}::uuid`,
+        values: [...values, record.line, rowId, record.event.id],
+      };
+    },
+    rewriting: {
+      prelude: [{ text: "SET LOCAL vigil.allow_erase = 'on'", values: [] }],
+      epilogue: [],
+      finally: [],
+    },
     async durabilityWarnings(c: SqlClient): Promise<readonly string[]> {
       const rows = await c.all({
         text: "SELECT current_setting('synchronous_commit') AS sc, current_setting('fsync') AS fs",

@@ -103,6 +103,15 @@ export function baseRow(stored: StoredRecord): BaseRow {
   ];
 }
 
+/** The indexed columns an erasure rewrite sets (every base column but `id`), and their values. */
+export function rewriteColumns(stored: StoredRecord): {
+  names: readonly string[];
+  values: BaseRow[number][];
+} {
+  const row = baseRow(stored);
+  return { names: BASE_COLUMNS.slice(1), values: row.slice(1) };
+}
+
 const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;
 
 /** The audit table's name split into schema and table, both validated identifiers. */

@@ -33,7 +33,14 @@ import {
   type SyncSqlSession,
   type TransactionOptions,
 } from "./driver.js";
-import { BASE_COLUMNS, baseRow, derivedName, type Migration, parseTableName } from "./schema.js";
+import {
+  BASE_COLUMNS,
+  baseRow,
+  derivedName,
+  type Migration,
+  parseTableName,
+  rewriteColumns,
+} from "./schema.js";
 import { join, type Rendered, raw, render, type Sql, sql } from "./sql.js";
 
 /** The slice of a better-sqlite3 statement that vigil uses. */
@@ -328,6 +335,17 @@ BEGIN SELECT RAISE(ABORT, 'vigil: signed records are append-only'); END`,
       description: "tenant column and index",
       statements: [`ALTER TABLE ${table} ADD COLUMN tenant ${ci}`, idx("tenant_ts_idx", "tenant, ts, id")],
     },
+    {
+      version: 4,
+      description:
+        "erasure by rewriting: a row may be updated in place, keeping its id, inside the erasure path",
+      statements: [
+        `DROP TRIGGER IF EXISTS ${q(derivedName(names.raw, "no_update"))}`,
+        `CREATE TRIGGER IF NOT EXISTS ${q(derivedName(names.raw, "no_update"))} BEFORE UPDATE ON ${names.t}
+WHEN NOT EXISTS (SELECT 1 FROM ${q(derivedName(names.raw, "guard"))} WHERE allow_delete = 2) OR NEW.id IS NOT OLD.id
+BEGIN SELECT RAISE(ABORT, 'vigil: audit rows are append-only and cannot be updated'); END`,
+      ],
+    },
   ];
 }
 
@@ -419,7 +437,9 @@ function openSqlite(
         statements: m.statements.map((s) =>
           schema === ""
             ? s
-            : s.replace(/^CREATE (INDEX|TRIGGER) IF NOT EXISTS "/, `CREATE $1 IF NOT EXISTS ${schema}"`),
+            : s
+                .replace(/^CREATE (INDEX|TRIGGER) IF NOT EXISTS "/, `CREATE $1 IF NOT EXISTS ${schema}"`)
+                .replace(/^DROP TRIGGER IF EXISTS "/, `DROP TRIGGER IF EXISTS ${schema}"`),
         ),
       })),
       placeholders: "question",
@@ -444,6 +464,18 @@ function openSqlite(
     },
     deletion: {
       prelude: [{ text: `INSERT INTO ${guard} (allow_delete) VALUES (1)`, values: [] }],
+      epilogue: [{ text: `DELETE FROM ${guard}`, values: [] }],
+      finally: [],
+    },
+    rewrite(rowId: number, record: StoredRecord): Rendered {
+      const { names: cols, values } = rewriteColumns(record);
+      return {
+        text: `UPDATE ${table} SET ${cols.map((c) => `${c} = ?`).join(", ")}, event = ? WHERE rowid = ? AND id = ?`,
+        values: [...values, record.line, rowId, record.event.id],
+      };
+    },
+    rewriting: {
+      prelude: [{ text: `INSERT INTO ${guard} (allow_delete) VALUES (2)`, values: [] }],
       epilogue: [{ text: `DELETE FROM ${guard}`, values: [] }],
       finally: [],
     },
