@@ -17,6 +17,7 @@ export default defineConfig([
       "better-sqlite3": "src/integrations/better-sqlite3/index.ts",
       kysely: "src/integrations/kysely/index.ts",
       drizzle: "src/integrations/drizzle/index.ts",
+      prisma: "src/integrations/prisma/index.ts",
       outbox: "src/outbox/index.ts",
       auth: "src/integrations/auth/index.ts",
       metrics: "src/integrations/metrics/index.ts",

@@ -84,6 +84,8 @@ export interface QueryCall {
   readonly run: (<R>(fn: () => R) => R) | undefined;
   readonly started: number;
   done: boolean;
+  /** The event's `params` in place of `{ sql, values }` (Prisma's model operations: `{ model, operation, args }`). */
+  params?: Record<string, unknown>;
 }
 
 /** How a statement reports its end: a promise (its handlers keep the issuing context), or a callback or event. */
@@ -280,8 +282,8 @@ export function finishQuery(call: QueryCall, outcome: QueryOutcome): void {
   call.done = true;
   try {
     const { ctx, engine } = call;
-    const params: Record<string, unknown> = { sql: call.sql };
-    if (ctx.captureValues && !isEmpty(call.values)) {
+    const params: Record<string, unknown> = call.params ?? { sql: call.sql };
+    if (call.params === undefined && ctx.captureValues && !isEmpty(call.values)) {
       const sanitization = engine.config.processing.sanitization;
       params.values =
         sanitization.enabled &&
