@@ -248,10 +248,19 @@ describe.each(["sqlite", "postgres"] as const)("outbox on %s", (dialect) => {
         await b.query("BEGIN");
         const second = await change(s, b, "inserted-second");
         await b.query("COMMIT");
-        expect(await s.outbox.relayOnce()).toEqual({ relayed: 1, recovered: 0 }); // a is not committed yet
+        await a.query("COMMIT");
+        expect(await s.outbox.relayOnce()).toEqual({ relayed: 2, recovered: 0 });
+        expect(business().map((e) => e.id)).toEqual([second, first]);
+        // a transaction still open is not waited for, and does not hold back what committed before it
+        await a.query("BEGIN");
+        const open = await change(s, a, "still-open");
+        await b.query("BEGIN");
+        const done = await change(s, b, "committed");
+        await b.query("COMMIT");
+        expect(await s.outbox.relayOnce()).toEqual({ relayed: 1, recovered: 0 });
         await a.query("COMMIT");
         expect(await s.outbox.relayOnce()).toEqual({ relayed: 1, recovered: 0 });
-        expect(business().map((e) => e.id)).toEqual([second, first]);
+        expect(business().map((e) => e.id)).toEqual([second, first, done, open]);
       } finally {
         a.release();
         b.release();
@@ -274,7 +283,7 @@ describe.each(["sqlite", "postgres"] as const)("outbox on %s", (dialect) => {
       );
       await s.outbox.relayOnce();
       const relayed = business()
-        .slice(2)
+        .slice(4)
         .map((e) => e.action.resource!.id);
       expect(await s.rows()).toBe(0);
       expect(new Set(relayed)).toEqual(new Set(committed));
