@@ -559,6 +559,11 @@ class Outbox implements AuditOutbox {
     try {
       const engine = this.#engine();
       if (this.#closed || !engine.enabled) return { relayed, recovered };
+      // SQLite: the relay shares the application's connection; inside an open transaction
+      // (an async one: Kysely, manual BEGIN) it would see that transaction's uncommitted rows;
+      // it waits for the next round
+      if (this.#database.dialect === "sqlite" && this.#database.db.inTransaction === true)
+        return { relayed, recovered };
       if (!(await this.#lead())) return { relayed, recovered };
       const exec = this.#relayExecutor();
       for (;;) {

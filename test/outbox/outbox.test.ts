@@ -449,6 +449,15 @@ describe("outbox with query builders and wrapped drivers", () => {
     await kysely.transaction().execute(async (trx) => {
       await s.outbox.log(trx, { action: "K_COMMIT", category: "BUSINESS" });
     });
+    // the relay shares the application's connection: inside an open transaction it sees
+    // uncommitted rows, so it relays nothing until the transaction has ended
+    await expect(
+      kysely.transaction().execute(async (trx) => {
+        await s.outbox.log(trx, { action: "K_ROLLBACK", category: "BUSINESS" });
+        expect(await s.outbox.relayOnce()).toEqual({ relayed: 0, recovered: 0 });
+        throw new Error("no");
+      }),
+    ).rejects.toThrow("no");
     await s.outbox.relayOnce();
     expect(business().map((e) => e.action.type)).toEqual(["SQLITE_COMMIT", "D_COMMIT", "K_COMMIT"]);
     // auditSqlite's transaction id reaches the relayed event through the scope
