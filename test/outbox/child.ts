@@ -1,7 +1,7 @@
 /**
  * A process of the outbox crash tests (run with `node --import tsx`). Environment:
  * `DIALECT` (sqlite | postgres), `DB` (SQLite file), `TABLE` (outbox table), `APP_TABLE`,
- * `LOGS` (the audit store's directory), `MODE`:
+ * `LOGS` (the audit store: a directory, or with `STORE=sql` the SQLite store `<LOGS>.db`), `MODE`:
  *
  * - `commit-and-die`: migrate, commit one application change with its audit event, print
  *   `COMMITTED <id>`, and SIGKILL itself before any relay runs;
@@ -20,7 +20,13 @@ const engine = new AuditEngine({
   env: {},
   config: {
     core: { application_name: "outbox-child" },
-    storage: { backends: [{ type: "file", directory: env.LOGS! }] },
+    storage: {
+      backends: [
+        env.STORE === "sql"
+          ? { type: "database", connection: { dialect: "sqlite", filename: `${env.LOGS}.db` } }
+          : { type: "file", directory: env.LOGS! },
+      ],
+    },
     performance: { async: { enabled: true }, durability: "batch" },
     security: {
       signing: { enabled: true, algorithm: "hmac-sha256", secret_key: "outbox-test-secret-0123456789abcdef" },
