@@ -7,10 +7,14 @@ import { randomBytes } from "node:crypto";
 import Database from "better-sqlite3";
 import { sql as dsql, eq } from "drizzle-orm";
 import { drizzle as drizzleSqlite } from "drizzle-orm/better-sqlite3";
+import { int, mysqlTable, varchar } from "drizzle-orm/mysql-core";
+import { drizzle as drizzleMysql } from "drizzle-orm/mysql2";
 import { drizzle as drizzlePg } from "drizzle-orm/node-postgres";
 import { integer as pgInteger, pgTable, text as pgText } from "drizzle-orm/pg-core";
 import { integer, sqliteTable, text } from "drizzle-orm/sqlite-core";
 import { Kysely, PostgresDialect, SqliteDialect, sql } from "kysely";
+import mysqlCallback from "mysql2";
+import mysql from "mysql2/promise";
 import pg from "pg";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { withAuditScope } from "../../src/capture/scope.js";
@@ -20,6 +24,7 @@ import { auditKysely } from "../../src/integrations/kysely/index.js";
 import { ofType, type TestEngine, testEngine } from "./helpers.js";
 
 const connection = { host: "127.0.0.1", port: 5432, user: "postgres", database: "test" };
+const mariadb = { host: "127.0.0.1", port: 3306, user: "root", database: "test" };
 const table = `vigil_orm_${process.pid}_${randomBytes(3).toString("hex")}`;
 
 interface Items {
@@ -48,6 +53,7 @@ interface Subject {
 
 let t: TestEngine;
 let admin: pg.Client;
+let mysqlAdmin: mysql.Connection;
 let sqliteFile: Database.Database;
 
 const queries = (): AuditEvent[] => ofType(t.events(), "QUERY_EXECUTION");
@@ -179,6 +185,46 @@ function drizzlePgSubject(db: ReturnType<typeof drizzlePg<Record<string, never>,
   };
 }
 
+const mysqlItems = mysqlTable(table, {
+  id: int("id").primaryKey().autoincrement(),
+  name: varchar("name", { length: 64 }).notNull().unique(),
+  password_hash: varchar("password_hash", { length: 64 }),
+});
+
+function drizzleMysqlSubject(db: ReturnType<typeof drizzleMysql>, end: () => Promise<void>): Subject {
+  return {
+    driver: "mysql2",
+    orm: "drizzle",
+    database: "test",
+    async insert(name, passwordHash) {
+      await db
+        .insert(mysqlItems)
+        .values(passwordHash === undefined ? { name } : { name, password_hash: passwordHash });
+    },
+    async names() {
+      const rows = await db.select({ name: mysqlItems.name }).from(mysqlItems).orderBy(mysqlItems.name);
+      return rows.map((r) => r.name);
+    },
+    async remove(name) {
+      await db.delete(mysqlItems).where(eq(mysqlItems.name, name));
+    },
+    async duplicate(name) {
+      await db.insert(mysqlItems).values({ name });
+    },
+    async echo(value) {
+      const [rows] = (await db.execute(dsql`select ${value} as v`)) as unknown as [{ v: string }[]];
+      return rows[0]!.v;
+    },
+    async transaction(names, fail) {
+      await db.transaction(async (tx) => {
+        for (const name of names) await tx.insert(mysqlItems).values({ name });
+        if (fail) throw new Error("changed my mind");
+      });
+    },
+    close: end,
+  };
+}
+
 const subjects: Record<string, () => Subject> = {
   "kysely on SQLite": () =>
     kyselySubject(
@@ -199,6 +245,17 @@ const subjects: Record<string, () => Subject> = {
     ),
   "drizzle on SQLite": () =>
     drizzleSqliteSubject(auditDrizzle(drizzleSqlite(sqliteFile), { engine: t.engine })),
+  "drizzle on MariaDB (mysql2/promise pool)": () => {
+    const pool = mysql.createPool({ ...mariadb, connectionLimit: 4 });
+    return drizzleMysqlSubject(auditDrizzle(drizzleMysql(pool), { engine: t.engine }), () => pool.end());
+  },
+  "drizzle on MariaDB (mysql2 callback pool)": () => {
+    const pool = mysqlCallback.createPool({ ...mariadb, connectionLimit: 4 });
+    return drizzleMysqlSubject(
+      auditDrizzle(drizzleMysql(pool), { engine: t.engine }),
+      () => new Promise<void>((resolve) => pool.end(() => resolve())),
+    );
+  },
   "drizzle on PostgreSQL": () =>
     drizzlePgSubject(
       auditDrizzle(drizzlePg(new pg.Pool({ ...connection, max: 4 })), {
@@ -213,14 +270,21 @@ beforeAll(async () => {
   await admin.query(
     `CREATE TABLE ${table} (id integer GENERATED ALWAYS AS IDENTITY PRIMARY KEY, name text NOT NULL UNIQUE, password_hash text)`,
   );
+  mysqlAdmin = await mysql.createConnection(mariadb);
+  await mysqlAdmin.query(
+    `CREATE TABLE ${table} (id int AUTO_INCREMENT PRIMARY KEY, name varchar(64) NOT NULL UNIQUE, password_hash varchar(64))`,
+  );
 });
 afterAll(async () => {
   await admin.query(`DROP TABLE IF EXISTS ${table}`);
   await admin.end();
+  await mysqlAdmin.query(`DROP TABLE IF EXISTS ${table}`);
+  await mysqlAdmin.end();
 });
 beforeEach(async () => {
   t = testEngine();
   await admin.query(`TRUNCATE ${table}`);
+  await mysqlAdmin.query(`TRUNCATE ${table}`);
   // a fresh database per case: auditing is per database object
   sqliteFile = new Database(":memory:");
   sqliteFile.exec(
@@ -249,7 +313,7 @@ describe.each(Object.keys(subjects))("%s", (name) => {
       expect(ins!.action.resource).toEqual(
         s.database ? { type: "database", name: s.database } : { type: "database" },
       );
-      expect((ins!.params as { sql: string }).sql).toMatch(new RegExp(`insert into "${table}"`, "i"));
+      expect((ins!.params as { sql: string }).sql).toMatch(new RegExp(`insert into ["\`]${table}["\`]`, "i"));
       // (Drizzle's INSERT names every column, password_hash included: its values are redacted)
       expect(del!.params).toEqual({ sql: expect.stringMatching(/^delete from/i), values: ["bob"] });
       expect(ins!.result).toMatchObject({ status: "SUCCESS", count: 1 });
@@ -274,7 +338,12 @@ describe.each(Object.keys(subjects))("%s", (name) => {
       const failed = queries().filter((e) => e.result.status === "FAILURE");
       expect(failed).toHaveLength(1);
       expect(failed[0]!.severity).toBe("ERROR");
-      expect(failed[0]!.result.error?.code).toBe(s.driver === "pg" ? "23505" : "SQLITE_CONSTRAINT_UNIQUE");
+      const codes: Record<string, string> = {
+        pg: "23505",
+        "better-sqlite3": "SQLITE_CONSTRAINT_UNIQUE",
+        mysql2: "ER_DUP_ENTRY",
+      };
+      expect(failed[0]!.result.error?.code).toBe(codes[s.driver]);
       expect(failed[0]!.result.count).toBeUndefined();
       expect(await s.names()).toEqual(["carol"]);
     } finally {
