@@ -26,6 +26,11 @@ const BENCHES = {
     what: "the viewer's API server time over 200,000 events on SQLite, PostgreSQL and files (issue 11)",
     tsx: true,
   },
+  outbox: {
+    file: "outbox.bench.mjs",
+    what: "a transaction with and without its audit event in the outbox; relay rate (issue 15)",
+    tsx: true,
+  },
   worker: {
     file: "worker-handoff.bench.mjs",
     what: "cost of handing events to a worker vs serializing them",

@@ -158,11 +158,26 @@ function shown(value: unknown): string {
 
 const isFn = (v: unknown): v is (...a: never[]) => unknown => typeof v === "function";
 
+type SqliteStatement = ReturnType<SqliteLike["prepare"]>;
+/** Prepared outbox statements per database (a handful of texts each). */
+const statementCache = new WeakMap<object, Map<string, SqliteStatement>>();
+
 function sqliteExecutor(db: SqliteLike): Executor {
+  let cache = statementCache.get(db);
+  if (cache === undefined) {
+    cache = new Map();
+    statementCache.set(db, cache);
+  }
+  const prepared = cache;
   return {
     sync: true,
     run(sql, params) {
-      const stmt = db.prepare(sql);
+      let stmt = prepared.get(sql);
+      if (stmt === undefined) {
+        stmt = db.prepare(sql);
+        // the IN (...) lists vary with the batch: keep the cache small
+        if (prepared.size < 64) prepared.set(sql, stmt);
+      }
       if (stmt.reader) return stmt.all(...params);
       stmt.run(...params);
       return [];
@@ -569,25 +584,27 @@ class Outbox implements AuditOutbox {
       for (;;) {
         const rows = await exec.run(this.#sql.next, [this.#batchSize]);
         if (rows.length === 0) break;
-        const ids = rows.map((r) => String(r.id));
+        // rows are addressed by their key (PostgreSQL: the id; SQLite: the rowid)
+        const keys = rows.map((r) => r.key as string | number);
         // committed before the events go to the store: after a crash, these rows are checked, not re-sent
-        await exec.run(this.#sql.markAttempt(ids.length), ids);
-        const done: string[] = [];
+        await exec.run(this.#sql.markAttempt(keys.length), keys);
+        const done: (string | number)[] = [];
         const writes: Promise<unknown>[] = [];
-        const writing: string[] = [];
+        const writing: (string | number)[] = [];
         for (const row of rows) {
           const id = String(row.id);
+          const key = row.key as string | number;
           if (Number(row.attempts) > 0 && (await engine.getEvent(id)) !== undefined) {
             if (writes.length === 0) {
-              done.push(id);
+              done.push(key);
               recovered++;
             } else {
-              writing.push(id);
+              writing.push(key);
               writes.push(Promise.resolve("recovered"));
             }
             continue;
           }
-          writing.push(id);
+          writing.push(key);
           writes.push(engine.logDurable(this.#inputFor(id, row.payload)));
         }
         const outcomes = await Promise.allSettled(writes);

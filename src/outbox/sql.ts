@@ -23,11 +23,11 @@ export interface OutboxStatements {
   readonly migrate: readonly string[];
   /** Insert one row: parameters id, payload (JSON text), created (ISO time). */
   readonly insert: string;
-  /** The next committed rows in commit order: parameter limit; columns id, payload, attempts. */
+  /** The next committed rows in commit order: parameter limit; columns key, id, payload, attempts. */
   readonly next: string;
-  /** Mark rows as handed to the audit pipeline: parameters the ids. */
+  /** Mark rows as handed to the audit pipeline: parameters their keys. */
   markAttempt(n: number): string;
-  /** Delete relayed rows: parameters the ids. */
+  /** Delete relayed rows: parameters their keys. */
   remove(n: number): string;
   /** Committed rows waiting: column n. */
   readonly pending: string;
@@ -81,7 +81,7 @@ $vigil$`,
 END $vigil$`,
       ],
       insert: `${M} INSERT INTO ${t} (id, payload, created_at) VALUES ($1, $2, $3)`,
-      next: `${M} SELECT id::text AS id, payload, attempts FROM ${t} WHERE seq IS NOT NULL ORDER BY seq LIMIT $1`,
+      next: `${M} SELECT id::text AS key, id::text AS id, payload, attempts FROM ${t} WHERE seq IS NOT NULL ORDER BY seq LIMIT $1`,
       markAttempt: (n) =>
         `${M} UPDATE ${t} SET attempts = attempts + 1 WHERE id IN (${list(n, (i) => `$${i}::uuid`)})`,
       remove: (n) => `${M} DELETE FROM ${t} WHERE id IN (${list(n, (i) => `$${i}::uuid`)})`,
@@ -93,9 +93,11 @@ END $vigil$`,
   }
   return {
     migrate: [
+      // seq: the rowid. Without AUTOINCREMENT a new row still numbers after every row present
+      // (max + 1), which is all the relay's order needs, and no sqlite_sequence write per insert
       `${M} CREATE TABLE IF NOT EXISTS ${t} (
-  seq INTEGER PRIMARY KEY AUTOINCREMENT,
-  id TEXT NOT NULL UNIQUE,
+  seq INTEGER PRIMARY KEY,
+  id TEXT NOT NULL,
   payload TEXT NOT NULL,
   attempts INTEGER NOT NULL DEFAULT 0,
   created_at TEXT NOT NULL
@@ -107,9 +109,9 @@ END $vigil$`,
 )`,
     ],
     insert: `${M} INSERT INTO ${t} (id, payload, created_at) VALUES (?, ?, ?)`,
-    next: `${M} SELECT id, payload, attempts FROM ${t} ORDER BY seq LIMIT ?`,
-    markAttempt: (n) => `${M} UPDATE ${t} SET attempts = attempts + 1 WHERE id IN (${list(n, () => "?")})`,
-    remove: (n) => `${M} DELETE FROM ${t} WHERE id IN (${list(n, () => "?")})`,
+    next: `${M} SELECT seq AS key, id, payload, attempts FROM ${t} ORDER BY seq LIMIT ?`,
+    markAttempt: (n) => `${M} UPDATE ${t} SET attempts = attempts + 1 WHERE seq IN (${list(n, () => "?")})`,
+    remove: (n) => `${M} DELETE FROM ${t} WHERE seq IN (${list(n, () => "?")})`,
     pending: `${M} SELECT count(*) AS n FROM ${t}`,
     channel: t,
     relayLock: "",

@@ -8,7 +8,7 @@ import Database from "better-sqlite3";
 import { sql as dsql, eq } from "drizzle-orm";
 import { drizzle as drizzleSqlite } from "drizzle-orm/better-sqlite3";
 import { int, mysqlTable, varchar } from "drizzle-orm/mysql-core";
-import { drizzle as drizzleMysql } from "drizzle-orm/mysql2";
+import { drizzle as drizzleMysql, type MySql2Database } from "drizzle-orm/mysql2";
 import { drizzle as drizzlePg } from "drizzle-orm/node-postgres";
 import { integer as pgInteger, pgTable, text as pgText } from "drizzle-orm/pg-core";
 import { integer, sqliteTable, text } from "drizzle-orm/sqlite-core";
@@ -191,7 +191,7 @@ const mysqlItems = mysqlTable(table, {
   password_hash: varchar("password_hash", { length: 64 }),
 });
 
-function drizzleMysqlSubject(db: ReturnType<typeof drizzleMysql>, end: () => Promise<void>): Subject {
+function drizzleMysqlSubject(db: MySql2Database, end: () => Promise<void>): Subject {
   return {
     driver: "mysql2",
     orm: "drizzle",
