@@ -146,9 +146,13 @@ async function postgres() {
     console.log(`relay   events/s on PostgreSQL: ${rate(relayed, performance.now() - t)} (${relayed} rows)`);
   } finally {
     await outbox.close();
-    await pool.query(
-      `DROP TABLE IF EXISTS ${app}; DROP TABLE IF EXISTS ${table}; DROP SEQUENCE IF EXISTS ${table}_commit_seq; DROP FUNCTION IF EXISTS ${table}_at_commit()`,
-    );
+    for (const drop of [
+      `DROP TABLE IF EXISTS ${app}`,
+      `DROP TABLE IF EXISTS ${table}`,
+      `DROP SEQUENCE IF EXISTS ${table}_commit_seq`,
+      `DROP FUNCTION IF EXISTS ${table}_at_commit()`,
+    ])
+      await pool.query(drop).catch((error) => console.error(`cleanup: ${drop}: ${error.message}`));
     await pool.end();
     await e.close();
   }
