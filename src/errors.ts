@@ -44,6 +44,11 @@ export const ErrorCodes = {
   VIEWER_TIMEOUT: "VIGIL_ERR_VIEWER_TIMEOUT",
   /** An unexpected failure inside the viewer (500); the message's first line says what. */
   VIEWER_INTERNAL: "VIGIL_ERR_VIEWER_INTERNAL",
+  /**
+   * The transactional outbox could not write an event's row in the application's transaction
+   * (the transaction must not commit without it), or its relay could not move committed rows.
+   */
+  OUTBOX: "VIGIL_ERR_OUTBOX",
 } as const;
 
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];

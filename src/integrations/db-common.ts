@@ -42,9 +42,29 @@ export interface DbAuditOptions {
   readonly database?: string;
 }
 
+/**
+ * Statements that begin with this comment are the outbox's own (`vigil-audit/outbox`):
+ * never audited as statements, whatever the wrapper.
+ */
+export const OUTBOX_STATEMENT_MARK = "/* vigil:outbox */";
+
+/**
+ * An option key (a symbol, so it never collides with user options) naming the ORM or query
+ * builder above the driver: recorded as `metadata.orm` beside `metadata.driver`.
+ */
+export const kOrm: unique symbol = Symbol.for("vigil.orm");
+
+/** `options` marked with the ORM above the driver (malformed options pass unchanged, for validation to report). */
+export function withOrm(options: DbAuditOptions | undefined, orm: string): DbAuditOptions | undefined {
+  if (options !== undefined && (options === null || typeof options !== "object")) return options;
+  return { ...options, [kOrm]: orm } as DbAuditOptions;
+}
+
 /** A compiled set of options for one audited driver object. */
 export interface DbAuditContext {
   readonly driver: string;
+  /** The ORM or query builder above the driver (`kysely`, `drizzle`), when there is one. */
+  readonly orm?: string | undefined;
   readonly options: DbAuditOptions;
   /** The engine to record with, or undefined when auditing is off (disabled engine). */
   engine(): AuditEngine | undefined;
@@ -64,6 +84,8 @@ export interface QueryCall {
   readonly run: (<R>(fn: () => R) => R) | undefined;
   readonly started: number;
   done: boolean;
+  /** The event's `params` in place of `{ sql, values }` (Prisma's model operations: `{ model, operation, args }`). */
+  params?: Record<string, unknown>;
 }
 
 /** How a statement reports its end: a promise (its handlers keep the issuing context), or a callback or event. */
@@ -128,10 +150,13 @@ export function createDbContext(
     throw invalid(owner, "captureValues", "a boolean", o.captureValues);
   if (o.database !== undefined && typeof o.database !== "string")
     throw invalid(owner, "database", "a string", o.database);
-  const skipped = compileSkip(owner, o.skip);
+  const compiled = compileSkip(owner, o.skip);
+  const skipped = (sql: string): boolean => sql.startsWith(OUTBOX_STATEMENT_MARK) || compiled(sql);
   const fixed = o.engine;
+  const orm = (o as { readonly [kOrm]?: unknown })[kOrm];
   return {
     driver,
+    orm: typeof orm === "string" ? orm : undefined,
     options: o,
     engine() {
       let engine: AuditEngine;
@@ -257,8 +282,8 @@ export function finishQuery(call: QueryCall, outcome: QueryOutcome): void {
   call.done = true;
   try {
     const { ctx, engine } = call;
-    const params: Record<string, unknown> = { sql: call.sql };
-    if (ctx.captureValues && !isEmpty(call.values)) {
+    const params: Record<string, unknown> = call.params ?? { sql: call.sql };
+    if (call.params === undefined && ctx.captureValues && !isEmpty(call.values)) {
       const sanitization = engine.config.processing.sanitization;
       params.values =
         sanitization.enabled &&
@@ -276,7 +301,7 @@ export function finishQuery(call: QueryCall, outcome: QueryOutcome): void {
       ...(verb !== undefined ? { method: verb } : {}),
       resource: database !== undefined ? { type: "database", name: database } : { type: "database" },
       params,
-      metadata: { driver: ctx.driver },
+      metadata: ctx.orm !== undefined ? { driver: ctx.driver, orm: ctx.orm } : { driver: ctx.driver },
       result: {
         duration_ms: Math.round((performance.now() - call.started) * 1000) / 1000,
         ...(!failed && outcome.count !== undefined && Number.isFinite(outcome.count)

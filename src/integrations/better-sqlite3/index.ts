@@ -196,7 +196,12 @@ function auditedTransaction(
           category: "DATABASE",
           method: nested ? (failed ? "ROLLBACK TO" : "RELEASE") : failed ? "ROLLBACK" : "COMMIT",
           resource: database !== undefined ? { type: "database", name: database } : { type: "database" },
-          metadata: { driver: ctx.driver, ...metadata, mode },
+          metadata: {
+            driver: ctx.driver,
+            ...(ctx.orm !== undefined ? { orm: ctx.orm } : {}),
+            ...metadata,
+            mode,
+          },
           result: { duration_ms: Math.round((performance.now() - started) * 1000) / 1000 },
           ...(failed ? { error, status: "FAILURE" as const } : { status: "SUCCESS" as const }),
         };
