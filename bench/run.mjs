@@ -31,6 +31,11 @@ const BENCHES = {
     what: "the otlp backend vs a bare OTLP/HTTP exporter posting pre-mapped records (issue 14)",
     tsx: true,
   },
+  partitions: {
+    file: "partitions.bench.mjs",
+    what: "searches over 5M rows in a PostgreSQL table partitioned by day vs unpartitioned (issue 14)",
+    tsx: true,
+  },
   outbox: {
     file: "outbox.bench.mjs",
     what: "a transaction with and without its audit event in the outbox; relay rate (issue 15)",
