@@ -4,12 +4,15 @@
  * into docs/reliability.md between `<!-- chaos:<scenario> -->` markers. The short forms
  * run inside `npm test` (test/chaos/*.test.ts).
  *
- * Scenarios: crash (the SIGKILL matrix), clock (the wall clock stepped back and forward).
+ * Scenarios: crash (the SIGKILL matrix), clock (the wall clock stepped back and forward),
+ * db (databases stopped, killed, slowed, the application's pool exhausted).
  */
 import { readFileSync, writeFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { clockScenario } from "./clock.js";
 import { CRASH_MODES, type CrashCell, crashCell } from "./crash.js";
+import { DB_FAULTS, type DbCell, dbCell } from "./db.js";
+import { privateMariadb, privatePostgres } from "./private-db.js";
 import { STORE_KINDS } from "./stores.js";
 
 type Scenario = (short: boolean) => Promise<string>;
@@ -90,7 +93,63 @@ const clock: Scenario = async (short) => {
   );
 };
 
-const SCENARIOS: Record<string, Scenario> = { crash, clock };
+const FAULT_NAMES: Record<DbCell["fault"], string> = {
+  "pg-restart": "PostgreSQL stopped (`pg_ctl stop -m fast`) and started",
+  "mariadb-kill": "MariaDB killed (SIGKILL) and restarted",
+  latency: "network path slowed (25 ms per chunk each way)",
+  "pool-exhausted": "application's own `pg` pool exhausted",
+};
+
+const db: Scenario = async (short) => {
+  const [postgres, mariadb] = await Promise.all([privatePostgres(), privateMariadb()]);
+  const cells: DbCell[] = [];
+  try {
+    for (const fault of DB_FAULTS) {
+      const cell = await dbCell(
+        { postgres, mariadb },
+        short
+          ? { fault, rate: 1000, beforeMs: 500, faultMs: 1500, afterMs: 1000, queueSize: 2000 }
+          : { fault, rate: 2000, beforeMs: 5000, faultMs: 8000, afterMs: 8000, queueSize: 10_000 },
+      );
+      cells.push(cell);
+      process.stderr.write(`db ${fault}: ${JSON.stringify(cell)}\n`);
+    }
+  } finally {
+    await Promise.all([postgres.destroy(), mariadb.destroy()]);
+  }
+  const us = (n: number) => (n < 10 ? n.toFixed(1) : n.toFixed(0));
+  const n = (x: number) => x.toLocaleString("en");
+  return table(
+    [
+      "fault",
+      "log() p50 / p99 µs: before · during · after",
+      "logged",
+      "dropped: seen / counted / recorded",
+      "lost",
+      "doubled",
+      "max backlog: engine / measured at restart (bound)",
+      "heap growth",
+      "backlog normal again after",
+      "logDurable resolved / rejected / resolved but lost",
+      "errors reported",
+    ],
+    cells.map((c) => [
+      FAULT_NAMES[c.fault],
+      c.phases.map((p) => `${us(p.p50Us)} / ${us(p.p99Us)}`).join(" · "),
+      n(c.logged),
+      `${n(c.droppedSeen)} / ${n(c.droppedMetric)} / ${n(c.droppedRecorded)}`,
+      c.missing,
+      c.duplicates,
+      `${n(c.maxBacklog)} / ${c.fault === "pg-restart" || c.fault === "mariadb-kill" ? n(c.outageBacklog) : "–"} (≤ ${n(c.backlogBound)})`,
+      `${c.heapGrowthMb.toFixed(1)} MB`,
+      `${(c.recoveredMs / 1000).toFixed(1)} s`,
+      `${c.durableResolved} / ${c.durableRejected} / ${c.durableLost}`,
+      n(c.errors),
+    ]),
+  );
+};
+
+const SCENARIOS: Record<string, Scenario> = { crash, clock, db };
 
 const DOC = fileURLToPath(new URL("../../docs/reliability.md", import.meta.url));
 

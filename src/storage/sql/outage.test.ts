@@ -11,6 +11,7 @@ import {
 } from "../../../test/conformance/sql-servers.js";
 import { TcpProxy } from "../../../test/conformance/tcp-proxy.js";
 import { tempDir } from "../../../test/helpers.js";
+import { AuditEngine } from "../../engine.js";
 import { StorageError } from "../../errors.js";
 import type { AuditEvent } from "../../event/types.js";
 import type { StoredRecord } from "../backend.js";
@@ -253,4 +254,115 @@ describe("sqlite locked by another process", () => {
       await backend.close();
     }
   });
+});
+
+describe.each([
+  { dialect: "postgresql" as const, server: POSTGRES, query: pgQuery, q: (t: string) => `"${t}"` },
+  { dialect: "mysql" as const, server: MARIADB, query: mysqlQuery, q: (t: string) => `\`${t}\`` },
+])("an engine writing to $dialect through an outage", ({ dialect, server, query, q }) => {
+  /** An engine on `table` behind `proxy`: async, batches of 100, the given queue_size. */
+  const engineOn = (proxy: TcpProxy, table: string, queueSize: number) =>
+    new AuditEngine({
+      config: {
+        storage: {
+          backends: [
+            { type: "database", name: "db", connection: { ...server, port: proxy.port }, table_name: table },
+          ],
+        },
+        performance: { async: { enabled: true, queue_size: queueSize }, batching: { batch_size: 100 } },
+      },
+      env: {},
+    });
+
+  /** Logs `n` numbered events, 200 per turn of the event loop; returns those log() accepted. */
+  async function logMany(engine: AuditEngine, n: number): Promise<{ ids: string[]; dropped: number }> {
+    const ids: string[] = [];
+    let dropped = 0;
+    for (let i = 0; i < n; i++) {
+      const e = engine.log({ action: "OUTAGE", metadata: { i } });
+      if (e) ids.push(e.id);
+      else dropped++;
+      if (i % 200 === 199) await sleep(1);
+    }
+    return { ids, dropped };
+  }
+
+  async function drained(engine: AuditEngine): Promise<void> {
+    const end = Date.now() + 30_000;
+    for (;;) {
+      await engine.flush();
+      if (engine.metrics().queue_depth === 0) return;
+      if (Date.now() > end) throw new Error(`${engine.metrics().queue_depth} events still held`);
+      await sleep(100);
+    }
+  }
+
+  it("keeps every event it accepted while the database is away, whatever queue_size allows (the backend's buffer follows it)", async () => {
+    const proxy = new TcpProxy(server.host as string, server.port as number);
+    await proxy.start();
+    const table = uniqueTable(`engq_${dialect.slice(0, 2)}`);
+    const engine = engineOn(proxy, table, 15_000);
+    engine.on("error", () => {});
+    engine.on("warning", () => {});
+    try {
+      await engine.logDurable({ action: "READY" });
+      await proxy.cut();
+      // 12,000 events while the database is away: more than the backend's old fixed buffer
+      const { ids, dropped } = await logMany(engine, 12_000);
+      expect(dropped).toBe(0);
+      expect(engine.metrics().backends.db!.buffered).toBeGreaterThan(10_000);
+      await proxy.restore();
+      await drained(engine);
+      await engine.close();
+      const rows = await query(`SELECT id FROM ${q(table)} WHERE type = 'OUTAGE'`);
+      const stored = new Set(rows.map((r) => String(r.id)));
+      expect(ids.filter((id) => !stored.has(id))).toEqual([]);
+      expect(rows.length).toBe(ids.length);
+    } finally {
+      await engine.close().catch(() => undefined);
+      await proxy.stop();
+      await dropTable(dialect, table);
+    }
+  }, 60_000);
+
+  it("holds at most queue_size events through an outage: the rest is dropped, counted and recorded as EVENTS_DROPPED", async () => {
+    const proxy = new TcpProxy(server.host as string, server.port as number);
+    await proxy.start();
+    const table = uniqueTable(`engb_${dialect.slice(0, 2)}`);
+    const engine = engineOn(proxy, table, 1000);
+    const warnings: string[] = [];
+    engine.on("error", () => {});
+    engine.on("warning", (w) => warnings.push(w));
+    try {
+      await engine.logDurable({ action: "READY" });
+      await proxy.cut();
+      const { ids, dropped } = await logMany(engine, 5000);
+      const depth = engine.metrics().queue_depth;
+      expect(depth).toBeLessThanOrEqual(1000 + 4 * 101);
+      expect(ids.length).toBeLessThanOrEqual(1000 + 4 * 101);
+      expect(dropped).toBe(5000 - ids.length);
+      expect(engine.metrics().dropped).toBe(dropped);
+      expect(warnings.some((w) => /dropped and counted/.test(w))).toBe(true);
+      await proxy.restore();
+      await drained(engine);
+      await engine.close();
+      const rows = await query(`SELECT id, type FROM ${q(table)}`);
+      const stored = new Set(rows.filter((r) => r.type === "OUTAGE").map((r) => String(r.id)));
+      expect(ids.filter((id) => !stored.has(id))).toEqual([]);
+      const recorded = await query(
+        dialect === "postgresql"
+          ? `SELECT line AS e FROM ${q(table)} WHERE type = 'EVENTS_DROPPED'`
+          : `SELECT CAST(COALESCE(line, event) AS CHAR) AS e FROM ${q(table)} WHERE type = 'EVENTS_DROPPED'`,
+      );
+      const counted = recorded.reduce(
+        (n, r) => n + Number((JSON.parse(String(r.e)) as { result: { count: number } }).result.count),
+        0,
+      );
+      expect(counted).toBe(dropped);
+    } finally {
+      await engine.close().catch(() => undefined);
+      await proxy.stop();
+      await dropTable(dialect, table);
+    }
+  }, 60_000);
 });
