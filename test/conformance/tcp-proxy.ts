@@ -3,7 +3,9 @@
  * while a backend keeps working: `cut()` drops every connection and refuses new ones
  * (as a dead server would), `restore()` listens again on the same port. `slow(ms)` delays
  * every chunk in both directions by `ms` (a slow network path: each round trip costs
- * twice that), in order, until `slow(0)`.
+ * twice that), in order, until `slow(0)`. `turns` counts requests: the times a client
+ * spoke after hearing from the server (or first), however TCP split or joined the bytes —
+ * the round trips a client waited for.
  *
  * @module
  */
@@ -16,6 +18,8 @@ export class TcpProxy {
   #server: Server | undefined;
   #port = 0;
   #delayMs = 0;
+  /** Client turns so far (see the module comment); reset it by assigning 0. */
+  turns = 0;
 
   constructor(targetHost: string, targetPort: number) {
     this.#targetHost = targetHost;
@@ -33,10 +37,11 @@ export class TcpProxy {
   }
 
   /** Forwards `from` to `to`, each chunk held back by the current delay, order kept. */
-  #forward(from: Socket, to: Socket): void {
+  #forward(from: Socket, to: Socket, onChunk: () => void): void {
     // a chunk never overtakes the one before it, even when the delay shrinks meanwhile
     let last = 0;
     from.on("data", (chunk: Buffer) => {
+      onChunk();
       const delay = this.#delayMs;
       if (delay === 0 && last <= Date.now()) {
         to.write(chunk);
@@ -65,8 +70,14 @@ export class TcpProxy {
           upstream.destroy();
         });
       }
-      this.#forward(client, upstream);
-      this.#forward(upstream, client);
+      let clientSpeaking = false;
+      this.#forward(client, upstream, () => {
+        if (!clientSpeaking) this.turns++;
+        clientSpeaking = true;
+      });
+      this.#forward(upstream, client, () => {
+        clientSpeaking = false;
+      });
     });
     await new Promise<void>((resolve, reject) => {
       server.once("error", reject);

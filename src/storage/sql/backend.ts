@@ -1,6 +1,6 @@
 /**
- * The `type: database` storage backend, for every dialect: batched inserts in one
- * transaction per batch, an in-memory buffer that rides out database outages,
+ * The `type: database` storage backend, for every dialect: batched inserts, one
+ * transaction per batch (one statement, one round trip, where it fits), an in-memory buffer that rides out database outages,
  * keyset-paged queries judged by the in-memory evaluator, counting, retention and
  * erasure through one explicit deletion path.
  *
@@ -89,6 +89,24 @@ function isFatalOpenError(error: unknown): boolean {
 
 function message(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
+}
+
+/**
+ * How long to wait before reconnection attempt `attempt` (0 for the first): `retryInitialMs`
+ * (200) doubled after each failure up to `retryMaxMs` (2,000), less up to a quarter of
+ * jitter. The cap is short on purpose: while the backend waits, the events it holds count
+ * against the engine's `queue_size`, so every second spent waiting on a server that is
+ * already back can cost dropped events; a refused connection attempt every 2 s costs nothing.
+ */
+export function reconnectDelay(
+  attempt: number,
+  options: Pick<SqlBackendOptions, "retryInitialMs" | "retryMaxMs">,
+  random: () => number = Math.random,
+): number {
+  const initial = options.retryInitialMs ?? 200;
+  const max = options.retryMaxMs ?? 2000;
+  const base = Math.min(max, initial * 2 ** Math.min(attempt, 30));
+  return Math.round(base * (0.75 + random() * 0.25));
 }
 
 /** One page of rows in keyset order. */
@@ -210,13 +228,23 @@ export class SqlBackend extends BaseBackend {
     return next;
   }
 
-  /** One multi-row transaction; on a data error, row by row so that one bad event spares the others. */
+  /**
+   * One multi-row statement or transaction; on a data error, row by row so that one bad
+   * event spares the others. Retrying a batch whose commit went unanswered is harmless:
+   * every dialect's insert skips ids already stored.
+   */
   async #insert(c: Connected, batch: readonly StoredRecord[]): Promise<{ id: string; error: unknown }[]> {
     const max = c.dialect.maxRowsPerInsert;
     try {
-      await c.client.transaction(async (s) => {
-        for (let i = 0; i < batch.length; i += max) await s.run(c.dialect.insert(batch.slice(i, i + max)));
-      });
+      if (batch.length <= max && c.client.sync === undefined) {
+        // One statement is atomic on its own: over the network it costs one round trip
+        // instead of three (BEGIN, INSERT, COMMIT), which is the batch rate on a slow path.
+        await c.client.run(c.dialect.insert(batch));
+      } else {
+        await c.client.transaction(async (s) => {
+          for (let i = 0; i < batch.length; i += max) await s.run(c.dialect.insert(batch.slice(i, i + max)));
+        });
+      }
       return [];
     } catch (error) {
       if (!isPermanentError(error)) throw error;
@@ -272,10 +300,7 @@ export class SqlBackend extends BaseBackend {
 
   #scheduleRetry(): void {
     if (this.#closed || this.#retryTimer !== undefined) return;
-    const initial = this.#options.retryInitialMs ?? 200;
-    const max = this.#options.retryMaxMs ?? 30_000;
-    const base = Math.min(max, initial * 2 ** Math.min(this.#attempt, 30));
-    const delay = Math.round(base * (0.75 + Math.random() * 0.25));
+    const delay = reconnectDelay(this.#attempt, this.#options);
     this.#attempt++;
     this.#nextAttemptAt = Date.now() + delay;
     this.#retryTimer = setTimeout(() => {

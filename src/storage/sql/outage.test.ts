@@ -15,6 +15,7 @@ import { AuditEngine } from "../../engine.js";
 import { StorageError } from "../../errors.js";
 import type { AuditEvent } from "../../event/types.js";
 import type { StoredRecord } from "../backend.js";
+import { reconnectDelay } from "./backend.js";
 import { createSqlBackend, type SqlBackend, SqlWriteError } from "./index.js";
 
 const temp = tempDir("vigil-sql-outage-");
@@ -361,6 +362,44 @@ describe.each([
       expect(counted).toBe(dropped);
     } finally {
       await engine.close().catch(() => undefined);
+      await proxy.stop();
+      await dropTable(dialect, table);
+    }
+  }, 60_000);
+});
+
+describe("reconnection", () => {
+  it("tries again at least every 2 s by default, starting at 200 ms and doubling, with up to a quarter of jitter", () => {
+    const late = Array.from({ length: 12 }, (_, a) => reconnectDelay(a, {}, () => 1));
+    expect(late).toEqual([200, 400, 800, 1600, 2000, 2000, 2000, 2000, 2000, 2000, 2000, 2000]);
+    const early = Array.from({ length: 6 }, (_, a) => reconnectDelay(a, {}, () => 0));
+    expect(early).toEqual([150, 300, 600, 1200, 1500, 1500]);
+    expect(reconnectDelay(40, { retryInitialMs: 50, retryMaxMs: 400 }, () => 1)).toBe(400);
+  });
+});
+
+describe.each([
+  { dialect: "postgresql" as const, server: POSTGRES },
+  { dialect: "mysql" as const, server: MARIADB },
+])("$dialect over a slow network path", ({ dialect, server }) => {
+  it("commits a batch in one round trip (one statement, no BEGIN and COMMIT around it)", async () => {
+    const proxy = new TcpProxy(server.host as string, server.port as number);
+    await proxy.start();
+    const table = uniqueTable(`trip_${dialect.slice(0, 2)}`);
+    const backend = createSqlBackend(databaseConfig({ ...server, port: proxy.port }, table), {
+      ...RETRY,
+      poolSize: 1,
+    });
+    try {
+      await backend.open();
+      await backend.write(batch(100), { sync: true }); // the statement is prepared once (MariaDB)
+      proxy.turns = 0;
+      const b = batch(100);
+      await backend.write(b, { sync: true });
+      expect(proxy.turns).toBe(1);
+      expect(await backend.count({ order: "asc" })).toBe(200);
+    } finally {
+      await backend.close().catch(() => undefined);
       await proxy.stop();
       await dropTable(dialect, table);
     }
