@@ -5,7 +5,8 @@
  * every chunk in both directions by `ms` (a slow network path: each round trip costs
  * twice that), in order, until `slow(0)`. `turns` counts requests: the times a client
  * spoke after hearing from the server (or first), however TCP split or joined the bytes —
- * the round trips a client waited for.
+ * the round trips a client waited for. `mute()` swallows what the server answers (the
+ * requests still arrive and run): an acknowledgement lost on the way back.
  *
  * @module
  */
@@ -18,6 +19,7 @@ export class TcpProxy {
   #server: Server | undefined;
   #port = 0;
   #delayMs = 0;
+  #muted = false;
   /** Client turns so far (see the module comment); reset it by assigning 0. */
   turns = 0;
 
@@ -36,11 +38,17 @@ export class TcpProxy {
     this.#delayMs = Math.max(0, ms);
   }
 
+  /** Swallow (true) or forward again (false) everything the server sends. */
+  mute(on = true): void {
+    this.#muted = on;
+  }
+
   /** Forwards `from` to `to`, each chunk held back by the current delay, order kept. */
-  #forward(from: Socket, to: Socket, onChunk: () => void): void {
+  #forward(from: Socket, to: Socket, onChunk: () => void, mutable: boolean): void {
     // a chunk never overtakes the one before it, even when the delay shrinks meanwhile
     let last = 0;
     from.on("data", (chunk: Buffer) => {
+      if (mutable && this.#muted) return;
       onChunk();
       const delay = this.#delayMs;
       if (delay === 0 && last <= Date.now()) {
@@ -71,13 +79,23 @@ export class TcpProxy {
         });
       }
       let clientSpeaking = false;
-      this.#forward(client, upstream, () => {
-        if (!clientSpeaking) this.turns++;
-        clientSpeaking = true;
-      });
-      this.#forward(upstream, client, () => {
-        clientSpeaking = false;
-      });
+      this.#forward(
+        client,
+        upstream,
+        () => {
+          if (!clientSpeaking) this.turns++;
+          clientSpeaking = true;
+        },
+        false,
+      );
+      this.#forward(
+        upstream,
+        client,
+        () => {
+          clientSpeaking = false;
+        },
+        true,
+      );
     });
     await new Promise<void>((resolve, reject) => {
       server.once("error", reject);

@@ -379,9 +379,54 @@ describe("reconnection", () => {
 });
 
 describe.each([
-  { dialect: "postgresql" as const, server: POSTGRES },
-  { dialect: "mysql" as const, server: MARIADB },
-])("$dialect over a slow network path", ({ dialect, server }) => {
+  { dialect: "postgresql" as const, server: POSTGRES, query: pgQuery, q: (t: string) => `"${t}"` },
+  { dialect: "mysql" as const, server: MARIADB, query: mysqlQuery, q: (t: string) => `\`${t}\`` },
+])("$dialect over a slow or lossy network path", ({ dialect, server, query, q }) => {
+  it("retries a batch whose commit went unanswered and stores it once, without reporting a refusal", async () => {
+    const proxy = new TcpProxy(server.host as string, server.port as number);
+    await proxy.start();
+    const table = uniqueTable(`ack_${dialect.slice(0, 2)}`);
+    const warnings: string[] = [];
+    const backend = createSqlBackend(databaseConfig({ ...server, port: proxy.port }, table), {
+      ...RETRY,
+      onWarning: (w) => warnings.push(w),
+    });
+    try {
+      await backend.open();
+      const first = batch(50);
+      await backend.write(first, { sync: true });
+      // the server commits the next batch, but its answer never comes back
+      proxy.mute();
+      const lost = batch(50);
+      const writing = backend.write(lost, { sync: true }).then(
+        () => "written",
+        (e: unknown) => e,
+      );
+      const count = async () => Number((await query(`SELECT COUNT(*) AS n FROM ${q(table)}`))[0]?.n);
+      const end = Date.now() + 20_000;
+      while ((await count()) < 100) {
+        if (Date.now() > end) throw new Error("the server never committed the batch");
+        await sleep(20);
+      }
+      await proxy.cut();
+      const outcome = await writing;
+      expect(outcome).toBeInstanceOf(SqlWriteError);
+      expect((outcome as SqlWriteError).buffered).toBe(true);
+      proxy.mute(false);
+      await proxy.restore();
+      await settle(backend);
+      const after = batch(10);
+      await backend.write(after, { sync: true });
+      const rows = await query(`SELECT id FROM ${q(table)} ORDER BY id`);
+      expect(rows.map((r) => r.id)).toEqual([...first, ...lost, ...after].map((r) => r.event.id).sort());
+      expect(warnings.filter((w) => /refused/.test(w))).toEqual([]);
+    } finally {
+      await backend.close().catch(() => undefined);
+      await proxy.stop();
+      await dropTable(dialect, table);
+    }
+  }, 60_000);
+
   it("commits a batch in one round trip (one statement, no BEGIN and COMMIT around it)", async () => {
     const proxy = new TcpProxy(server.host as string, server.port as number);
     await proxy.start();
