@@ -63,6 +63,8 @@ export interface DbCell {
   readonly logged: number;
   /** Events `log()` refused (returned undefined): the application's own count. */
   readonly droppedSeen: number;
+  /** Of those, refused after the fault ended (the server back, the path fast again). */
+  readonly droppedAfter: number;
   /** `metrics().dropped`, and the sum of the `EVENTS_DROPPED` counts stored in the table. */
   readonly droppedMetric: number;
   readonly droppedRecorded: number;
@@ -81,8 +83,12 @@ export interface DbCell {
   readonly backlogBound: number;
   /** Largest heap growth over the first sample, in MB. */
   readonly heapGrowthMb: number;
+  /** From the end of the fault (the server accepting connections again) until the backend was healthy, in ms. */
+  readonly reconnectedMs: number;
   /** From the end of the fault until the backlog was below two batches again, in ms. */
   readonly recoveredMs: number;
+  /** Events per second the application actually logged (the target is `rate`). */
+  readonly achievedRate: number;
   /** Whether the backend reported itself unhealthy at some point. */
   readonly unhealthySeen: boolean;
   /** logDurable() probes: resolved, rejected, and resolved but absent from the table (must be 0). */
@@ -152,6 +158,7 @@ export async function dbCell(servers: DbServers, options: DbOptions): Promise<Db
 
   const accepted = new Set<string>();
   let droppedSeen = 0;
+  let droppedAfter = 0;
   let seq = 0;
   const costs: Record<PhaseFigures["phase"], number[]> = { before: [], during: [], after: [] };
   let phase: PhaseFigures["phase"] = "before";
@@ -162,18 +169,25 @@ export async function dbCell(servers: DbServers, options: DbOptions): Promise<Db
   // a warm-up event: the table exists and the connection is up before measuring
   await engine.logDurable({ action: "CHAOS_WARMUP", category: "CHAOS" });
 
+  // a steady rate: each tick logs what is due since the start (a late tick catches up, up
+  // to a tenth of a second's worth, so a starved machine does not turn into a burst)
+  const started = performance.now();
   const perTick = Math.max(1, Math.round(options.rate / 100));
   let ticks = 0;
   const app = setInterval(() => {
     const list = costs[phase];
-    for (let k = 0; k < perTick; k++) {
+    const due = Math.floor(((performance.now() - started) * options.rate) / 1000);
+    const n = Math.min(Math.max(0, due - seq), perTick * 10);
+    for (let k = 0; k < n; k++) {
       const input = { action: "CHAOS_DB", category: "CHAOS", metadata: { seq: seq++ } };
       const t0 = process.hrtime.bigint();
       const event = engine.log(input);
       const t1 = process.hrtime.bigint();
       list.push(Number(t1 - t0) / 1000);
-      if (event === undefined) droppedSeen++;
-      else accepted.add(event.id);
+      if (event === undefined) {
+        droppedSeen++;
+        if (phase === "after") droppedAfter++;
+      } else accepted.add(event.id);
     }
     if (++ticks % 10 === 0) {
       // one caller in a hundred waits for the database
@@ -196,6 +210,7 @@ export async function dbCell(servers: DbServers, options: DbOptions): Promise<Db
   let heapMax = 0;
   let faultEnded = 0;
   let recoveredAt = 0;
+  let reconnectedAt = 0;
   const sampler = setInterval(() => {
     const m = engine.metrics();
     maxBacklog = Math.max(maxBacklog, m.queue_depth);
@@ -203,6 +218,7 @@ export async function dbCell(servers: DbServers, options: DbOptions): Promise<Db
     const heap = process.memoryUsage().heapUsed;
     if (heap0 === 0) heap0 = heap;
     heapMax = Math.max(heapMax, heap);
+    if (faultEnded > 0 && reconnectedAt === 0 && m.backends.db?.healthy) reconnectedAt = Date.now();
     if (faultEnded > 0 && recoveredAt === 0 && m.queue_depth < 2 * BATCH_SIZE && m.backends.db?.healthy)
       recoveredAt = Date.now();
   }, 20);
@@ -216,6 +232,7 @@ export async function dbCell(servers: DbServers, options: DbOptions): Promise<Db
       )[0]?.n,
     );
   let outageBacklog = 0;
+  let loggingMs = 1;
   const clients: pg.PoolClient[] = [];
   const appQueries: Promise<unknown>[] = [];
   try {
@@ -253,6 +270,7 @@ export async function dbCell(servers: DbServers, options: DbOptions): Promise<Db
     await sleep(options.afterMs);
   } finally {
     clearInterval(app);
+    loggingMs = performance.now() - started;
     for (const c of clients) c.release();
     if (!server.running) await server.start();
     proxy?.slow(0);
@@ -265,6 +283,7 @@ export async function dbCell(servers: DbServers, options: DbOptions): Promise<Db
     await sleep(100);
   }
   if (recoveredAt === 0) recoveredAt = Date.now();
+  if (reconnectedAt === 0) reconnectedAt = Date.now();
   clearInterval(sampler);
   await Promise.all(durableWaits);
   const droppedMetric = engine.metrics().dropped;
@@ -312,6 +331,7 @@ export async function dbCell(servers: DbServers, options: DbOptions): Promise<Db
       phases,
       logged: accepted.size,
       droppedSeen,
+      droppedAfter,
       droppedMetric,
       droppedRecorded,
       stored,
@@ -321,7 +341,9 @@ export async function dbCell(servers: DbServers, options: DbOptions): Promise<Db
       outageBacklog,
       backlogBound: options.queueSize + BATCHES_IN_FLIGHT * (BATCH_SIZE + 1),
       heapGrowthMb: Math.max(0, heapMax - heap0) / 1_048_576,
+      reconnectedMs: Math.max(0, reconnectedAt - faultEnded),
       recoveredMs: Math.max(0, recoveredAt - faultEnded),
+      achievedRate: Math.round((seq * 1000) / loggingMs),
       unhealthySeen,
       durableResolved: durableResolved.length,
       durableRejected,

@@ -8,6 +8,7 @@
  * db (databases stopped, killed, slowed, the application's pool exhausted).
  */
 import { readFileSync, writeFileSync } from "node:fs";
+import { cpus, loadavg } from "node:os";
 import { fileURLToPath } from "node:url";
 import { clockScenario } from "./clock.js";
 import { CRASH_MODES, type CrashCell, crashCell } from "./crash.js";
@@ -103,6 +104,7 @@ const FAULT_NAMES: Record<DbCell["fault"], string> = {
 const db: Scenario = async (short) => {
   const [postgres, mariadb] = await Promise.all([privatePostgres(), privateMariadb()]);
   const cells: DbCell[] = [];
+  const loads: number[] = [];
   try {
     for (const fault of DB_FAULTS) {
       const cell = await dbCell(
@@ -112,6 +114,7 @@ const db: Scenario = async (short) => {
           : { fault, rate: 2000, beforeMs: 5000, faultMs: 8000, afterMs: 8000, queueSize: 10_000 },
       );
       cells.push(cell);
+      loads.push(loadavg()[0]!);
       process.stderr.write(`db ${fault}: ${JSON.stringify(cell)}\n`);
     }
   } finally {
@@ -119,34 +122,35 @@ const db: Scenario = async (short) => {
   }
   const us = (n: number) => (n < 10 ? n.toFixed(1) : n.toFixed(0));
   const n = (x: number) => x.toLocaleString("en");
-  return table(
+  const figures = table(
     [
       "fault",
       "log() p50 / p99 µs: before · during · after",
-      "logged",
-      "dropped: seen / counted / recorded",
+      "logged (rate)",
+      "dropped: seen (after the fault) / counted / recorded",
       "lost",
       "doubled",
       "max backlog: engine / measured at restart (bound)",
       "heap growth",
-      "backlog normal again after",
+      "after the fault: reconnected / backlog normal",
       "logDurable resolved / rejected / resolved but lost",
       "errors reported",
     ],
     cells.map((c) => [
       FAULT_NAMES[c.fault],
       c.phases.map((p) => `${us(p.p50Us)} / ${us(p.p99Us)}`).join(" · "),
-      n(c.logged),
-      `${n(c.droppedSeen)} / ${n(c.droppedMetric)} / ${n(c.droppedRecorded)}`,
+      `${n(c.logged)} (${n(c.achievedRate)}/s)`,
+      `${n(c.droppedSeen)} (${n(c.droppedAfter)}) / ${n(c.droppedMetric)} / ${n(c.droppedRecorded)}`,
       c.missing,
       c.duplicates,
       `${n(c.maxBacklog)} / ${c.fault === "pg-restart" || c.fault === "mariadb-kill" ? n(c.outageBacklog) : "–"} (≤ ${n(c.backlogBound)})`,
       `${c.heapGrowthMb.toFixed(1)} MB`,
-      `${(c.recoveredMs / 1000).toFixed(1)} s`,
+      `${(c.reconnectedMs / 1000).toFixed(1)} s / ${(c.recoveredMs / 1000).toFixed(1)} s`,
       `${c.durableResolved} / ${c.durableRejected} / ${c.durableLost}`,
       n(c.errors),
     ]),
   );
+  return `${figures}\n\nMachine: ${cpus().length} cores, load average ${Math.min(...loads).toFixed(0)}–${Math.max(...loads).toFixed(0)} during the run (shared with other work).`;
 };
 
 const SCENARIOS: Record<string, Scenario> = { crash, clock, db };
