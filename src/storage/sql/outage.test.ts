@@ -11,11 +11,13 @@ import {
 } from "../../../test/conformance/sql-servers.js";
 import { TcpProxy } from "../../../test/conformance/tcp-proxy.js";
 import { tempDir } from "../../../test/helpers.js";
+import type { DatabaseConnectionConfig } from "../../config/types.js";
 import { AuditEngine } from "../../engine.js";
 import { StorageError } from "../../errors.js";
 import type { AuditEvent } from "../../event/types.js";
 import type { StoredRecord } from "../backend.js";
 import { reconnectDelay } from "./backend.js";
+import type { SqlBackendOptions } from "./dialect.js";
 import { createSqlBackend, type SqlBackend, SqlWriteError } from "./index.js";
 
 const temp = tempDir("vigil-sql-outage-");
@@ -86,6 +88,33 @@ async function settle(backend: SqlBackend, timeoutMs = 20_000): Promise<void> {
 }
 
 const RETRY = { retryInitialMs: 50, retryMaxMs: 400, connectTimeoutMs: 1000 } as const;
+
+/**
+ * Runs `fn` with a backend on a fresh table of `server`, reached through a proxy the test
+ * controls; closes the backend, stops the proxy and drops the table afterwards.
+ */
+async function throughProxy(
+  server: DatabaseConnectionConfig,
+  prefix: string,
+  options: SqlBackendOptions,
+  fn: (ctx: { backend: SqlBackend; proxy: TcpProxy; table: string }) => Promise<void>,
+): Promise<void> {
+  const dialect = server.dialect as "postgresql" | "mysql";
+  const proxy = new TcpProxy(server.host as string, server.port as number);
+  await proxy.start();
+  const table = uniqueTable(`${prefix}_${dialect.slice(0, 2)}`);
+  const backend = createSqlBackend(databaseConfig({ ...server, port: proxy.port }, table), {
+    ...RETRY,
+    ...options,
+  });
+  try {
+    await fn({ backend, proxy, table });
+  } finally {
+    await backend.close().catch(() => undefined);
+    await proxy.stop();
+    await dropTable(dialect, table);
+  }
+}
 
 describe.each([
   { dialect: "postgresql" as const, server: POSTGRES, query: pgQuery, q: (t: string) => `"${t}"` },
@@ -381,72 +410,54 @@ describe("reconnection", () => {
 describe.each([
   { dialect: "postgresql" as const, server: POSTGRES, query: pgQuery, q: (t: string) => `"${t}"` },
   { dialect: "mysql" as const, server: MARIADB, query: mysqlQuery, q: (t: string) => `\`${t}\`` },
-])("$dialect over a slow or lossy network path", ({ dialect, server, query, q }) => {
+])("$dialect over a slow or lossy network path", ({ server, query, q }) => {
   it("retries a batch whose commit went unanswered and stores it once, without reporting a refusal", async () => {
-    const proxy = new TcpProxy(server.host as string, server.port as number);
-    await proxy.start();
-    const table = uniqueTable(`ack_${dialect.slice(0, 2)}`);
     const warnings: string[] = [];
-    const backend = createSqlBackend(databaseConfig({ ...server, port: proxy.port }, table), {
-      ...RETRY,
-      onWarning: (w) => warnings.push(w),
-    });
-    try {
-      await backend.open();
-      const first = batch(50);
-      await backend.write(first, { sync: true });
-      // the server commits the next batch, but its answer never comes back
-      proxy.mute();
-      const lost = batch(50);
-      const writing = backend.write(lost, { sync: true }).then(
-        () => "written",
-        (e: unknown) => e,
-      );
-      const count = async () => Number((await query(`SELECT COUNT(*) AS n FROM ${q(table)}`))[0]?.n);
-      const end = Date.now() + 20_000;
-      while ((await count()) < 100) {
-        if (Date.now() > end) throw new Error("the server never committed the batch");
-        await sleep(20);
-      }
-      await proxy.cut();
-      const outcome = await writing;
-      expect(outcome).toBeInstanceOf(SqlWriteError);
-      expect((outcome as SqlWriteError).buffered).toBe(true);
-      proxy.mute(false);
-      await proxy.restore();
-      await settle(backend);
-      const after = batch(10);
-      await backend.write(after, { sync: true });
-      const rows = await query(`SELECT id FROM ${q(table)} ORDER BY id`);
-      expect(rows.map((r) => r.id)).toEqual([...first, ...lost, ...after].map((r) => r.event.id).sort());
-      expect(warnings.filter((w) => /refused/.test(w))).toEqual([]);
-    } finally {
-      await backend.close().catch(() => undefined);
-      await proxy.stop();
-      await dropTable(dialect, table);
-    }
+    await throughProxy(
+      server,
+      "ack",
+      { onWarning: (w) => warnings.push(w) },
+      async ({ backend, proxy, table }) => {
+        await backend.open();
+        const first = batch(50);
+        await backend.write(first, { sync: true });
+        // the server commits the next batch, but its answer never comes back
+        proxy.mute();
+        const lost = batch(50);
+        const writing = backend.write(lost, { sync: true }).then(
+          () => "written",
+          (e: unknown) => e,
+        );
+        const count = async () => Number((await query(`SELECT COUNT(*) AS n FROM ${q(table)}`))[0]?.n);
+        const end = Date.now() + 20_000;
+        while ((await count()) < 100) {
+          if (Date.now() > end) throw new Error("the server never committed the batch");
+          await sleep(20);
+        }
+        await proxy.cut();
+        const outcome = await writing;
+        expect(outcome).toBeInstanceOf(SqlWriteError);
+        expect((outcome as SqlWriteError).buffered).toBe(true);
+        proxy.mute(false);
+        await proxy.restore();
+        await settle(backend);
+        const after = batch(10);
+        await backend.write(after, { sync: true });
+        const rows = await query(`SELECT id FROM ${q(table)} ORDER BY id`);
+        expect(rows.map((r) => r.id)).toEqual([...first, ...lost, ...after].map((r) => r.event.id).sort());
+        expect(warnings.filter((w) => /refused/.test(w))).toEqual([]);
+      },
+    );
   }, 60_000);
 
   it("commits a batch in one round trip (one statement, no BEGIN and COMMIT around it)", async () => {
-    const proxy = new TcpProxy(server.host as string, server.port as number);
-    await proxy.start();
-    const table = uniqueTable(`trip_${dialect.slice(0, 2)}`);
-    const backend = createSqlBackend(databaseConfig({ ...server, port: proxy.port }, table), {
-      ...RETRY,
-      poolSize: 1,
-    });
-    try {
+    await throughProxy(server, "trip", { poolSize: 1 }, async ({ backend, proxy }) => {
       await backend.open();
       await backend.write(batch(100), { sync: true }); // the statement is prepared once (MariaDB)
       proxy.turns = 0;
-      const b = batch(100);
-      await backend.write(b, { sync: true });
+      await backend.write(batch(100), { sync: true });
       expect(proxy.turns).toBe(1);
       expect(await backend.count({ order: "asc" })).toBe(200);
-    } finally {
-      await backend.close().catch(() => undefined);
-      await proxy.stop();
-      await dropTable(dialect, table);
-    }
+    });
   }, 60_000);
 });
