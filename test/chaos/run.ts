@@ -111,7 +111,7 @@ const db: Scenario = async (short) => {
         { postgres, mariadb },
         short
           ? { fault, rate: 1000, beforeMs: 500, faultMs: 1500, afterMs: 1000, queueSize: 2000 }
-          : { fault, rate: 2000, beforeMs: 5000, faultMs: 8000, afterMs: 8000, queueSize: 10_000 },
+          : { fault, rate: 1000, beforeMs: 5000, faultMs: 8000, afterMs: 8000, queueSize: 5000 },
       );
       cells.push(cell);
       loads.push(loadavg()[0]!);

@@ -450,6 +450,27 @@ describe.each([
     );
   }, 60_000);
 
+  it("drains what it buffered through an outage in few round trips (buffered batches merged into one statement)", async () => {
+    await throughProxy(server, "drain", { poolSize: 1 }, async ({ backend, proxy, table }) => {
+      await backend.open();
+      await proxy.cut();
+      const kept: string[] = [];
+      for (let i = 0; i < 10; i++) {
+        const b = batch(100);
+        await backend.write(b, { sync: false }).catch(() => undefined);
+        kept.push(...b.map((r) => r.event.id));
+      }
+      expect(backend.pendingEvents()).toBe(1000);
+      proxy.turns = 0;
+      await proxy.restore();
+      await settle(backend);
+      // connecting (a turn or two) and one statement; one statement per batch before: 10 or more
+      expect(proxy.turns).toBeLessThanOrEqual(4);
+      const rows = await query(`SELECT id FROM ${q(table)} ORDER BY id`);
+      expect(rows.map((r) => r.id)).toEqual(kept.sort());
+    });
+  }, 60_000);
+
   it("commits a batch in one round trip (one statement, no BEGIN and COMMIT around it)", async () => {
     await throughProxy(server, "trip", { poolSize: 1 }, async ({ backend, proxy }) => {
       await backend.open();
