@@ -7,19 +7,15 @@
  * resolves for an event that is not in the table. Timings are figures of the long form only.
  */
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
-import { DB_FAULTS, type DbServers, dbCell } from "./db.js";
-import { privateMariadb, privatePostgres } from "./private-db.js";
+import { DB_FAULTS, type DbServers, dbCell, destroyDbServers, startDbServers } from "./db.js";
 
 let servers: DbServers | undefined;
 
 beforeAll(async () => {
-  const [postgres, mariadb] = await Promise.all([privatePostgres(), privateMariadb()]);
-  servers = { postgres, mariadb };
+  servers = await startDbServers();
 }, 120_000);
 
-afterAll(async () => {
-  await Promise.all([servers?.postgres.destroy(), servers?.mariadb.destroy()]);
-}, 60_000);
+afterAll(() => destroyDbServers(servers), 60_000);
 
 describe("an application logging through the database backend", () => {
   test.each(DB_FAULTS)(

@@ -21,7 +21,13 @@ import { AuditEngine } from "../../src/engine.js";
 import type { AuditEvent } from "../../src/event/types.js";
 import { auditPg } from "../../src/integrations/pg/index.js";
 import { TcpProxy } from "../conformance/tcp-proxy.js";
-import { dropPrivateTable, type PrivateServer, privateQuery } from "./private-db.js";
+import {
+  dropPrivateTable,
+  type PrivateServer,
+  privateMariadb,
+  privatePostgres,
+  privateQuery,
+} from "./private-db.js";
 
 export type DbFault = "pg-restart" | "mariadb-kill" | "latency" | "pool-exhausted";
 export const DB_FAULTS: readonly DbFault[] = ["pg-restart", "mariadb-kill", "latency", "pool-exhausted"];
@@ -30,6 +36,20 @@ export const DB_FAULTS: readonly DbFault[] = ["pg-restart", "mariadb-kill", "lat
 export interface DbServers {
   readonly postgres: PrivateServer;
   readonly mariadb: PrivateServer;
+}
+
+/** Starts both private servers; when one fails, the other is destroyed before rejecting. */
+export async function startDbServers(): Promise<DbServers> {
+  const [postgres, mariadb] = await Promise.allSettled([privatePostgres(), privateMariadb()]);
+  if (postgres.status === "fulfilled" && mariadb.status === "fulfilled")
+    return { postgres: postgres.value, mariadb: mariadb.value };
+  for (const s of [postgres, mariadb]) if (s.status === "fulfilled") await s.value.destroy();
+  throw (postgres.status === "rejected" ? postgres : (mariadb as PromiseRejectedResult)).reason;
+}
+
+/** Stops both servers for good and removes their files. */
+export async function destroyDbServers(servers: DbServers | undefined): Promise<void> {
+  await Promise.all([servers?.postgres.destroy(), servers?.mariadb.destroy()]);
 }
 
 export interface DbOptions {

@@ -14,7 +14,7 @@
  *
  * @module
  */
-import { type ChildProcess, execFile, spawn } from "node:child_process";
+import { type ChildProcess, execFile, execFileSync, spawn } from "node:child_process";
 import { chownSync, existsSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { createConnection, createServer } from "node:net";
 import { tmpdir, userInfo } from "node:os";
@@ -81,8 +81,13 @@ function postgresBin(): string {
 
 /** Runs a PostgreSQL tool as the `postgres` user when we are root (as this machine's CI is). */
 function asPostgres(tool: string, args: readonly string[]): Promise<unknown> {
+  const [file, argv] = postgresCommand(tool, args);
+  return run(file, argv);
+}
+
+function postgresCommand(tool: string, args: readonly string[]): [string, string[]] {
   const path = join(postgresBin(), tool);
-  return userInfo().uid === 0 ? run("runuser", ["-u", "postgres", "--", path, ...args]) : run(path, args);
+  return userInfo().uid === 0 ? ["runuser", ["-u", "postgres", "--", path, ...args]] : [path, [...args]];
 }
 
 /** A private PostgreSQL cluster (database `postgres`, user `postgres`, trust), started. */
@@ -98,6 +103,18 @@ export async function privatePostgres(): Promise<PrivateServer> {
   const port = await freePort();
   await asPostgres("initdb", ["-D", data, "--auth=trust", "-U", "postgres", "--no-sync", "-E", "UTF8"]);
   let running = false;
+  // never leave a server behind a test process that died
+  const stopNow = () => {
+    if (!running) return;
+    try {
+      execFileSync(...postgresCommand("pg_ctl", ["-D", data, "-m", "immediate", "-w", "stop"]), {
+        stdio: "ignore",
+      });
+    } catch {
+      // already gone
+    }
+  };
+  process.once("exit", stopNow);
   const server: PrivateServer = {
     connection: {
       dialect: "postgresql",
@@ -129,6 +146,7 @@ export async function privatePostgres(): Promise<PrivateServer> {
     async destroy() {
       if (running) await asPostgres("pg_ctl", ["-D", data, "-m", "immediate", "-w", "stop"]).catch(() => {});
       running = false;
+      process.removeListener("exit", stopNow);
       rmSync(dir, { recursive: true, force: true });
     },
   };

@@ -12,8 +12,7 @@ import { cpus, loadavg } from "node:os";
 import { fileURLToPath } from "node:url";
 import { clockScenario } from "./clock.js";
 import { CRASH_MODES, type CrashCell, crashCell } from "./crash.js";
-import { DB_FAULTS, type DbCell, dbCell } from "./db.js";
-import { privateMariadb, privatePostgres } from "./private-db.js";
+import { DB_FAULTS, type DbCell, dbCell, destroyDbServers, startDbServers } from "./db.js";
 import { STORE_KINDS } from "./stores.js";
 
 type Scenario = (short: boolean) => Promise<string>;
@@ -102,13 +101,13 @@ const FAULT_NAMES: Record<DbCell["fault"], string> = {
 };
 
 const db: Scenario = async (short) => {
-  const [postgres, mariadb] = await Promise.all([privatePostgres(), privateMariadb()]);
+  const servers = await startDbServers();
   const cells: DbCell[] = [];
   const loads: number[] = [];
   try {
     for (const fault of DB_FAULTS) {
       const cell = await dbCell(
-        { postgres, mariadb },
+        servers,
         short
           ? { fault, rate: 1000, beforeMs: 500, faultMs: 1500, afterMs: 1000, queueSize: 2000 }
           : { fault, rate: 1000, beforeMs: 5000, faultMs: 8000, afterMs: 8000, queueSize: 5000 },
@@ -118,7 +117,7 @@ const db: Scenario = async (short) => {
       process.stderr.write(`db ${fault}: ${JSON.stringify(cell)}\n`);
     }
   } finally {
-    await Promise.all([postgres.destroy(), mariadb.destroy()]);
+    await destroyDbServers(servers);
   }
   const us = (n: number) => (n < 10 ? n.toFixed(1) : n.toFixed(0));
   const n = (x: number) => x.toLocaleString("en");
