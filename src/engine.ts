@@ -106,8 +106,21 @@ export interface EngineMetrics {
   readonly batches: number;
   /** Mean and last time from taking a batch off the queue to every backend having answered. */
   readonly batch_latency_ms: { readonly mean: number; readonly last: number };
+  /**
+   * Per backend: events written, events it failed to write, its health, and the events it
+   * holds in memory for a later attempt (`buffered`: a database through an outage, counted
+   * in `queue_depth` too).
+   */
   readonly backends: Readonly<
-    Record<string, { readonly written: number; readonly failed: number; readonly healthy: boolean }>
+    Record<
+      string,
+      {
+        readonly written: number;
+        readonly failed: number;
+        readonly healthy: boolean;
+        readonly buffered: number;
+      }
+    >
   >;
 }
 
@@ -187,6 +200,13 @@ export class AuditEngine extends EventEmitter<EngineEvents> implements Flushable
   #unsettled = 0;
   /** Backends that could not take a batch synchronously: named when the backlog is full. */
   #asyncWriters = new Set<string>();
+  /**
+   * Backends that may hold events in memory for a later attempt (a database through an
+   * outage, see `StorageBackend.pendingEvents`): held events count against `queue_size`
+   * like unsettled ones, so an outage cannot make memory, or what a `kill -9` loses, grow
+   * past the bound.
+   */
+  #holders: readonly StorageBackend[] = [];
   #warnedBacklog = false;
   /** Settles when every backend's `open()` has (each failure reported). */
   #opened: Promise<void> = Promise.resolve();
@@ -246,6 +266,8 @@ export class AuditEngine extends EventEmitter<EngineEvents> implements Flushable
               ...(this.#subjects ? { subjects: this.#subjects } : {}),
               // with signing on, backup_count deletes only under a signed retention record
               beforePrune: rotationRetention(this.config),
+              // what the queue, the batches in flight and their EVENTS_DROPPED records can hold
+              bufferLimit: this.#queueSize + MAX_BATCHES_IN_FLIGHT * (this.#batchSize + 1),
             }),
             ...(options.backends ?? []),
           ]
@@ -274,6 +296,7 @@ export class AuditEngine extends EventEmitter<EngineEvents> implements Flushable
       ...extra.filter((s) => !BUILT_IN_STAGES.has(s.name)),
     ];
     this.#serializer = this.#stages.find((s) => s.serialize !== undefined);
+    this.#holders = this.#backends.filter((b) => typeof b.pendingEvents === "function");
     const opening: Promise<void>[] = [];
     for (const b of this.#backends) {
       this.#m.backend.set(b.name, { written: 0, failed: 0 });
@@ -369,24 +392,34 @@ export class AuditEngine extends EventEmitter<EngineEvents> implements Flushable
     const entry: Entry = waiter ? { event, waiter } : { event };
     if (waiter) this.#waiters++;
     if (!this.#async || this.#durability === "event") {
-      if (!waiter && this.#unsettled >= this.#queueSize) return this.#dropOverBacklog();
+      if (!waiter && this.#backlog() >= this.#queueSize) return this.#dropOverBacklog();
       this.#pending.push(entry);
       this.#drainNow(true);
       return event;
     }
-    if (this.#pending.length + this.#unsettled >= this.#queueSize) {
+    if (this.#pending.length + this.#backlog() >= this.#queueSize) {
       if (!waiter && this.#dropWhenFull) return this.#drop();
-      if (!waiter && this.#unsettled >= this.#queueSize) return this.#dropOverBacklog();
+      if (!waiter && this.#backlog() >= this.#queueSize) return this.#dropOverBacklog();
       // on_full: block — the caller's thread hands the queue to the backends now, writing
       // synchronously where a backend can (files, SQLite); what a backend can only write
       // asynchronously counts as unsettled until it is committed
       this.#drainNow(true);
-      if (!waiter && this.#unsettled >= this.#queueSize) return this.#dropOverBacklog();
+      if (!waiter && this.#backlog() >= this.#queueSize) return this.#dropOverBacklog();
     }
     this.#pending.push(entry);
     if (waiter || this.#pending.length >= this.#batchSize) this.#scheduleNow();
     else this.#armTimer();
     return event;
+  }
+
+  /**
+   * Events out of the queue but not yet stored: handed over and still being written
+   * (unsettled), or held by a backend for a later attempt (the most any one holds).
+   */
+  #backlog(): number {
+    let held = 0;
+    for (const b of this.#holders) held = Math.max(held, b.pendingEvents!());
+    return this.#unsettled + held;
   }
 
   #drop(): undefined {
@@ -404,9 +437,11 @@ export class AuditEngine extends EventEmitter<EngineEvents> implements Flushable
   #dropOverBacklog(): undefined {
     if (!this.#warnedBacklog) {
       this.#warnedBacklog = true;
+      const writers = new Set(this.#asyncWriters);
+      for (const b of this.#holders) if (b.pendingEvents!() > 0) writers.add(b.name);
       this.#warn(
-        `${this.#unsettled} events are still being written to ${[...this.#asyncWriters].join(", ")} (queue_size ${this.#queueSize}): ` +
-          "the database is slower than the application; further events are dropped and counted (EVENTS_DROPPED) " +
+        `${this.#backlog()} events are still being written to ${[...writers].join(", ")} (queue_size ${this.#queueSize}): ` +
+          "the database is slower than the application, or unreachable; further events are dropped and counted (EVENTS_DROPPED) " +
           "until it catches up — use logDurable() where a caller must wait for the database",
       );
     }
@@ -677,10 +712,16 @@ export class AuditEngine extends EventEmitter<EngineEvents> implements Flushable
   /** The engine's counters. */
   metrics(): EngineMetrics {
     const m = this.#m;
-    const backends: Record<string, { written: number; failed: number; healthy: boolean }> = {};
+    const backends: Record<string, { written: number; failed: number; healthy: boolean; buffered: number }> =
+      {};
     for (const b of this.#backends) {
       const c = m.backend.get(b.name)!;
-      backends[b.name] = { written: c.written, failed: c.failed, healthy: b.health().healthy };
+      backends[b.name] = {
+        written: c.written,
+        failed: c.failed,
+        healthy: b.health().healthy,
+        buffered: b.pendingEvents?.() ?? 0,
+      };
     }
     return {
       logged: m.logged,
@@ -691,7 +732,7 @@ export class AuditEngine extends EventEmitter<EngineEvents> implements Flushable
       dropped: m.dropped,
       failed: m.failed,
       errors: m.errors,
-      queue_depth: this.#pending.length + this.#unsettled,
+      queue_depth: this.#pending.length + this.#backlog(),
       batches: m.batches,
       batch_latency_ms: { mean: m.batches > 0 ? m.latencyTotal / m.batches : 0, last: m.latencyLast },
       backends,

@@ -89,6 +89,12 @@ export interface StorageBackend {
    * `undefined` when it cannot answer exactly — the engine then counts from a stream.
    */
   topValues?(spec: QuerySpec, field: string, limit: number): Promise<readonly ValueCount[] | undefined>;
+  /**
+   * Optional: events this backend holds in memory, not yet stored, for a later attempt (a
+   * database backend buffering through an outage after `write` rejected). The engine counts
+   * them against `performance.async.queue_size`, so what an outage holds stays bounded.
+   */
+  pendingEvents?(): number;
   /** Delete what is older than `cutoff`. */
   applyRetention(cutoff: Date, options: { readonly dryRun: boolean }): Promise<RetentionResult>;
   health(): BackendHealth;

@@ -21,6 +21,12 @@ export interface BackendFactoryOptions {
   readonly subjects?: SubjectKeyStore;
   /** File backends: called before `rotation.backup_count` deletes files (see `FileBackendOptions`). */
   readonly beforePrune?: PruneHook;
+  /**
+   * Database backends: events kept in memory through an outage. The engine passes its
+   * `queue_size` plus what its batches in flight carry, so a database refuses nothing the
+   * engine accepted; the engine stops accepting first (dropping, counted and recorded).
+   */
+  readonly bufferLimit?: number;
 }
 
 /** Whether a database keeps a copy of `field` in an indexed column. */
@@ -69,6 +75,7 @@ export function createBackends(config: ResolvedConfig, options: BackendFactoryOp
         createSqlBackend(b, {
           durability: config.performance.durability,
           onWarning: options.onWarning,
+          ...(options.bufferLimit !== undefined ? { bufferLimit: options.bufferLimit } : {}),
           ...(open || encryption.enabled ? { decode } : {}),
           ...(columnsFrom ? { columnsFrom, opaqueLines: true } : {}),
           ...(sealed ? { sealed } : {}),

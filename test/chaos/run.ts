@@ -4,12 +4,15 @@
  * into docs/reliability.md between `<!-- chaos:<scenario> -->` markers. The short forms
  * run inside `npm test` (test/chaos/*.test.ts).
  *
- * Scenarios: crash (the SIGKILL matrix), clock (the wall clock stepped back and forward).
+ * Scenarios: crash (the SIGKILL matrix), clock (the wall clock stepped back and forward),
+ * db (databases stopped, killed, slowed, the application's pool exhausted).
  */
 import { readFileSync, writeFileSync } from "node:fs";
+import { cpus, loadavg } from "node:os";
 import { fileURLToPath } from "node:url";
 import { clockScenario } from "./clock.js";
 import { CRASH_MODES, type CrashCell, crashCell } from "./crash.js";
+import { DB_FAULTS, type DbCell, dbCell, destroyDbServers, startDbServers } from "./db.js";
 import { STORE_KINDS } from "./stores.js";
 
 type Scenario = (short: boolean) => Promise<string>;
@@ -90,7 +93,66 @@ const clock: Scenario = async (short) => {
   );
 };
 
-const SCENARIOS: Record<string, Scenario> = { crash, clock };
+const FAULT_NAMES: Record<DbCell["fault"], string> = {
+  "pg-restart": "PostgreSQL stopped (`pg_ctl stop -m fast`) and started",
+  "mariadb-kill": "MariaDB killed (SIGKILL) and restarted",
+  latency: "network path slowed (25 ms per chunk each way)",
+  "pool-exhausted": "application's own `pg` pool exhausted",
+};
+
+const db: Scenario = async (short) => {
+  const servers = await startDbServers();
+  const cells: DbCell[] = [];
+  const loads: number[] = [];
+  try {
+    for (const fault of DB_FAULTS) {
+      const cell = await dbCell(
+        servers,
+        short
+          ? { fault, rate: 1000, beforeMs: 500, faultMs: 1500, afterMs: 1000, queueSize: 2000 }
+          : { fault, rate: 1000, beforeMs: 5000, faultMs: 8000, afterMs: 8000, queueSize: 5000 },
+      );
+      cells.push(cell);
+      loads.push(loadavg()[0]!);
+      process.stderr.write(`db ${fault}: ${JSON.stringify(cell)}\n`);
+    }
+  } finally {
+    await destroyDbServers(servers);
+  }
+  const us = (n: number) => (n < 10 ? n.toFixed(1) : n.toFixed(0));
+  const n = (x: number) => x.toLocaleString("en");
+  const figures = table(
+    [
+      "fault",
+      "log() p50 / p99 µs: before · during · after",
+      "logged (rate)",
+      "dropped: seen (after the fault) / counted / recorded",
+      "lost",
+      "doubled",
+      "max backlog: engine / measured at restart (bound)",
+      "heap growth",
+      "after the fault: reconnected / backlog normal",
+      "logDurable resolved / rejected / resolved but lost",
+      "errors reported",
+    ],
+    cells.map((c) => [
+      FAULT_NAMES[c.fault],
+      c.phases.map((p) => `${us(p.p50Us)} / ${us(p.p99Us)}`).join(" · "),
+      `${n(c.logged)} (${n(c.achievedRate)}/s)`,
+      `${n(c.droppedSeen)} (${n(c.droppedAfter)}) / ${n(c.droppedMetric)} / ${n(c.droppedRecorded)}`,
+      c.missing,
+      c.duplicates,
+      `${n(c.maxBacklog)} / ${c.fault === "pg-restart" || c.fault === "mariadb-kill" ? n(c.outageBacklog) : "–"} (≤ ${n(c.backlogBound)})`,
+      `${c.heapGrowthMb.toFixed(1)} MB`,
+      `${(c.reconnectedMs / 1000).toFixed(1)} s / ${(c.recoveredMs / 1000).toFixed(1)} s`,
+      `${c.durableResolved} / ${c.durableRejected} / ${c.durableLost}`,
+      n(c.errors),
+    ]),
+  );
+  return `${figures}\n\nMachine: ${cpus().length} cores, load average ${Math.min(...loads).toFixed(0)}–${Math.max(...loads).toFixed(0)} during the run (shared with other work).`;
+};
+
+const SCENARIOS: Record<string, Scenario> = { crash, clock, db };
 
 const DOC = fileURLToPath(new URL("../../docs/reliability.md", import.meta.url));
 

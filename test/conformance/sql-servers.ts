@@ -85,17 +85,21 @@ export async function mysqlQuery(text: string, values: unknown[] = []): Promise<
   }
 }
 
-/** Drops a vigil table and everything created with it. */
-export async function dropTable(dialect: "postgresql" | "mysql", table: string): Promise<void> {
+/** Drops a vigil table and everything created with it (on the shared server, or through `query`). */
+export async function dropTable(
+  dialect: "postgresql" | "mysql",
+  table: string,
+  query: (text: string) => Promise<unknown> = dialect === "postgresql" ? pgQuery : mysqlQuery,
+): Promise<void> {
   if (dialect === "postgresql") {
-    await pgQuery(`DROP TABLE IF EXISTS "${table}" CASCADE`);
-    await pgQuery(`DROP TABLE IF EXISTS "${derivedName(table, "checkpoints")}" CASCADE`);
-    await pgQuery(`DROP TABLE IF EXISTS "${derivedName(table, "migrations")}"`);
-    await pgQuery(`DROP FUNCTION IF EXISTS "${derivedName(table, "guard")}"()`);
-    await pgQuery(`DROP FUNCTION IF EXISTS "${derivedName(table, "checkpoints_guard")}"()`);
+    await query(`DROP TABLE IF EXISTS "${table}" CASCADE`);
+    await query(`DROP TABLE IF EXISTS "${derivedName(table, "checkpoints")}" CASCADE`);
+    await query(`DROP TABLE IF EXISTS "${derivedName(table, "migrations")}"`);
+    await query(`DROP FUNCTION IF EXISTS "${derivedName(table, "guard")}"()`);
+    await query(`DROP FUNCTION IF EXISTS "${derivedName(table, "checkpoints_guard")}"()`);
   } else {
-    await mysqlQuery(`DROP TABLE IF EXISTS \`${table}\``);
-    await mysqlQuery(`DROP TABLE IF EXISTS \`${derivedName(table, "checkpoints")}\``);
-    await mysqlQuery(`DROP TABLE IF EXISTS \`${derivedName(table, "migrations")}\``);
+    await query(`DROP TABLE IF EXISTS \`${table}\``);
+    await query(`DROP TABLE IF EXISTS \`${derivedName(table, "checkpoints")}\``);
+    await query(`DROP TABLE IF EXISTS \`${derivedName(table, "migrations")}\``);
   }
 }

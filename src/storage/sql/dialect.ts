@@ -51,7 +51,7 @@ export interface SqlBackendOptions {
   readonly bufferLimit?: number;
   /** First reconnection delay in ms, doubled after each failure. Default 200. */
   readonly retryInitialMs?: number;
-  /** Longest reconnection delay in ms. Default 30000. */
+  /** Longest reconnection delay in ms. Default 2000. */
   readonly retryMaxMs?: number;
   /** Rows fetched per page when searching. Default 500. */
   readonly pageSize?: number;
