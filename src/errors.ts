@@ -42,6 +42,12 @@ export const ErrorCodes = {
   VIEWER_TIMEOUT: "VIGIL_ERR_VIEWER_TIMEOUT",
   /** An unexpected failure inside the viewer (500); the message's first line says what. */
   VIEWER_INTERNAL: "VIGIL_ERR_VIEWER_INTERNAL",
+  /**
+   * A store path another user could redirect or tamper with was refused: a log file that is a
+   * symbolic link, a world-writable directory without the sticky bit, a symbolic link or file
+   * owned by another user.
+   */
+  UNSAFE_PATH: "VIGIL_ERR_UNSAFE_PATH",
 } as const;
 
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];

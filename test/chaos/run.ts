@@ -4,12 +4,14 @@
  * into docs/reliability.md between `<!-- chaos:<scenario> -->` markers. The short forms
  * run inside `npm test` (test/chaos/*.test.ts).
  *
- * Scenarios: crash (the SIGKILL matrix), clock (the wall clock stepped back and forward).
+ * Scenarios: crash (the SIGKILL matrix), clock (the wall clock stepped back and forward),
+ * disk (a full disk, permissions, a deleted directory, EMFILE, logrotate).
  */
 import { readFileSync, writeFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { clockScenario } from "./clock.js";
 import { CRASH_MODES, type CrashCell, crashCell } from "./crash.js";
+import { DISK_SCENARIOS, diskScenario } from "./disk.js";
 import { STORE_KINDS } from "./stores.js";
 
 type Scenario = (short: boolean) => Promise<string>;
@@ -90,7 +92,53 @@ const clock: Scenario = async (short) => {
   );
 };
 
-const SCENARIOS: Record<string, Scenario> = { crash, clock };
+const disk: Scenario = async (short) => {
+  const rows: (string | number)[][] = [];
+  for (const scenario of DISK_SCENARIOS) {
+    const f = await diskScenario(scenario, short ? 6000 : 60_000);
+    process.stderr.write(`disk ${scenario}: ${JSON.stringify(f)}\n`);
+    const n = (x: number) => x.toLocaleString("en");
+    rows.push([
+      f.scenario,
+      n(f.offered),
+      n(f.stored),
+      `${n(f.dropped)} (${n(f.droppedRecorded)})`,
+      n(f.failed),
+      n(f.destroyed),
+      n(f.unaccounted),
+      f.duplicates,
+      f.threw,
+      f.answered,
+      `${f.errorsReported} (${f.errorKinds.join(", ") || "none"})`,
+      n(f.errorsSuppressed),
+      f.resumeMs === undefined ? "—" : n(f.resumeMs),
+      `${f.tornLines} / ${f.nulBytes}`,
+      f.verify,
+    ]);
+  }
+  return table(
+    [
+      "scenario",
+      "offered",
+      "stored",
+      "dropped (recorded)",
+      "failed",
+      "destroyed by the fault",
+      "unaccounted",
+      "duplicates",
+      "log() threw",
+      "HTTP answered",
+      "errors reported (kinds)",
+      "repeats not reported",
+      "resumed after fix (ms)",
+      "torn lines / NUL bytes",
+      "verify",
+    ],
+    rows,
+  );
+};
+
+const SCENARIOS: Record<string, Scenario> = { crash, clock, disk };
 
 const DOC = fileURLToPath(new URL("../../docs/reliability.md", import.meta.url));
 
