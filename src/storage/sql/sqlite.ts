@@ -401,6 +401,7 @@ function openSqlite(
     leaves: new SqliteLeaves(),
     maxRowsPerInsert: 500,
     migration: {
+      probe: `SELECT 1 FROM ${table} WHERE 1 = 0`,
       migrationsTable: `${schema}${q(derivedName(names.table, "migrations"))}`,
       createMigrationsTable: `CREATE TABLE IF NOT EXISTS ${schema}${q(derivedName(names.table, "migrations"))} (
   version INTEGER PRIMARY KEY, description TEXT NOT NULL, applied_at TEXT NOT NULL)`,
