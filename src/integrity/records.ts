@@ -188,7 +188,7 @@ export class FileCheckpointSink implements CheckpointSink {
         const path = join(dir, name);
         let fd = this.#fds.get(path);
         if (fd === undefined) {
-          makeDirectorySync(dir);
+          makeDirectorySync(dir, { mode: 0o750 });
           fd = openSync(path, "a", 0o640);
           this.#fds.set(path, fd);
         }
