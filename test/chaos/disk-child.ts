@@ -14,6 +14,7 @@ import { createInterface } from "node:readline";
 import { setTimeout as sleep } from "node:timers/promises";
 import type { VigilConfig } from "../../src/config/types.js";
 import { AuditEngine } from "../../src/engine.js";
+import { kindOf } from "./disk.js";
 
 const { config, events, marks } = JSON.parse(process.env.VIGIL_DISK_CHILD ?? "{}") as {
   config: VigilConfig;
@@ -23,19 +24,8 @@ const { config, events, marks } = JSON.parse(process.env.VIGIL_DISK_CHILD ?? "{}
 const engine = new AuditEngine({ config, env: {} });
 const errors: { code: string; kind: string; message: string }[] = [];
 const warnings: { at: number; message: string }[] = [];
-engine.on("error", (err) => errors.push({ code: err.code, kind: errnoOf(err), message: err.message }));
+engine.on("error", (err) => errors.push({ code: err.code, kind: kindOf(err), message: err.message }));
 engine.on("warning", (message) => warnings.push({ at: Date.now(), message }));
-
-function errnoOf(err: unknown): string {
-  for (let e: unknown = err, d = 0; e && typeof e === "object" && d < 5; d++) {
-    const c = (e as { code?: unknown; errno?: unknown }).code;
-    const n = (e as { errno?: unknown }).errno;
-    if (typeof n === "string") return n;
-    if (typeof c === "string" && /^E[A-Z]+$/.test(c)) return c;
-    e = (e as { cause?: unknown }).cause;
-  }
-  return (err as { code?: string }).code ?? "?";
-}
 
 const acks = createInterface({ input: process.stdin })[Symbol.asyncIterator]();
 const hogs: number[] = [];

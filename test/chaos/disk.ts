@@ -205,15 +205,18 @@ async function account(scenario: DiskScenario, directory: string, seen: Seen): P
   };
 }
 
-function kindOf(err: VigilError): string {
+/** `source/errno` of a reported error: `file/ENOSPC`, `checkpoint/ENOSPC`. */
+export function kindOf(err: VigilError): string {
+  const source =
+    (err as { backend?: string }).backend ?? (err.code === "VIGIL_ERR_INTEGRITY" ? "checkpoint" : "engine");
   for (let e: unknown = err, d = 0; e && typeof e === "object" && d < 5; d++) {
     const n = (e as { errno?: unknown }).errno;
     const c = (e as { code?: unknown }).code;
-    if (typeof n === "string") return n;
-    if (typeof c === "string" && /^E[A-Z]+$/.test(c)) return c;
+    if (typeof n === "string") return `${source}/${n}`;
+    if (typeof c === "string" && /^E[A-Z]+$/.test(c)) return `${source}/${c}`;
     e = (e as { cause?: unknown }).cause;
   }
-  return err.code;
+  return `${source}/${err.code}`;
 }
 
 /**
@@ -329,7 +332,7 @@ function fill(dir: string): string {
 }
 
 async function fullDisk(onFull: "drop" | "block", events: number): Promise<DiskFigures> {
-  const fs = tmpfs(events > 10_000 ? "16m" : "4m");
+  const fs = tmpfs(events > 10_000 ? "64m" : "4m");
   try {
     const directory = join(fs.dir, "logs");
     const queue = Math.round(events / 5);
