@@ -602,6 +602,9 @@ export class AuditEngine extends EventEmitter<EngineEvents> implements Flushable
       }
     }
     this.#lastPrepared = true;
+    // a new batch is a moment to try the held ones again (at most every RETRY_FIRST_MS), so a
+    // busy application resumes writing soon after the store recovers
+    if (this.#held.length > 0) this.#retryIfDue(synchronous);
     if (this.#held.length > 0) {
       // a batch before this one waits for the store: keep the order (the chain needs it)
       this.#hold({ entries, records, started }, undefined);
@@ -808,9 +811,9 @@ export class AuditEngine extends EventEmitter<EngineEvents> implements Flushable
 
   /** @internal */
   hasPending(): boolean {
-    return this.#pending.length > 0 || this.#inFlight.size > 0 || this.#pendingDrops > 0;
-    // held batches are not "pending": the exit path tries them once (flushSync) and a
+    // held batches are not "pending": the exit path tries them once (flushSync), and a
     // store that stays full must not keep the process alive
+    return this.#pending.length > 0 || this.#inFlight.size > 0 || this.#pendingDrops > 0;
   }
 
   /** Flush, stop timers, release files and connections. Idempotent. */
