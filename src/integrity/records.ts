@@ -12,9 +12,10 @@
  *
  * @module
  */
-import { closeSync, fsync, fsyncSync, openSync, readdirSync, readFileSync, writeSync } from "node:fs";
+import { closeSync, fsync, fsyncSync, openSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { makeDirectorySync } from "../storage/dirs.js";
+import { appendWhole } from "../storage/file/append.js";
 import { canonicalize } from "./canonical.js";
 import type { SignatureVerifier, Signer, SigningAlgorithm } from "./signing.js";
 
@@ -192,8 +193,7 @@ export class FileCheckpointSink implements CheckpointSink {
           fd = openSync(path, "a", 0o640);
           this.#fds.set(path, fd);
         }
-        let off = 0;
-        while (off < text.length) off += writeSync(fd, text, off, text.length - off);
+        appendWhole(fd, text); // a record cut short by a full disk is taken back, never left torn
         if (syncNow || this.#closed) fsyncSync(fd);
         else this.#syncSoon(fd);
       } catch (err) {

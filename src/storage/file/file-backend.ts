@@ -50,6 +50,7 @@ import { ErrorCodes, StorageError, VigilError } from "../../errors.js";
 import type { AuditEvent } from "../../event/types.js";
 import { BaseBackend, type QuerySpec, type RetentionResult, type StoredRecord } from "../backend.js";
 import { makeDirectory, makeDirectorySync } from "../dirs.js";
+import { takeBack } from "./append.js";
 import { readLines } from "./lines.js";
 import { StoreLock, sleepSync } from "./lock.js";
 import { type CompiledPattern, compilePattern, type MatchedFile } from "./pattern.js";
@@ -451,19 +452,8 @@ export class FileBackend extends BaseBackend {
 
   /** Undo an append of a batch that failed: cut the file back, if nobody wrote after it. */
   #takeBack(a: Appended): void {
-    if (a.written === 0) return;
-    try {
-      const size = fstatSync(a.file.fd).size;
-      const start = size - a.written;
-      if (start < 0) return;
-      const mine = Buffer.alloc(a.written);
-      readSync(a.file.fd, mine, 0, a.written, start);
-      if (!mine.equals(a.buf.subarray(0, a.written))) return; // another writer appended since
-      ftruncateSync(a.file.fd, start);
-      a.file.size = start;
-    } catch {
-      // the file went away meanwhile: nothing of ours is left in it to take back
-    }
+    const size = takeBack(a.file.fd, a.buf, a.written);
+    if (size !== undefined) a.file.size = size;
   }
 
   /**
