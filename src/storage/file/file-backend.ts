@@ -378,7 +378,7 @@ export class FileBackend extends BaseBackend {
    * rotated it), with its size as the filesystem sees it (other processes append too).
    */
   #current(name: string, file: OpenFile): OpenFile {
-    const st = lstatIfExists(join(this.directory, name));
+    const st = statIfExists(join(this.directory, name), true);
     if (st && st.ino === file.ino && st.dev === file.dev) {
       file.size = st.size;
       return file;
@@ -780,15 +780,6 @@ export class FileBackend extends BaseBackend {
   }
 }
 
-function lstatIfExists(path: string): Stats | undefined {
-  try {
-    return lstatSync(path);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === "ENOENT") return undefined;
-    throw err;
-  }
-}
-
 function unsafeLink(backend: string, path: string, cause: unknown): VigilError {
   return new VigilError(
     ErrorCodes.UNSAFE_PATH,
@@ -797,9 +788,10 @@ function unsafeLink(backend: string, path: string, cause: unknown): VigilError {
   );
 }
 
-function statIfExists(path: string): Stats | undefined {
+/** stat (or, `link`, lstat) `path`; undefined when it does not exist. */
+function statIfExists(path: string, link = false): Stats | undefined {
   try {
-    return statSync(path);
+    return link ? lstatSync(path) : statSync(path);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === "ENOENT") return undefined;
     throw err;
