@@ -99,9 +99,17 @@ export interface EngineMetrics {
   readonly dropped: number;
   /** Events no backend could write. */
   readonly failed: number;
-  /** Errors reported (failed writes, bad input, ...). */
+  /** Errors that occurred (failed writes, bad input, ...), reported or not. */
   readonly errors: number;
-  /** Events in this process's memory not yet stored: the queue, and those a database is still committing. */
+  /**
+   * Of `errors`, the repeats not reported again: a backend's failure is reported through
+   * `on("error")` once per kind (backend and errno or code) until that backend writes again.
+   */
+  readonly errors_suppressed: number;
+  /**
+   * Events in this process's memory not yet stored: the queue, batches held for a store that
+   * refused them (a full disk), and those a database is still committing.
+   */
   readonly queue_depth: number;
   readonly batches: number;
   /** Mean and last time from taking a batch off the queue to every backend having answered. */
@@ -146,6 +154,55 @@ export interface SubjectErasure {
   readonly rewritten: number;
   /** Per file or database backend: what was rewritten and signed. */
   readonly stores: readonly StoreErasure[];
+}
+
+/** A prepared batch no backend could take (a full disk): written, in order, once one can. */
+interface HeldBatch {
+  readonly entries: Entry[];
+  readonly records: StoredRecord[];
+  readonly started: number;
+}
+
+/**
+ * Failures a later attempt can get past without anyone changing the configuration: a full
+ * disk or quota, too many open files, permissions or a read-only mount fixed by an operator,
+ * a directory deleted (recreated on the next attempt), a transient I/O error.
+ */
+const RETRYABLE = new Set([
+  "ENOSPC",
+  "EDQUOT",
+  "EMFILE",
+  "ENFILE",
+  "EACCES",
+  "EPERM",
+  "EROFS",
+  "ENOENT",
+  "EIO",
+  "EAGAIN",
+  "EBUSY",
+  "EINTR",
+  "ENOMEM",
+]);
+
+/** First and longest pause before a held batch is tried again. */
+const RETRY_FIRST_MS = 50;
+const RETRY_MAX_MS = 1000;
+
+/** The errno (`ENOSPC`) or code (`VIGIL_ERR_…`) an error or one of its causes carries. */
+function errorKind(err: unknown): string {
+  let e: unknown = err;
+  let code: string | undefined;
+  for (let depth = 0; depth < 5 && e !== null && typeof e === "object"; depth++) {
+    const c = (e as { errno?: unknown; code?: unknown }).code;
+    const errno = (e as { errno?: unknown }).errno;
+    if (typeof errno === "string" && /^E[A-Z]+$/.test(errno)) return errno;
+    if (typeof c === "string") {
+      if (/^E[A-Z0-9]+$/.test(c)) return c;
+      code ??= c;
+    }
+    e = (e as { cause?: unknown }).cause;
+  }
+  return code ?? (err instanceof Error ? err.name : typeof err);
 }
 
 interface EngineEvents {
@@ -218,6 +275,16 @@ export class AuditEngine extends EventEmitter<EngineEvents> implements Flushable
   #pendingDrops = 0;
   #warnedCategories = new Set<string>();
   #reportedMessages = new Set<string>();
+  /** Why events were dropped since the last EVENTS_DROPPED record. */
+  #dropReasons = new Set<string>();
+  /** Batches no backend could take, oldest first; nothing new is written before them. */
+  #held: HeldBatch[] = [];
+  #heldEvents = 0;
+  #retryTimer: NodeJS.Timeout | undefined;
+  #retryDelay = RETRY_FIRST_MS;
+  #lastAttempt = 0;
+  /** Per failing source (a backend, a stage): each kind of error seen and how often. */
+  #failing = new Map<string, Map<string, number>>();
 
   #m = {
     logged: 0,
@@ -228,6 +295,7 @@ export class AuditEngine extends EventEmitter<EngineEvents> implements Flushable
     dropped: 0,
     failed: 0,
     errors: 0,
+    errorsSuppressed: 0,
     batches: 0,
     latencyTotal: 0,
     latencyLast: 0,
@@ -286,7 +354,7 @@ export class AuditEngine extends EventEmitter<EngineEvents> implements Flushable
             createIntegrityStage(this.config, {
               application: this.#application,
               databases: this.#backends.filter((b): b is SqlBackend => b instanceof SqlBackend),
-              onError: (err) => this.#report(err, "checkpoint failed"),
+              onError: (err) => this.#reportKind("integrity", err, "checkpoint failed"),
             }),
           given("encryption") ?? createEncryptionStage(this.config),
         ]
@@ -393,18 +461,32 @@ export class AuditEngine extends EventEmitter<EngineEvents> implements Flushable
     if (waiter) this.#waiters++;
     if (!this.#async || this.#durability === "event") {
       if (!waiter && this.#backlog() >= this.#queueSize) return this.#dropOverBacklog();
+      if (!waiter && this.#heldEvents >= this.#queueSize) {
+        this.#retryIfDue(true);
+        if (this.#heldEvents >= this.#queueSize) return this.#drop(this.#heldReason("block"));
+      }
       this.#pending.push(entry);
       this.#drainNow(true);
       return event;
     }
-    if (this.#pending.length + this.#backlog() >= this.#queueSize) {
-      if (!waiter && this.#dropWhenFull) return this.#drop();
+    // a store refusing writes is tried again now and then from here too, so writing resumes
+    // as soon as space returns rather than at the next (backed-off) retry
+    if (this.#heldEvents > 0 && this.#pending.length + this.#backlog() + this.#heldEvents >= this.#queueSize)
+      this.#retryIfDue(false);
+    if (this.#pending.length + this.#backlog() + this.#heldEvents >= this.#queueSize) {
+      if (!waiter && this.#dropWhenFull)
+        return this.#drop(
+          this.#heldEvents > 0 ? this.#heldReason("drop") : "queue full (performance.async.on_full: drop)",
+        );
       if (!waiter && this.#backlog() >= this.#queueSize) return this.#dropOverBacklog();
       // on_full: block — the caller's thread hands the queue to the backends now, writing
       // synchronously where a backend can (files, SQLite); what a backend can only write
       // asynchronously counts as unsettled until it is committed
       this.#drainNow(true);
       if (!waiter && this.#backlog() >= this.#queueSize) return this.#dropOverBacklog();
+      // the store refuses every write (a full disk): blocking would stop the application
+      // for as long as the outage lasts, so the event is dropped, counted and recorded
+      if (!waiter && this.#heldEvents >= this.#queueSize) return this.#drop(this.#heldReason("block"));
     }
     this.#pending.push(entry);
     if (waiter || this.#pending.length >= this.#batchSize) this.#scheduleNow();
@@ -422,10 +504,15 @@ export class AuditEngine extends EventEmitter<EngineEvents> implements Flushable
     return this.#unsettled + held;
   }
 
-  #drop(): undefined {
+  #drop(reason: string): undefined {
     this.#m.dropped++;
     this.#pendingDrops++;
+    this.#dropReasons.add(reason);
     return undefined;
+  }
+
+  #heldReason(onFull: "drop" | "block"): string {
+    return `queue full: ${this.#heldEvents} events held while the store refuses writes (performance.async.on_full: ${onFull})`;
   }
 
   /**
@@ -445,7 +532,7 @@ export class AuditEngine extends EventEmitter<EngineEvents> implements Flushable
           "until it catches up — use logDurable() where a caller must wait for the database",
       );
     }
-    return this.#drop();
+    return this.#drop("a database is slower than the application (queue_size reached by uncommitted events)");
   }
 
   #filtered(category: string, verdict: string): void {
@@ -519,12 +606,15 @@ export class AuditEngine extends EventEmitter<EngineEvents> implements Flushable
    * mode and the exit path) uses the backends' synchronous writes where they have them.
    */
   #drainNow(synchronous: boolean): void {
+    if (this.#held.length > 0) this.#retryIfDue(synchronous);
     while (this.#pending.length > 0) void this.#writeBatch(this.#takeBatch(), synchronous);
   }
 
   #droppedEvent(): Mutable<AuditEvent> {
     const count = this.#pendingDrops;
     this.#pendingDrops = 0;
+    const reason = [...this.#dropReasons].join("; ");
+    this.#dropReasons.clear();
     return buildEvent(
       {
         action: "EVENTS_DROPPED",
@@ -532,7 +622,7 @@ export class AuditEngine extends EventEmitter<EngineEvents> implements Flushable
         status: "FAILURE",
         severity: "WARNING",
         result: { count },
-        metadata: { reason: "queue full (performance.async.on_full: drop)", queue_size: this.#queueSize },
+        metadata: { reason, queue_size: this.#queueSize },
       },
       this.#application,
       undefined,
@@ -563,13 +653,33 @@ export class AuditEngine extends EventEmitter<EngineEvents> implements Flushable
       }
     }
     this.#lastPrepared = true;
+    // a new batch is a moment to try the held ones again (at most every RETRY_FIRST_MS), so a
+    // busy application resumes writing soon after the store recovers
+    if (this.#held.length > 0) this.#retryIfDue(synchronous);
+    if (this.#held.length > 0) {
+      // a batch before this one waits for the store: keep the order (the chain needs it)
+      this.#hold({ entries, records, started }, undefined);
+      return Promise.resolve();
+    }
+    return this.#send({ entries, records, started }, synchronous) ?? Promise.resolve();
+  }
+
+  /**
+   * Hand a prepared batch to every backend. Returns undefined when every backend refused
+   * it synchronously with an error a later attempt can get past (nothing of it was
+   * written: a full disk, a deleted directory): the caller holds it.
+   */
+  #send(batch: HeldBatch, synchronous: boolean): Promise<void> | undefined {
+    const { entries, records, started } = batch;
     const sync = this.#durability !== "none" || entries.some((e) => e.waiter !== undefined);
     let unsettled = false;
+    const refused: unknown[] = [];
     const outcomes = this.#backends.map((b) => {
       if (synchronous) {
         try {
           if (b.writeSync(records, { sync })) return Promise.resolve();
         } catch (err) {
+          refused.push(err);
           return Promise.reject(err);
         }
       }
@@ -578,16 +688,28 @@ export class AuditEngine extends EventEmitter<EngineEvents> implements Flushable
       try {
         return b.write(records, { sync });
       } catch (err) {
+        refused.push(err);
         return Promise.reject(err);
       }
     });
+    if (
+      records.length > 0 &&
+      this.#backends.length > 0 &&
+      refused.length === this.#backends.length &&
+      refused.every((err) => RETRYABLE.has(errorKind(err)))
+    ) {
+      for (const o of outcomes) o.catch(() => undefined);
+      if (unsettled && synchronous) for (const b of this.#backends) this.#asyncWriters.delete(b.name);
+      this.#hold(batch, refused);
+      return undefined;
+    }
     if (unsettled && synchronous) this.#unsettled += records.length;
     const afterBatch = () => {
       for (const stage of this.#stages) {
         try {
           stage.afterBatch?.(records);
         } catch (err) {
-          this.#report(err, `${stage.name} stage failed`);
+          this.#reportKind(stage.name, err, `${stage.name} stage failed`);
         }
       }
     };
@@ -612,9 +734,14 @@ export class AuditEngine extends EventEmitter<EngineEvents> implements Flushable
         if (r.status === "fulfilled") {
           anyOk = true;
           m.written += records.length;
+          this.#recovered(b.name);
         } else {
           m.failed += records.length;
-          this.#report(r.reason, `${b.name}: a batch of ${records.length} events was not written`);
+          this.#reportKind(
+            b.name,
+            r.reason,
+            `${b.name}: a batch of ${records.length} events was not written`,
+          );
         }
       });
       if (anyOk) this.#m.written += records.length;
@@ -640,10 +767,84 @@ export class AuditEngine extends EventEmitter<EngineEvents> implements Flushable
     return done;
   }
 
+  /**
+   * Keep a batch no backend could take, behind those held already, and try again soon.
+   * Its durable callers are answered now (`VIGIL_ERR_NOT_DURABLE`: not stored yet — the
+   * event stays queued and is written when the store takes writes again, or dropped and
+   * counted); `refused` holds the backends' errors (none when it queued behind another).
+   */
+  #hold(batch: HeldBatch, refused: readonly unknown[] | undefined): void {
+    const entries = batch.entries.map((e) => {
+      if (!e.waiter) return e;
+      e.waiter.reject(
+        new VigilError(
+          ErrorCodes.NOT_DURABLE,
+          `event ${e.event.id} is not stored yet: the store refuses writes; it stays queued and is written when the store recovers`,
+          refused?.[0] !== undefined ? { cause: refused[0] } : undefined,
+        ),
+      );
+      return { event: e.event };
+    });
+    if (this.#held[0] !== batch) {
+      this.#held.push({ ...batch, entries });
+      this.#heldEvents += batch.records.length;
+    }
+    if (refused)
+      refused.forEach((err, i) => {
+        const b = this.#backends[i]!;
+        this.#reportKind(
+          b.name,
+          err,
+          `${b.name}: a batch of ${batch.records.length} events could not be written; held and retried`,
+        );
+      });
+    this.#scheduleRetry();
+  }
+
+  #scheduleRetry(): void {
+    if (this.#retryTimer !== undefined || this.#held.length === 0 || this.#closed) return;
+    this.#retryTimer = setTimeout(() => {
+      this.#retryTimer = undefined;
+      this.#retryDelay = Math.min(this.#retryDelay * 2, RETRY_MAX_MS);
+      this.#retryHeld(false);
+      if (this.#held.length > 0) this.#scheduleRetry();
+      else if (this.#pending.length > 0) void this.#startDrain(false);
+    }, this.#retryDelay);
+    this.#retryTimer.unref();
+  }
+
+  /** {@link #retryHeld}, unless the last attempt was less than the first retry delay ago. */
+  #retryIfDue(synchronous: boolean): void {
+    if (performance.now() - this.#lastAttempt >= RETRY_FIRST_MS) this.#retryHeld(synchronous);
+  }
+
+  /** Try the held batches again, oldest first; stop at the first one still refused. */
+  #retryHeld(synchronous: boolean): Promise<void>[] {
+    this.#lastAttempt = performance.now();
+    const sent: Promise<void>[] = [];
+    while (this.#held.length > 0) {
+      const batch = this.#held[0]!;
+      const done = this.#send(batch, synchronous);
+      if (done === undefined) break;
+      this.#held.shift();
+      this.#heldEvents -= batch.records.length;
+      sent.push(done);
+    }
+    if (this.#held.length === 0 && this.#retryTimer !== undefined) {
+      clearTimeout(this.#retryTimer);
+      this.#retryTimer = undefined;
+      this.#retryDelay = RETRY_FIRST_MS;
+    }
+    return sent;
+  }
+
   /** Every event logged so far is written (or has failed and been reported). */
   async flush(): Promise<void> {
     if (this.#timer !== undefined) clearTimeout(this.#timer);
     this.#timer = undefined;
+    // held batches (a store refusing writes) get one more attempt here; flush never waits
+    // for the store to come back: what is still refused stays held (metrics().queue_depth)
+    if (this.#held.length > 0) this.#retryHeld(false);
     while (this.#pending.length > 0 || this.#draining) await this.#startDrain(true);
     while (this.#inFlight.size > 0) await Promise.all([...this.#inFlight]);
     // drops not yet recorded (no event came after them): their EVENTS_DROPPED goes out alone
@@ -654,12 +855,15 @@ export class AuditEngine extends EventEmitter<EngineEvents> implements Flushable
   flushSync(): void {
     if (this.#timer !== undefined) clearTimeout(this.#timer);
     this.#timer = undefined;
+    if (this.#held.length > 0) this.#retryHeld(true);
     this.#drainNow(true);
     if (this.#pendingDrops > 0) void this.#writeBatch([], true);
   }
 
   /** @internal */
   hasPending(): boolean {
+    // held batches are not "pending": the exit path tries them once (flushSync), and a
+    // store that stays full must not keep the process alive
     return this.#pending.length > 0 || this.#inFlight.size > 0 || this.#pendingDrops > 0;
   }
 
@@ -669,6 +873,21 @@ export class AuditEngine extends EventEmitter<EngineEvents> implements Flushable
     await this.flush();
     this.#closed = true;
     if (this.#immediate !== undefined) clearImmediate(this.#immediate);
+    if (this.#retryTimer !== undefined) clearTimeout(this.#retryTimer);
+    this.#retryTimer = undefined;
+    if (this.#heldEvents > 0) {
+      // the store never came back: these events are lost, and said so
+      const lost = this.#heldEvents;
+      this.#m.failed += lost;
+      this.#held = [];
+      this.#heldEvents = 0;
+      this.#report(
+        new VigilError(
+          ErrorCodes.STORAGE,
+          `close(): ${lost} events held for a store that still refuses writes were not stored`,
+        ),
+      );
+    }
     unregisterExitFlush(this);
     await this.#opened; // an open still under way reports its outcome before close resolves
     for (const stage of this.#stages) {
@@ -732,7 +951,8 @@ export class AuditEngine extends EventEmitter<EngineEvents> implements Flushable
       dropped: m.dropped,
       failed: m.failed,
       errors: m.errors,
-      queue_depth: this.#pending.length + this.#backlog(),
+      errors_suppressed: m.errorsSuppressed,
+      queue_depth: this.#pending.length + this.#backlog() + this.#heldEvents,
       batches: m.batches,
       batch_latency_ms: { mean: m.batches > 0 ? m.latencyTotal / m.batches : 0, last: m.latencyLast },
       backends,
@@ -1144,6 +1364,41 @@ export class AuditEngine extends EventEmitter<EngineEvents> implements Flushable
   #warn(message: string): void {
     if (this.listenerCount("warning") > 0) this.emit("warning", message);
     else process.emitWarning(message, { code: "VIGIL_WARNING" });
+  }
+
+  /**
+   * Report a failure of `source` (a backend, a stage) once per kind: the first error of
+   * each errno or code goes to `on("error")`; repeats are only counted
+   * (`metrics().errors_suppressed`) until the source works again ({@link #recovered}).
+   */
+  #reportKind(source: string, err: unknown, context: string): void {
+    const kind = errorKind(err);
+    let kinds = this.#failing.get(source);
+    if (!kinds) {
+      kinds = new Map();
+      this.#failing.set(source, kinds);
+    }
+    const seen = kinds.get(kind);
+    kinds.set(kind, (seen ?? 0) + 1);
+    if (seen === undefined) {
+      this.#report(err, context);
+      return;
+    }
+    this.#m.errors++;
+    this.#m.errorsSuppressed++;
+  }
+
+  /** `source` wrote again: say so once, with what it went through, and re-arm its reports. */
+  #recovered(source: string): void {
+    const kinds = this.#failing.get(source);
+    if (!kinds) return;
+    this.#failing.delete(source);
+    // a stage's failures (a checkpoint on the same full disk) are re-armed with the store
+    for (const s of this.#stages) this.#failing.delete(s.name);
+    const what = [...kinds].map(([k, n]) => `${k} ×${n}`).join(", ");
+    this.#warn(
+      `${source}: writing again after failures (${what}); repeats of each were counted (metrics().errors_suppressed) but not reported again`,
+    );
   }
 
   #report(err: unknown, context?: string): void {

@@ -49,6 +49,12 @@ export const ErrorCodes = {
    * (the transaction must not commit without it), or its relay could not move committed rows.
    */
   OUTBOX: "VIGIL_ERR_OUTBOX",
+  /**
+   * A store path another user could redirect or tamper with was refused: a log file that is a
+   * symbolic link, a world-writable directory without the sticky bit, a symbolic link or file
+   * owned by another user.
+   */
+  UNSAFE_PATH: "VIGIL_ERR_UNSAFE_PATH",
 } as const;
 
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];

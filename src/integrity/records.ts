@@ -13,9 +13,10 @@
  *
  * @module
  */
-import { closeSync, fsync, fsyncSync, openSync, readdirSync, readFileSync, writeSync } from "node:fs";
+import { closeSync, fsync, fsyncSync, openSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { makeDirectorySync } from "../storage/dirs.js";
+import { appendWhole } from "../storage/file/append.js";
 import { canonicalize } from "./canonical.js";
 import type { SignatureVerifier, Signer, SigningAlgorithm } from "./signing.js";
 
@@ -221,12 +222,11 @@ export class FileCheckpointSink implements CheckpointSink {
         const path = join(dir, name);
         let fd = this.#fds.get(path);
         if (fd === undefined) {
-          makeDirectorySync(dir);
+          makeDirectorySync(dir, { mode: 0o750 });
           fd = openSync(path, "a", 0o640);
           this.#fds.set(path, fd);
         }
-        let off = 0;
-        while (off < text.length) off += writeSync(fd, text, off, text.length - off);
+        appendWhole(fd, text); // a record cut short by a full disk is taken back, never left torn
         if (syncNow || this.#closed) fsyncSync(fd);
         else this.#syncSoon(fd);
       } catch (err) {

@@ -6,6 +6,7 @@
  *
  * Scenarios: crash (the SIGKILL matrix), clock (the wall clock stepped back and forward),
  * db (databases stopped, killed, slowed, the application's pool exhausted).
+ * disk (a full disk, permissions, a deleted directory, EMFILE, logrotate).
  */
 import { readFileSync, writeFileSync } from "node:fs";
 import { cpus, loadavg } from "node:os";
@@ -13,6 +14,7 @@ import { fileURLToPath } from "node:url";
 import { clockScenario } from "./clock.js";
 import { CRASH_MODES, type CrashCell, crashCell } from "./crash.js";
 import { DB_FAULTS, type DbCell, dbCell, destroyDbServers, startDbServers } from "./db.js";
+import { DISK_SCENARIOS, diskScenario } from "./disk.js";
 import { STORE_KINDS } from "./stores.js";
 
 type Scenario = (short: boolean) => Promise<string>;
@@ -152,7 +154,53 @@ const db: Scenario = async (short) => {
   return `${figures}\n\nMachine: ${cpus().length} cores, load average ${Math.min(...loads).toFixed(0)}–${Math.max(...loads).toFixed(0)} during the run (shared with other work).`;
 };
 
-const SCENARIOS: Record<string, Scenario> = { crash, clock, db };
+const disk: Scenario = async (short) => {
+  const rows: (string | number)[][] = [];
+  for (const scenario of DISK_SCENARIOS) {
+    const f = await diskScenario(scenario, short ? 6000 : 60_000);
+    process.stderr.write(`disk ${scenario}: ${JSON.stringify(f)}\n`);
+    const n = (x: number) => x.toLocaleString("en");
+    rows.push([
+      f.scenario,
+      n(f.offered),
+      n(f.stored),
+      `${n(f.dropped)} (${n(f.droppedRecorded)})`,
+      n(f.failed),
+      n(f.destroyed),
+      n(f.unaccounted),
+      f.duplicates,
+      f.threw,
+      f.answered,
+      `${f.errorsReported} (${f.errorKinds.join(", ") || "none"})`,
+      n(f.errorsSuppressed),
+      f.resumeMs === undefined ? "—" : n(f.resumeMs),
+      `${f.tornLines} / ${f.nulBytes}`,
+      f.verify,
+    ]);
+  }
+  return table(
+    [
+      "scenario",
+      "offered",
+      "stored",
+      "dropped (recorded)",
+      "failed",
+      "destroyed by the fault",
+      "unaccounted",
+      "duplicates",
+      "log() threw",
+      "HTTP answered",
+      "errors reported (kinds)",
+      "repeats not reported",
+      "resumed after fix (ms)",
+      "torn lines / NUL bytes",
+      "verify",
+    ],
+    rows,
+  );
+};
+
+const SCENARIOS: Record<string, Scenario> = { crash, clock, db, disk };
 
 const DOC = fileURLToPath(new URL("../../docs/reliability.md", import.meta.url));
 

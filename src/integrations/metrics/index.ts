@@ -61,6 +61,7 @@ function num(n: number): string {
  * | `vigil_events_dropped_total` | counter | |
  * | `vigil_events_failed_total` | counter | |
  * | `vigil_errors_total` | counter | |
+ * | `vigil_errors_suppressed_total` | counter | |
  * | `vigil_queue_depth` | gauge | |
  * | `vigil_batches_total` | counter | |
  * | `vigil_batch_latency_seconds` | gauge | `stat` = `mean` or `last` |
@@ -117,6 +118,12 @@ export function formatPrometheus(metrics: EngineMetrics, prefix = "vigil"): stri
   ]);
   family("events_failed_total", "counter", "Audit events no backend could write.", [["", metrics.failed]]);
   family("errors_total", "counter", "Errors reported by the audit engine.", [["", metrics.errors]]);
+  family(
+    "errors_suppressed_total",
+    "counter",
+    "Repeats of a failing backend's error not reported again (once per kind until it recovers).",
+    [["", metrics.errors_suppressed]],
+  );
   family("queue_depth", "gauge", "Audit events waiting in the queue.", [["", metrics.queue_depth]]);
   family("batches_total", "counter", "Batches written to the backends.", [["", metrics.batches]]);
   family(
@@ -197,6 +204,7 @@ const emptyMetrics: EngineMetrics = {
   dropped: 0,
   failed: 0,
   errors: 0,
+  errors_suppressed: 0,
   queue_depth: 0,
   batches: 0,
   batch_latency_ms: { mean: 0, last: 0 },

@@ -29,8 +29,10 @@ import {
   existsSync,
   fdatasync,
   fdatasyncSync,
+  constants as fsConstants,
   fstatSync,
   ftruncateSync,
+  lstatSync,
   openSync,
   readdirSync,
   readSync,
@@ -49,6 +51,7 @@ import { ErrorCodes, StorageError, VigilError } from "../../errors.js";
 import type { AuditEvent } from "../../event/types.js";
 import { BaseBackend, type QuerySpec, type RetentionResult, type StoredRecord } from "../backend.js";
 import { makeDirectory, makeDirectorySync } from "../dirs.js";
+import { takeBack } from "./append.js";
 import { readLines } from "./lines.js";
 import { StoreLock, sleepSync } from "./lock.js";
 import { type CompiledPattern, compilePattern, type MatchedFile } from "./pattern.js";
@@ -70,6 +73,10 @@ const MAINTAIN_STALE_MS = 600_000;
 const MAINTAIN_RETRY_MS = 1000;
 /** A file written to within this time is never gzipped, whatever compress_after_days says. */
 const COMPRESS_SETTLE_MS = 2000;
+/** Mode of the store directories vigil creates (before the umask): owner all, group read. */
+const DIR_MODE = 0o750;
+/** Mode of the log files vigil creates (before the umask): owner read-write, group read. */
+const FILE_MODE = 0o640;
 
 export interface FileBackendOptions {
   readonly config: FileBackendConfig;
@@ -109,6 +116,13 @@ interface OpenFile {
   retired: boolean;
 }
 
+/** What one append of a batch wrote, to take it back when the batch fails. */
+interface Appended {
+  readonly file: OpenFile;
+  readonly buf: Buffer;
+  written: number;
+}
+
 /** One file of the store, as listed by {@link FileBackend.listFiles}. */
 export interface StoreFile extends MatchedFile {
   readonly name: string;
@@ -133,6 +147,8 @@ export class FileBackend extends BaseBackend {
   readonly #maintainLock: StoreLock;
   readonly #sizeRotation: boolean;
   #dirReady = false;
+  /** The store directory is world-writable (sticky): files are checked to be ours. */
+  #sharedDir = false;
   #maintenance: Promise<void> | undefined;
   #maintenanceAgain = false;
   #maintenanceRetry: NodeJS.Timeout | undefined;
@@ -165,9 +181,11 @@ export class FileBackend extends BaseBackend {
   override async open(): Promise<void> {
     if (!this.#dirReady) {
       try {
-        await makeDirectory(this.directory);
+        await makeDirectory(this.directory, { mode: DIR_MODE });
+        this.#checkDirectory();
       } catch (err) {
         this.markUnhealthy(err);
+        if (err instanceof VigilError && err.code === ErrorCodes.UNSAFE_PATH) throw err;
         throw new StorageError(this.name, (err as Error).message, { cause: err });
       }
       this.#dirReady = true;
@@ -178,8 +196,32 @@ export class FileBackend extends BaseBackend {
 
   #ensureDir(): void {
     if (this.#dirReady) return;
-    makeDirectorySync(this.directory);
+    makeDirectorySync(this.directory, { mode: DIR_MODE });
+    this.#checkDirectory();
     this.#dirReady = true;
+  }
+
+  /**
+   * Refuse a store directory another user could redirect or fill with files of their own:
+   * world-writable without the sticky bit, or reached through a symbolic link owned by
+   * another user (neither root nor this process's user). A sticky world-writable directory
+   * (`/tmp`) is accepted, but a log file in it must belong to this user ({@link #openLog}).
+   */
+  #checkDirectory(): void {
+    const uid = process.geteuid?.() ?? -1;
+    const link = lstatSync(this.directory);
+    if (link.isSymbolicLink() && uid >= 0 && link.uid !== uid && link.uid !== 0)
+      throw new VigilError(
+        ErrorCodes.UNSAFE_PATH,
+        `${this.name}: the store directory ${this.directory} is a symbolic link owned by uid ${link.uid}, not by this process's user (${uid}) or root: refused (it could point anywhere)`,
+      );
+    const st = statSync(this.directory);
+    this.#sharedDir = (st.mode & 0o002) !== 0;
+    if (this.#sharedDir && (st.mode & 0o1000) === 0)
+      throw new VigilError(
+        ErrorCodes.UNSAFE_PATH,
+        `${this.name}: the store directory ${this.directory} is writable by every user (mode ${(st.mode & 0o7777).toString(8)}) without the sticky bit: anyone could replace or delete the audit files; use a directory of your own (chmod o-w)`,
+      );
   }
 
   /** The file an event belongs in (before size rotation). Cached per category and period. */
@@ -215,17 +257,20 @@ export class FileBackend extends BaseBackend {
    * loop is not blocked while the disk catches up. A file rotated or evicted meanwhile
    * stays open until its fdatasync ends.
    */
-  override async write(batch: readonly StoredRecord[], options: { readonly sync: boolean }): Promise<void> {
+  override write(batch: readonly StoredRecord[], options: { readonly sync: boolean }): Promise<void> {
+    // Appended now, on the caller's turn: a batch that cannot be written (a full disk) throws
+    // here, synchronously, with nothing of it left on disk — the engine then holds it, in order.
     const touched = this.#appendBatch(batch, false, options.sync);
-    if (!options.sync) return;
-    try {
-      await Promise.all(touched.map((f) => this.#syncInBackground(f)));
-    } catch (err) {
-      this.markUnhealthy(err);
-      throw new StorageError(this.name, `cannot sync ${this.directory}: ${(err as Error).message}`, {
-        cause: err,
-      });
-    }
+    if (!options.sync) return Promise.resolve();
+    return Promise.all(touched.map((f) => this.#syncInBackground(f))).then(
+      () => undefined,
+      (err: unknown) => {
+        this.markUnhealthy(err);
+        throw new StorageError(this.name, `cannot sync ${this.directory}: ${(err as Error).message}`, {
+          cause: err,
+        });
+      },
+    );
   }
 
   override writeSync(batch: readonly StoredRecord[], options: { readonly sync: boolean }): boolean {
@@ -240,6 +285,7 @@ export class FileBackend extends BaseBackend {
   #appendBatch(batch: readonly StoredRecord[], syncNow: boolean, pin: boolean): OpenFile[] {
     if (batch.length === 0) return [];
     const touched: OpenFile[] = [];
+    const appended: Appended[] = [];
     try {
       this.#ensureDir();
       const byFile = new Map<string, string[]>();
@@ -253,7 +299,7 @@ export class FileBackend extends BaseBackend {
         lines.push(record.line);
       }
       for (const [name, lines] of byFile) {
-        const file = this.#append(name, `${lines.join("\n")}\n`, syncNow);
+        const file = this.#append(name, `${lines.join("\n")}\n`, syncNow, appended);
         if (pin) file.syncs++;
         touched.push(file);
       }
@@ -261,7 +307,11 @@ export class FileBackend extends BaseBackend {
       return touched;
     } catch (err) {
       if (pin) for (const f of touched) this.#unpin(f);
+      // all or nothing: what this batch appended (a line cut by ENOSPC, other files' lines)
+      // is taken back, so the batch can be written again whole, without duplicates
+      for (const a of appended) this.#takeBack(a);
       this.markUnhealthy(err);
+      if (err instanceof VigilError && err.code === ErrorCodes.UNSAFE_PATH) throw err;
       throw new StorageError(this.name, `cannot write to ${this.directory}: ${(err as Error).message}`, {
         cause: err,
       });
@@ -295,11 +345,12 @@ export class FileBackend extends BaseBackend {
     else closeQuietly(file.fd);
   }
 
-  #append(name: string, text: string, sync: boolean): OpenFile {
+  #append(name: string, text: string, sync: boolean, appended: Appended[]): OpenFile {
     const buf = Buffer.from(text);
     const bytes = buf.length;
-    // One stat per file and batch: follow the path when another process (or erasure) moved
-    // the file away, instead of appending to a file nobody reads or one about to be replaced.
+    // Each batch checks that the path still names the open file: a file renamed or deleted
+    // by someone else (logrotate, an operator, the directory removed) is followed instead
+    // of written into unseen. One stat per file and batch.
     let file = this.#current(name, this.#fileFor(name));
     if (this.#sizeRotation) {
       if (file.size > 0 && file.size + bytes > this.#config.rotation.max_bytes) {
@@ -314,8 +365,10 @@ export class FileBackend extends BaseBackend {
         }
       }
     }
-    let off = 0;
-    while (off < buf.length) off += writeSync(file.fd, buf, off, buf.length - off);
+    const entry: Appended = { file, buf, written: 0 };
+    appended.push(entry);
+    while (entry.written < buf.length)
+      entry.written += writeSync(file.fd, buf, entry.written, buf.length - entry.written);
     file.size += bytes;
     if (sync) fdatasyncSync(file.fd);
     return file;
@@ -326,7 +379,7 @@ export class FileBackend extends BaseBackend {
    * rotated it), with its size as the filesystem sees it (other processes append too).
    */
   #current(name: string, file: OpenFile): OpenFile {
-    const st = statIfExists(join(this.directory, name));
+    const st = statIfExists(join(this.directory, name), true);
     if (st && st.ino === file.ino && st.dev === file.dev) {
       file.size = st.size;
       return file;
@@ -348,7 +401,7 @@ export class FileBackend extends BaseBackend {
       this.#retire(oldest, f);
     }
     const path = join(this.directory, name);
-    const fd = openSync(path, "a+", 0o640);
+    const fd = this.#openLog(path);
     let st: Stats;
     let size: number;
     try {
@@ -362,6 +415,46 @@ export class FileBackend extends BaseBackend {
     const file: OpenFile = { fd, dev: st.dev, ino: st.ino, size, syncs: 0, retired: false };
     this.#open.set(name, file);
     return file;
+  }
+
+  /**
+   * Open a log file for appending, never through a symbolic link (`O_NOFOLLOW`: a link
+   * planted where a log file belongs is refused, not followed elsewhere). A store directory
+   * deleted meanwhile is created again, and said.
+   */
+  #openLog(path: string): number {
+    const flags = fsConstants.O_APPEND | fsConstants.O_CREAT | fsConstants.O_RDWR | fsConstants.O_NOFOLLOW;
+    try {
+      return this.#owned(openSync(path, flags, FILE_MODE), path);
+    } catch (err) {
+      if (err instanceof VigilError) throw err;
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === "ELOOP") throw unsafeLink(this.name, path, err);
+      if (code !== "ENOENT" || statIfExists(this.directory)?.isDirectory()) throw err;
+      makeDirectorySync(this.directory, { mode: DIR_MODE });
+      this.#warn(`${this.name}: the store directory ${this.directory} was deleted; created it again`);
+      this.#checkDirectory();
+      return this.#owned(openSync(path, flags, FILE_MODE), path);
+    }
+  }
+
+  /** In a shared (sticky, world-writable) directory, a log file must be this user's own. */
+  #owned(fd: number, path: string): number {
+    if (!this.#sharedDir) return fd;
+    const uid = process.geteuid?.() ?? -1;
+    const owner = fstatSync(fd).uid;
+    if (uid < 0 || owner === uid) return fd;
+    closeQuietly(fd);
+    throw new VigilError(
+      ErrorCodes.UNSAFE_PATH,
+      `${this.name}: ${path} belongs to uid ${owner}, not to this process's user (${uid}), in the world-writable directory ${this.directory}: refused (another user could read or forge it)`,
+    );
+  }
+
+  /** Undo an append of a batch that failed: cut the file back, if nobody wrote after it. */
+  #takeBack(a: Appended): void {
+    const size = takeBack(a.file.fd, a.buf, a.written);
+    if (size !== undefined) a.file.size = size;
   }
 
   /**
@@ -412,7 +505,7 @@ export class FileBackend extends BaseBackend {
     const fragment = Buffer.alloc(size - cut);
     readSync(fd, fragment, 0, fragment.length, cut);
     const tornPath = `${path}.torn-${Date.now()}`;
-    const tornFd = openSync(tornPath, "w", 0o640);
+    const tornFd = openSync(tornPath, "w", FILE_MODE);
     writeSync(tornFd, fragment);
     closeSync(tornFd);
     ftruncateSync(fd, cut);
@@ -568,7 +661,7 @@ export class FileBackend extends BaseBackend {
       await pipeline(
         createReadStream(path, { fd, autoClose: false, start: 0 }),
         createGzip(),
-        createWriteStream(tmp, { mode: 0o640 }),
+        createWriteStream(tmp, { mode: FILE_MODE }),
       );
       const out = openSync(tmp, "r");
       try {
@@ -697,9 +790,18 @@ export function nextRotatedName(directory: string, name: string): string {
   return `${name}.${next}`;
 }
 
-function statIfExists(path: string): Stats | undefined {
+function unsafeLink(backend: string, path: string, cause: unknown): VigilError {
+  return new VigilError(
+    ErrorCodes.UNSAFE_PATH,
+    `${backend}: ${path} is a symbolic link; a log file is never written through one (it could point anywhere)`,
+    { cause },
+  );
+}
+
+/** stat (or, `link`, lstat) `path`; undefined when it does not exist. */
+function statIfExists(path: string, link = false): Stats | undefined {
   try {
-    return statSync(path);
+    return link ? lstatSync(path) : statSync(path);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === "ENOENT") return undefined;
     throw err;

@@ -51,7 +51,7 @@ import {
 } from "./compile.js";
 import type { Connected, SqlBackendOptions } from "./dialect.js";
 import { isPermanentError, type Row } from "./driver.js";
-import { migrate, migrateSync } from "./schema.js";
+import { isMissingTable, migrate, migrateSync, rebuildMissingTable } from "./schema.js";
 import { join, type Rendered, raw, render, type Sql, sql } from "./sql.js";
 
 /** Why a batch was not (yet) written. See the module comment for the contract. */
@@ -232,7 +232,11 @@ export class SqlBackend extends BaseBackend {
    * event spares the others. Retrying a batch whose commit went unanswered is harmless:
    * every dialect's insert skips ids already stored.
    */
-  async #insert(c: Connected, batch: readonly StoredRecord[]): Promise<{ id: string; error: unknown }[]> {
+  async #insert(
+    c: Connected,
+    batch: readonly StoredRecord[],
+    rebuilt = false,
+  ): Promise<{ id: string; error: unknown }[]> {
     const max = c.dialect.maxRowsPerInsert;
     try {
       await c.dialect.beforeInsert?.(c.client, batch);
@@ -247,6 +251,16 @@ export class SqlBackend extends BaseBackend {
       }
       return [];
     } catch (error) {
+      // the table was dropped while its migrations table survived: create it again, once
+      if (!rebuilt && isMissingTable(error)) {
+        if (await rebuildMissingTable(c.client, c.dialect.migration)) {
+          await c.dialect.prepare?.(c.client); // partitions went with the table
+          this.#warn(
+            `${this.name}: the audit table ${c.dialect.table} was missing (dropped?) though its migrations table remained; created it again`,
+          );
+        }
+        return this.#insert(c, batch, true);
+      }
       if (!isPermanentError(error)) throw error;
     }
     const failed: { id: string; error: unknown }[] = [];

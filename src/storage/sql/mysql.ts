@@ -446,6 +446,7 @@ export async function connectMysql(
     leaves: new MysqlLeaves(eventText),
     maxRowsPerInsert: 1000,
     migration: {
+      probe: `SELECT 1 FROM ${table} WHERE 1 = 0`,
       migrationsTable: `${schema}${q(derivedName(names.table, "migrations"))}`,
       createMigrationsTable: `CREATE TABLE IF NOT EXISTS ${schema}${q(derivedName(names.table, "migrations"))} (
   version INT PRIMARY KEY, description VARCHAR(255) NOT NULL, applied_at VARCHAR(64) NOT NULL) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4`,

@@ -100,8 +100,10 @@ export class PartitionSet {
     return keys;
   }
 
-  /** Learns which partitions exist and creates those around the present. */
+  /** Learns which partitions exist (again, after the table was rebuilt) and creates those around the present. */
   async prepare(client: SqlClient, now = new Date()): Promise<void> {
+    this.#known.clear();
+    this.#aheadFrom = "";
     for (const key of await this.#existing(client)) this.#known.add(key);
     await this.#ensureAhead(client, now);
   }

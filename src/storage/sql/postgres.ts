@@ -630,6 +630,8 @@ export async function connectPostgres(
     leaves: new PgLeaves(),
     maxRowsPerInsert: 1000,
     migration: {
+      probe: `SELECT 1 FROM ${table} WHERE 1 = 0`,
+      probeInSavepoint: true,
       migrationsTable: `${schema}${q(derivedName(names.table, "migrations"))}`,
       createMigrationsTable: `CREATE TABLE IF NOT EXISTS ${schema}${q(derivedName(names.table, "migrations"))} (
   version integer PRIMARY KEY, description text NOT NULL, applied_at text NOT NULL)`,

@@ -170,6 +170,10 @@ export interface MigrationTarget {
   readonly placeholders: "question" | "dollar";
   /** A name for the cross-process lock. */
   readonly lockName: string;
+  /** A statement that reads nothing and fails only when the audit table is missing. */
+  readonly probe?: string;
+  /** The lock holds a transaction that a failed statement aborts (PostgreSQL): probe in a savepoint. */
+  readonly probeInSavepoint?: boolean;
 }
 
 /**
@@ -178,16 +182,56 @@ export interface MigrationTarget {
  * starting together do not race. Returns the versions applied.
  */
 export async function migrate(client: SqlClient, target: MigrationTarget): Promise<number[]> {
+  return client.withLock(target.lockName, (locked) => runPlan(locked, target));
+}
+
+async function runPlan(locked: SqlClient, target: MigrationTarget): Promise<number[]> {
+  const plan = migrationPlan(target);
+  let step = plan.next();
+  while (!step.done) {
+    const s = step.value;
+    if (s.kind === "exec") await locked.exec(s.statements).catch((e: unknown) => migrationFailed(e, s));
+    else if (s.kind === "run") await locked.run(s.statement);
+    step = plan.next(s.kind === "all" ? await locked.all(s.statement) : undefined);
+  }
+  return step.value;
+}
+
+/**
+ * Whether `error` says a table does not exist: PostgreSQL `42P01`, MySQL/MariaDB 1146
+ * (`42S02`), SQLite "no such table".
+ */
+export function isMissingTable(error: unknown): boolean {
+  if (typeof error !== "object" || error === null) return false;
+  const e = error as { code?: unknown; sqlState?: unknown; errno?: unknown; message?: unknown };
+  if (e.code === "42P01" || e.code === "ER_NO_SUCH_TABLE" || e.errno === 1146 || e.sqlState === "42S02")
+    return true;
+  return typeof e.message === "string" && /\bno such table\b/i.test(e.message);
+}
+
+/**
+ * The audit table vanished (dropped by hand) while its migrations table survived, so
+ * {@link migrate} believes the schema is current: under the migration lock, if the table is
+ * still missing, forget the recorded versions and run every migration again (each is
+ * idempotent on the objects that survived). Returns whether it rebuilt anything.
+ */
+export async function rebuildMissingTable(client: SqlClient, target: MigrationTarget): Promise<boolean> {
+  const probe = target.probe;
+  if (probe === undefined) return false;
   return client.withLock(target.lockName, async (locked) => {
-    const plan = migrationPlan(target);
-    let step = plan.next();
-    while (!step.done) {
-      const s = step.value;
-      if (s.kind === "exec") await locked.exec(s.statements).catch((e: unknown) => migrationFailed(e, s));
-      else if (s.kind === "run") await locked.run(s.statement);
-      step = plan.next(s.kind === "all" ? await locked.all(s.statement) : undefined);
+    const savepoint = target.probeInSavepoint === true;
+    try {
+      await locked.exec(
+        savepoint ? ["SAVEPOINT vigil_probe", probe, "RELEASE SAVEPOINT vigil_probe"] : [probe],
+      );
+      return false; // another process rebuilt it meanwhile
+    } catch (error) {
+      if (!isMissingTable(error)) throw error;
+      if (savepoint) await locked.exec(["ROLLBACK TO SAVEPOINT vigil_probe"]);
     }
-    return step.value;
+    await locked.exec([target.createMigrationsTable, `DELETE FROM ${target.migrationsTable}`]);
+    await runPlan(locked, target);
+    return true;
   });
 }
 

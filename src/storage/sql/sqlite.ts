@@ -10,6 +10,7 @@
  *
  * @module
  */
+import { closeSync, openSync } from "node:fs";
 import { dirname } from "node:path";
 import type { DatabaseConnectionConfig } from "../../config/types.js";
 import type { StoredRecord } from "../backend.js";
@@ -385,7 +386,12 @@ function openSqlite(
   const names = parseTableName(tableName);
   const filename = connection.filename ?? "./logs/audit.db";
   const memory = filename === ":memory:" || filename === "";
-  if (!memory && !filename.startsWith("file:")) makeDirectorySync(dirname(filename));
+  if (!memory && !filename.startsWith("file:")) {
+    makeDirectorySync(dirname(filename), { mode: 0o750 });
+    // created by us with a restrictive mode (SQLite would make it 0644 under the usual umask);
+    // its -wal and -shm files take the database file's mode
+    closeSync(openSync(filename, "a", 0o640));
+  }
   const db = new Database(filename, { timeout: options.connectTimeoutMs ?? 5000 });
   const warnings: string[] = [];
   try {
@@ -422,6 +428,7 @@ function openSqlite(
     leaves: new SqliteLeaves(),
     maxRowsPerInsert: 500,
     migration: {
+      probe: `SELECT 1 FROM ${table} WHERE 1 = 0`,
       migrationsTable: `${schema}${q(derivedName(names.table, "migrations"))}`,
       createMigrationsTable: `CREATE TABLE IF NOT EXISTS ${schema}${q(derivedName(names.table, "migrations"))} (
   version INTEGER PRIMARY KEY, description TEXT NOT NULL, applied_at TEXT NOT NULL)`,
