@@ -4,12 +4,14 @@
  * into docs/reliability.md between `<!-- chaos:<scenario> -->` markers. The short forms
  * run inside `npm test` (test/chaos/*.test.ts).
  *
- * Scenarios: crash (the SIGKILL matrix), clock (the wall clock stepped back and forward).
+ * Scenarios: crash (the SIGKILL matrix), clock (the wall clock stepped back and forward),
+ * soak (`--minutes N`, default 15: memory, descriptors, queue and p99 over a long run).
  */
 import { readFileSync, writeFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { clockScenario } from "./clock.js";
 import { CRASH_MODES, type CrashCell, crashCell } from "./crash.js";
+import { soak as soakRun } from "./soak.js";
 import { STORE_KINDS } from "./stores.js";
 
 type Scenario = (short: boolean) => Promise<string>;
@@ -90,7 +92,74 @@ const clock: Scenario = async (short) => {
   );
 };
 
-const SCENARIOS: Record<string, Scenario> = { crash, clock };
+const soak: Scenario = async (short) => {
+  const minutesArg = process.argv.indexOf("--minutes");
+  const minutes = minutesArg > 0 ? Number(process.argv[minutesArg + 1]) : 15;
+  if (!(minutes > 0))
+    throw new Error(`--minutes expects a positive number, found ${process.argv[minutesArg + 1]}`);
+  const f = await soakRun({ seconds: short ? 30 : Math.round(minutes * 60) });
+  const mb = (n: number) => n.toFixed(1);
+  const summary = table(
+    [
+      "duration",
+      "events/s",
+      "logged",
+      "stored + deleted by retention (signed)",
+      "missing / duplicates / torn",
+      "RSS slope after warm-up",
+      "heap slope after warm-up (after GC)",
+      "heap after GC: warm / end",
+      "RSS at end",
+      "fds: before / min–max / after close",
+      "queue max (queue_size)",
+      "log() p99: best / median / worst interval",
+      "searches / retention runs",
+      "files (gzipped)",
+      "verify",
+    ],
+    [
+      [
+        `${(f.seconds / 60).toFixed(f.seconds < 60 ? 1 : 0)} min`,
+        f.rate.toLocaleString("en"),
+        f.logged.toLocaleString("en"),
+        `${f.stored.toLocaleString("en")} + ${f.retained.toLocaleString("en")}`,
+        `${f.missing} / ${f.duplicates} / ${f.torn}`,
+        `${f.rssSlope.toFixed(2)} MB/min`,
+        `${f.heapSlope.toFixed(2)} MB/min`,
+        `${mb(f.heapAfterWarmup)} / ${mb(f.heapAtEnd)} MB`,
+        `${mb(f.rssAtEnd)} MB`,
+        `${f.baselineFds} / ${f.fdsMin}–${f.fdsMax} / ${f.fdsAfterClose}`,
+        `${f.queueMax.toLocaleString("en")} (${f.queueSize.toLocaleString("en")})`,
+        `${f.p99.min.toFixed(0)} / ${f.p99.median.toFixed(0)} / ${f.p99.max.toFixed(0)} µs`,
+        `${f.searches} / ${f.retentions}`,
+        `${f.files} (${f.gzipped})`,
+        f.verify,
+      ],
+    ],
+  );
+  // one row per minute (the samples nearest each whole minute), for the trend
+  const perMinute = f.samples.filter(
+    (s, i) =>
+      i === f.samples.length - 1 || Math.floor(s.t / 60) !== Math.floor((f.samples[i + 1]?.t ?? 0) / 60),
+  );
+  const trend = table(
+    ["t", "RSS", "heap after GC", "fds", "queue max", "log() p99", "log() p50"],
+    perMinute.map((s) => [
+      `${s.t} s`,
+      `${mb(s.rss / 1048576)} MB`,
+      `${mb(s.heap / 1048576)} MB`,
+      s.fds,
+      s.queueMax,
+      `${s.p99.toFixed(0)} µs`,
+      `${s.p50.toFixed(1)} µs`,
+    ]),
+  );
+  for (const w of [...f.errorSamples, ...f.failures, ...f.warnings, ...f.unreadable])
+    process.stderr.write(`soak: ${w}\n`);
+  return `${summary}\n\n${trend}`;
+};
+
+const SCENARIOS: Record<string, Scenario> = { crash, clock, soak };
 
 const DOC = fileURLToPath(new URL("../../docs/reliability.md", import.meta.url));
 
@@ -112,7 +181,7 @@ function writeFigures(name: string, text: string): void {
 const args = process.argv.slice(2);
 const short = args.includes("--short");
 const write = !args.includes("--no-write") && !short;
-const names = args.filter((a) => !a.startsWith("--"));
+const names = args.filter((a, i) => !a.startsWith("--") && args[i - 1] !== "--minutes");
 for (const name of names) {
   if (!(name in SCENARIOS)) {
     process.stderr.write(
