@@ -9,6 +9,7 @@ import { readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { gunzipSync } from "node:zlib";
 import { afterEach, beforeEach, expect, it } from "vitest";
+import { AuditEngine } from "../../src/engine.js";
 import { tempDir } from "../helpers.js";
 
 let dir: string;
@@ -166,3 +167,50 @@ it("four processes rotating at midnight put each event in its own day's file, on
   expect(r.files.sort()).toEqual(["mp_2026-03-01.log", "mp_2026-03-02.log", "mp_2026-03-03.log"]);
   for (const [name, days] of r.days) expect([...days]).toEqual([name.slice(3, 13)]);
 }, 180_000);
+
+it("retention applied by several engines at once on one signed store deletes each file once, without an error", async () => {
+  const logs = join(dir, "logs");
+  const config = {
+    core: { application_name: "mp" },
+    storage: {
+      backends: [
+        {
+          type: "file" as const,
+          directory: logs,
+          filename_pattern: "mp_{date}.log",
+          rotation: { enabled: true, when: "size" as const, max_bytes: 4096 },
+        },
+      ],
+    },
+    security: {
+      signing: {
+        enabled: true,
+        algorithm: "hmac-sha256" as const,
+        secret_key: "mp-retention-secret-0123456789abcdef",
+      },
+    },
+  };
+  const old = new Date(Date.now() - 5 * 86_400_000).toISOString();
+  const writer = new AuditEngine({ config, env: {} });
+  for (let i = 0; i < 600; i++) writer.log({ action: "OLD", timestamp: old, metadata: { i } });
+  for (let i = 0; i < 50; i++) writer.log({ action: "NEW", metadata: { i } });
+  await writer.close();
+  const oldFiles = readdirSync(logs).filter((n) => n.startsWith(`mp_${old.slice(0, 10)}`));
+  expect(oldFiles.length).toBeGreaterThan(5);
+
+  const engines = Array.from({ length: 4 }, () => new AuditEngine({ config, env: {} }));
+  const outcomes = await Promise.allSettled(engines.map((e) => e.applyRetention({ days: 2 })));
+  await Promise.all(engines.map((e) => e.close()));
+  const failures = outcomes.filter((o) => o.status === "rejected").map((o) => String(o.reason));
+  expect(failures).toEqual([]);
+  const deleted = outcomes
+    .flatMap((o) => (o.status === "fulfilled" ? o.value : []))
+    .reduce((n, r) => n + r.deletedEvents, 0);
+  expect(deleted).toBe(600); // each old event deleted (and counted) once
+  expect(readdirSync(logs).filter((n) => n.startsWith(`mp_${old.slice(0, 10)}`))).toEqual([]);
+  const verifier = new AuditEngine({ config, env: {} });
+  const result = await verifier.verify();
+  await verifier.close();
+  expect(result.status).toBe("intact");
+  expect(result.retained).toBe(600);
+}, 60_000);
