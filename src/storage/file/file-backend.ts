@@ -49,6 +49,7 @@ import { ErrorCodes, StorageError, VigilError } from "../../errors.js";
 import type { AuditEvent } from "../../event/types.js";
 import { BaseBackend, type QuerySpec, type RetentionResult, type StoredRecord } from "../backend.js";
 import { makeDirectory, makeDirectorySync } from "../dirs.js";
+import { networkFilesystem } from "../netfs.js";
 import { readLines } from "./lines.js";
 import { StoreLock, sleepSync } from "./lock.js";
 import { type CompiledPattern, compilePattern, type MatchedFile } from "./pattern.js";
@@ -175,6 +176,11 @@ export class FileBackend extends BaseBackend {
         throw new StorageError(this.name, (err as Error).message, { cause: err });
       }
       this.#dirReady = true;
+      const fs = networkFilesystem(this.directory);
+      if (fs !== undefined)
+        this.#warn(
+          `${this.name}: ${this.directory} is on a network filesystem (${fs}): appends from processes on different hosts can interleave there; give each host a directory of its own`,
+        );
     }
     this.#scheduleMaintenance();
     await this.#maintenance;
