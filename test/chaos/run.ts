@@ -5,12 +5,14 @@
  * run inside `npm test` (test/chaos/*.test.ts).
  *
  * Scenarios: crash (the SIGKILL matrix), clock (the wall clock stepped back and forward),
- * soak (`--minutes N`, default 15: memory, descriptors, queue and p99 over a long run).
+ * many (four processes, as a cluster and as unrelated programs, on one file store and one
+ * SQLite file), soak (`--minutes N`, default 15: memory, descriptors, queue and p99 over a long run).
  */
 import { readFileSync, writeFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { clockScenario } from "./clock.js";
 import { CRASH_MODES, type CrashCell, crashCell } from "./crash.js";
+import { MANY_LAUNCHES, MANY_STORES, type ManyCell, manyCell } from "./many.js";
 import { soak as soakRun } from "./soak.js";
 import { STORE_KINDS } from "./stores.js";
 
@@ -143,11 +145,12 @@ const soak: Scenario = async (short) => {
       i === f.samples.length - 1 || Math.floor(s.t / 60) !== Math.floor((f.samples[i + 1]?.t ?? 0) / 60),
   );
   const trend = table(
-    ["t", "RSS", "heap after GC", "fds", "queue max", "log() p99", "log() p50"],
+    ["t", "RSS", "heap after GC", "external", "fds", "queue max", "log() p99", "log() p50"],
     perMinute.map((s) => [
       `${s.t} s`,
       `${mb(s.rss / 1048576)} MB`,
       `${mb(s.heap / 1048576)} MB`,
+      `${mb((s.external ?? 0) / 1048576)} MB`,
       s.fds,
       s.queueMax,
       `${s.p99.toFixed(0)} µs`,
@@ -159,7 +162,56 @@ const soak: Scenario = async (short) => {
   return `${summary}\n\n${trend}`;
 };
 
-const SCENARIOS: Record<string, Scenario> = { crash, clock, soak };
+const many: Scenario = async (short) => {
+  const cells: ManyCell[] = [];
+  for (const store of MANY_STORES)
+    for (const launch of MANY_LAUNCHES)
+      for (const signed of [true, false]) {
+        const cell = await manyCell({
+          launch,
+          store,
+          signed,
+          events: short ? 3000 : 25_000,
+          pauseMs: short ? 20 : 15,
+        });
+        cells.push(cell);
+        process.stderr.write(
+          `many ${store} ${launch} ${signed ? "signed" : "unsigned"}: ${JSON.stringify(cell)}\n`,
+        );
+      }
+  return table(
+    [
+      "store",
+      "processes",
+      "signing",
+      "accepted",
+      "missing / duplicated",
+      "torn or interleaved lines",
+      "rotated (gzipped) / unreadable",
+      "old events: deleted by 4 retentions at once / left",
+      "locks or temporaries left",
+      "errors",
+      "verify (chains)",
+    ],
+    cells.map((c) => [
+      c.store === "file" ? "file (64 KiB size rotation, gzip)" : "SQLite (one file, WAL)",
+      c.launch === "cluster" ? `node:cluster, ${c.writers} workers` : `${c.writers} unrelated processes`,
+      c.signed ? "on" : "off",
+      c.logged.toLocaleString("en"),
+      `${c.missing} / ${c.duplicates}`,
+      c.torn,
+      c.store === "file"
+        ? `${c.rotated} (${c.gzipped}) / ${c.unreadable.length}`
+        : `— / ${c.unreadable.length}`,
+      `${c.retentionDeleted.toLocaleString("en")} of ${c.old.toLocaleString("en")} / ${c.oldLeft}`,
+      c.leftovers.length,
+      c.errors.length,
+      c.signed ? `${c.verify} (${c.chains})` : "unsigned",
+    ]),
+  );
+};
+
+const SCENARIOS: Record<string, Scenario> = { crash, clock, many, soak };
 
 const DOC = fileURLToPath(new URL("../../docs/reliability.md", import.meta.url));
 

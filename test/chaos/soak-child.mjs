@@ -2,7 +2,7 @@
 // while — with the rotation, gzip, signing and backup_count its configuration asks for —
 // while a reader searches the store and retention runs, all in this process. Every
 // `sampleMs` it prints one sample line on stdout:
-//   S {"t","rss","heap","fds","queueMax","p99","p50","logged","written","dropped","errors"}
+//   S {"t","rss","heap","external","fds","queueMax","p99","p50","logged","written","dropped","errors"}
 // where `heap` is the heap used after a full GC (run with --expose-gc), `fds` the open
 // file descriptors (/proc/self/fd), `queueMax` the largest queue depth seen since the last
 // sample (checked after every tick), and `p99`/`p50` the caller's cost of one `log()` in
@@ -82,6 +82,7 @@ function sample() {
     t: Math.round((performance.now() - start) / 1000),
     rss: mem.rss,
     heap: mem.heapUsed,
+    external: mem.external,
     fds: fds(),
     queueMax,
     p99: Math.round(percentile(durations, Math.min(n, durations.length), 0.99) * 1000) / 1000,
@@ -96,15 +97,21 @@ function sample() {
   out(`S ${JSON.stringify(s)}`);
 }
 
-const reader = setInterval(() => {
-  engine.search({ query: `metadata.k:${searches % 1000} AND result.status:SUCCESS`, limit: 50 }).then(
-    () => searches++,
-    (err) => {
+// the reader: one search, then `searchMs` of rest, then the next one
+let reading = true;
+const readerDone = (async () => {
+  while (reading) {
+    await new Promise((resolve) => setTimeout(resolve, searchMs));
+    if (!reading) break;
+    try {
+      await engine.search({ query: `metadata.k:${searches % 1000} AND result.status:SUCCESS`, limit: 50 });
+      searches++;
+    } catch (err) {
       searchErrors++;
       if (failures.length < 5) failures.push(`search: ${err?.code ?? ""} ${err?.message ?? err}`);
-    },
-  );
-}, searchMs);
+    }
+  }
+})();
 const retention = setInterval(() => {
   engine.applyRetention({ days: 1 }).then(
     () => retentions++,
@@ -135,7 +142,8 @@ await new Promise((resolve) => {
   };
   tick();
 });
-clearInterval(reader);
+reading = false;
+await readerDone;
 clearInterval(retention);
 clearInterval(sampler);
 sample();

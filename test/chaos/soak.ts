@@ -47,6 +47,8 @@ export interface SoakSample {
   readonly rss: number;
   /** Heap used after a full GC. */
   readonly heap: number;
+  /** Memory of C++ objects bound to JavaScript ones (buffers, zlib streams), after the GC. */
+  readonly external: number;
   readonly fds: number;
   /** The deepest the queue was in this interval. */
   readonly queueMax: number;
