@@ -14,12 +14,18 @@ import { AuditEngine } from "../../dist/index.js";
 const job = JSON.parse(process.env.VIGIL_MANY ?? "{}");
 const DAY = 86_400_000;
 
-async function write(who) {
+/** An engine on the store, with what it reports collected. */
+function start() {
   const engine = new AuditEngine({ config: job.config, env: {} });
   const errors = [];
   const warnings = [];
   engine.on("error", (err) => errors.push(`${err?.code ?? ""} ${err?.message ?? err}`));
   engine.on("warning", (w) => warnings.push(String(w)));
+  return { engine, errors, warnings };
+}
+
+async function write(who) {
+  const { engine, errors, warnings } = start();
   let logged = 0;
   let dropped = 0;
   const old = new Date(Date.now() - 3 * DAY).toISOString();
@@ -41,11 +47,7 @@ async function write(who) {
 }
 
 async function retain(who) {
-  const engine = new AuditEngine({ config: job.config, env: {} });
-  const errors = [];
-  const warnings = [];
-  engine.on("error", (err) => errors.push(`${err?.code ?? ""} ${err?.message ?? err}`));
-  engine.on("warning", (w) => warnings.push(String(w)));
+  const { engine, errors, warnings } = start();
   let deleted = 0;
   try {
     for (const r of await engine.applyRetention({ days: 2 })) deleted += r.deletedEvents;

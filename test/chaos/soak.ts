@@ -242,7 +242,11 @@ export async function soak(options: SoakOptions): Promise<SoakFigures> {
       await engine.close();
     }
     const after = samples.filter((s) => s.t >= warmupSeconds);
-    const p99s = samples.map((s) => s.p99).sort((a, b) => a - b);
+    // the last sample may cover a moment without a call (p99 0): not an interval of traffic
+    const p99s = samples
+      .filter((s) => s.p99 > 0)
+      .map((s) => s.p99)
+      .sort((a, b) => a - b);
     const logged = Number(end.logged);
     return {
       seconds: options.seconds,
