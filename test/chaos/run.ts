@@ -191,6 +191,7 @@ const many: Scenario = async (short) => {
       "old events: deleted by 4 retentions at once / left",
       "locks or temporaries left",
       "errors",
+      "batches retried after a 5 s lock wait",
       "verify (chains)",
     ],
     cells.map((c) => [
@@ -206,6 +207,7 @@ const many: Scenario = async (short) => {
       `${c.retentionDeleted.toLocaleString("en")} of ${c.old.toLocaleString("en")} / ${c.oldLeft}`,
       c.leftovers.length,
       c.errors.length,
+      c.store === "sqlite" ? c.lockWaits : "—",
       c.signed ? `${c.verify} (${c.chains})` : "unsigned",
     ]),
   );
