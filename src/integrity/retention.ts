@@ -66,7 +66,14 @@ export async function applyVerifiableRetention(
   });
   if (!options.dryRun) {
     for (const r of records) options.sink.append(r);
-    for (const path of paths) await unlink(path);
+    for (const path of paths) {
+      try {
+        await unlink(path);
+      } catch (err) {
+        // gone already: deleted by a process that does not take the store's lock
+        if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw err;
+      }
+    }
   }
   return { deletedEvents: plan.deletedEvents, deletedFiles: paths, records };
 }
@@ -208,14 +215,27 @@ export async function retainBackend(
     });
     return { deletedEvents: result.deletedEvents, signed: result.records.length };
   }
-  if (!options.signer || !(backend instanceof FileBackend))
+  const signer = options.signer;
+  if (!signer || !(backend instanceof FileBackend))
     return backend.applyRetention(cutoff, { dryRun: options.dryRun });
+  // holding the store's maintenance lock: another process applying retention at once
+  // finds the files gone instead of signing for them and deleting them a second time
+  if (!options.dryRun) return backend.exclusively(() => retainFiles(backend, cutoff, signer, options));
+  return retainFiles(backend, cutoff, signer, options);
+}
+
+async function retainFiles(
+  backend: FileBackend,
+  cutoff: Date,
+  signer: Signer,
+  options: { readonly encryption?: EncryptionKeys; readonly dryRun: boolean },
+): Promise<BackendRetentionResult> {
   const sink = new FileCheckpointSink(join(backend.directory, "checkpoints"));
   try {
     const result = await applyVerifiableRetention({
       backend,
       cutoff,
-      signer: options.signer,
+      signer,
       sink,
       ...(options.encryption ? { encryption: options.encryption } : {}),
       dryRun: options.dryRun,

@@ -7,6 +7,8 @@
  * Scenarios: crash (the SIGKILL matrix), clock (the wall clock stepped back and forward),
  * db (databases stopped, killed, slowed, the application's pool exhausted).
  * disk (a full disk, permissions, a deleted directory, EMFILE, logrotate).
+ * many (four processes, as a cluster and as unrelated programs, on one file store and one
+ * SQLite file), soak (`--minutes N`, default 15: memory, descriptors, queue and p99 over a long run).
  */
 import { readFileSync, writeFileSync } from "node:fs";
 import { cpus, loadavg } from "node:os";
@@ -15,6 +17,8 @@ import { clockScenario } from "./clock.js";
 import { CRASH_MODES, type CrashCell, crashCell } from "./crash.js";
 import { DB_FAULTS, type DbCell, dbCell, destroyDbServers, startDbServers } from "./db.js";
 import { DISK_SCENARIOS, diskScenario } from "./disk.js";
+import { MANY_LAUNCHES, MANY_STORES, type ManyCell, manyCell } from "./many.js";
+import { soak as soakRun } from "./soak.js";
 import { STORE_KINDS } from "./stores.js";
 
 type Scenario = (short: boolean) => Promise<string>;
@@ -200,7 +204,126 @@ const disk: Scenario = async (short) => {
   );
 };
 
-const SCENARIOS: Record<string, Scenario> = { crash, clock, db, disk };
+const soak: Scenario = async (short) => {
+  const minutesArg = process.argv.indexOf("--minutes");
+  const minutes = minutesArg > 0 ? Number(process.argv[minutesArg + 1]) : 15;
+  if (!(minutes > 0))
+    throw new Error(`--minutes expects a positive number, found ${process.argv[minutesArg + 1]}`);
+  const f = await soakRun({ seconds: short ? 30 : Math.round(minutes * 60) });
+  const mb = (n: number) => n.toFixed(1);
+  const summary = table(
+    [
+      "duration",
+      "events/s",
+      "logged",
+      "stored + deleted by retention (signed)",
+      "missing / duplicates / torn",
+      "RSS slope after warm-up",
+      "heap slope after warm-up (after GC)",
+      "heap after GC: warm / end",
+      "RSS at end",
+      "fds: before / min–max / after close",
+      "queue max (queue_size)",
+      "log() p99: best / median / worst interval",
+      "searches / retention runs",
+      "files (gzipped)",
+      "verify",
+    ],
+    [
+      [
+        `${(f.seconds / 60).toFixed(f.seconds < 60 ? 1 : 0)} min`,
+        f.rate.toLocaleString("en"),
+        f.logged.toLocaleString("en"),
+        `${f.stored.toLocaleString("en")} + ${f.retained.toLocaleString("en")}`,
+        `${f.missing} / ${f.duplicates} / ${f.torn}`,
+        `${f.rssSlope.toFixed(2)} MB/min`,
+        `${f.heapSlope.toFixed(2)} MB/min`,
+        `${mb(f.heapAfterWarmup)} / ${mb(f.heapAtEnd)} MB`,
+        `${mb(f.rssAtEnd)} MB`,
+        `${f.baselineFds} / ${f.fdsMin}–${f.fdsMax} / ${f.fdsAfterClose}`,
+        `${f.queueMax.toLocaleString("en")} (${f.queueSize.toLocaleString("en")})`,
+        `${f.p99.min.toFixed(0)} / ${f.p99.median.toFixed(0)} / ${f.p99.max.toFixed(0)} µs`,
+        `${f.searches} / ${f.retentions}`,
+        `${f.files} (${f.gzipped})`,
+        f.verify,
+      ],
+    ],
+  );
+  // one row per minute (the samples nearest each whole minute), for the trend
+  const perMinute = f.samples.filter(
+    (s, i) =>
+      i === f.samples.length - 1 || Math.floor(s.t / 60) !== Math.floor((f.samples[i + 1]?.t ?? 0) / 60),
+  );
+  const trend = table(
+    ["t", "RSS", "heap after GC", "external", "fds", "queue max", "log() p99", "log() p50"],
+    perMinute.map((s) => [
+      `${s.t} s`,
+      `${mb(s.rss / 1048576)} MB`,
+      `${mb(s.heap / 1048576)} MB`,
+      `${mb((s.external ?? 0) / 1048576)} MB`,
+      s.fds,
+      s.queueMax,
+      `${s.p99.toFixed(0)} µs`,
+      `${s.p50.toFixed(1)} µs`,
+    ]),
+  );
+  for (const w of [...f.errorSamples, ...f.failures, ...f.warnings, ...f.unreadable])
+    process.stderr.write(`soak: ${w}\n`);
+  return `${summary}\n\n${trend}`;
+};
+
+const many: Scenario = async (short) => {
+  const cells: ManyCell[] = [];
+  for (const store of MANY_STORES)
+    for (const launch of MANY_LAUNCHES)
+      for (const signed of [true, false]) {
+        const cell = await manyCell({
+          launch,
+          store,
+          signed,
+          events: short ? 3000 : 25_000,
+          pauseMs: short ? 20 : 15,
+        });
+        cells.push(cell);
+        process.stderr.write(
+          `many ${store} ${launch} ${signed ? "signed" : "unsigned"}: ${JSON.stringify(cell)}\n`,
+        );
+      }
+  return table(
+    [
+      "store",
+      "processes",
+      "signing",
+      "accepted",
+      "missing / duplicated",
+      "torn or interleaved lines",
+      "rotated (gzipped) / unreadable",
+      "old events: deleted by 4 retentions at once / left",
+      "locks or temporaries left",
+      "errors",
+      "batches retried after a 5 s lock wait",
+      "verify (chains)",
+    ],
+    cells.map((c) => [
+      c.store === "file" ? "file (64 KiB size rotation, gzip)" : "SQLite (one file, WAL)",
+      c.launch === "cluster" ? `node:cluster, ${c.writers} workers` : `${c.writers} unrelated processes`,
+      c.signed ? "on" : "off",
+      c.logged.toLocaleString("en"),
+      `${c.missing} / ${c.duplicates}`,
+      c.torn,
+      c.store === "file"
+        ? `${c.rotated} (${c.gzipped}) / ${c.unreadable.length}`
+        : `— / ${c.unreadable.length}`,
+      `${c.retentionDeleted.toLocaleString("en")} of ${c.old.toLocaleString("en")} / ${c.oldLeft}`,
+      c.leftovers.length,
+      c.errors.length,
+      c.store === "sqlite" ? c.lockWaits : "—",
+      c.signed ? `${c.verify} (${c.chains})` : "unsigned",
+    ]),
+  );
+};
+
+const SCENARIOS: Record<string, Scenario> = { crash, clock, db, disk, many, soak };
 
 const DOC = fileURLToPath(new URL("../../docs/reliability.md", import.meta.url));
 
@@ -222,7 +345,7 @@ function writeFigures(name: string, text: string): void {
 const args = process.argv.slice(2);
 const short = args.includes("--short");
 const write = !args.includes("--no-write") && !short;
-const names = args.filter((a) => !a.startsWith("--"));
+const names = args.filter((a, i) => !a.startsWith("--") && args[i - 1] !== "--minutes");
 for (const name of names) {
   if (!(name in SCENARIOS)) {
     process.stderr.write(

@@ -16,6 +16,8 @@ export interface StoredLine {
   readonly where: string;
   readonly text: string;
   readonly event?: { readonly metadata?: Record<string, unknown> };
+  /** Set (to the error) for a file that could not be read at all, e.g. a broken `.gz`. */
+  readonly unreadable?: string;
 }
 
 export interface ChaosStore {
@@ -37,8 +39,8 @@ function parse(text: string): StoredLine["event"] {
   }
 }
 
-/** A file store under `dir` (default pattern, midnight rotation). */
-export function fileStore(dir: string): ChaosStore {
+/** A file store under `dir` (its pattern, and midnight rotation unless `rotation` is given). */
+export function fileStore(dir: string, rotation?: Record<string, unknown>): ChaosStore {
   const directory = join(dir, "logs");
   const dataFiles = () =>
     readdirSync(directory)
@@ -46,12 +48,23 @@ export function fileStore(dir: string): ChaosStore {
       .sort();
   return {
     kind: "file",
-    backend: { type: "file", directory, filename_pattern: "chaos_{category}_{date}.log" },
+    backend: {
+      type: "file",
+      directory,
+      filename_pattern: "chaos_{category}_{date}.log",
+      ...(rotation ? { rotation } : {}),
+    },
     async lines() {
       const out: StoredLine[] = [];
       for (const name of dataFiles()) {
-        const buf = readFileSync(join(directory, name));
-        const text = name.endsWith(".gz") ? gunzipSync(buf).toString("utf8") : buf.toString("utf8");
+        let text: string;
+        try {
+          const buf = readFileSync(join(directory, name));
+          text = name.endsWith(".gz") ? gunzipSync(buf).toString("utf8") : buf.toString("utf8");
+        } catch (err) {
+          out.push({ where: name, text: "", unreadable: (err as Error).message });
+          continue;
+        }
         const lines = text.split("\n");
         lines.forEach((line, n) => {
           if (line !== "" || n < lines.length - 1)

@@ -15,7 +15,8 @@
  * rotation another process made (or erasure's, see `privacy/erase-files.ts`) instead of
  * appending to the rotated file. Gzip and
  * `backup_count` run under `.vigil-maintain.lock`, one process at a time, and never
- * touch a file still being written. A file is closed only when no fdatasync on it is
+ * touch a file still being written; retention takes the same lock ({@link FileBackend.exclusively}),
+ * so two processes applying it at once delete each file once. A file is closed only when no fdatasync on it is
  * pending, so a batch's durability is obtained even when its file rotates meanwhile.
  *
  * @module
@@ -51,6 +52,7 @@ import { ErrorCodes, StorageError, VigilError } from "../../errors.js";
 import type { AuditEvent } from "../../event/types.js";
 import { BaseBackend, type QuerySpec, type RetentionResult, type StoredRecord } from "../backend.js";
 import { makeDirectory, makeDirectorySync } from "../dirs.js";
+import { networkFilesystem } from "../netfs.js";
 import { takeBack } from "./append.js";
 import { readLines } from "./lines.js";
 import { StoreLock, sleepSync } from "./lock.js";
@@ -71,6 +73,8 @@ const ROTATE_STALE_MS = 10_000;
 const MAINTAIN_STALE_MS = 600_000;
 /** How soon maintenance is tried again when another process holds its lock. */
 const MAINTAIN_RETRY_MS = 1000;
+/** How long retention waits for another process's maintenance or retention to end. */
+const EXCLUSIVE_WAIT_MS = 120_000;
 /** A file written to within this time is never gzipped, whatever compress_after_days says. */
 const COMPRESS_SETTLE_MS = 2000;
 /** Mode of the store directories vigil creates (before the umask): owner all, group read. */
@@ -150,6 +154,8 @@ export class FileBackend extends BaseBackend {
   /** The store directory is world-writable (sticky): files are checked to be ours. */
   #sharedDir = false;
   #maintenance: Promise<void> | undefined;
+  /** Serializes maintenance runs and {@link exclusively} sections within this process. */
+  #housekeeping: Promise<unknown> = Promise.resolve();
   #maintenanceAgain = false;
   #maintenanceRetry: NodeJS.Timeout | undefined;
   #lockWarned = false;
@@ -189,6 +195,11 @@ export class FileBackend extends BaseBackend {
         throw new StorageError(this.name, (err as Error).message, { cause: err });
       }
       this.#dirReady = true;
+      const fs = networkFilesystem(this.directory);
+      if (fs !== undefined)
+        this.#warn(
+          `${this.name}: ${this.directory} is on a network filesystem (${fs}): appends from processes on different hosts can interleave there; give each host a directory of its own`,
+        );
     }
     this.#scheduleMaintenance();
     await this.#maintenance;
@@ -604,9 +615,48 @@ export class FileBackend extends BaseBackend {
    * One process at a time does it (`.vigil-maintain.lock`); when another is at it, this
    * one tries again a second later.
    */
-  async maintain(now: Date = new Date()): Promise<void> {
+  maintain(now: Date = new Date()): Promise<void> {
     const { rotation } = this.#config;
-    if (!rotation.enabled || (!rotation.compress && rotation.backup_count === 0)) return;
+    if (!rotation.enabled || (!rotation.compress && rotation.backup_count === 0)) return Promise.resolve();
+    return this.#serially(() => this.#maintainOnce(now));
+  }
+
+  /** Run `fn` after the housekeeping this process has under way, and before any it starts later. */
+  #serially<T>(fn: () => Promise<T>): Promise<T> {
+    const next = this.#housekeeping.then(fn, fn);
+    this.#housekeeping = next.catch(() => undefined);
+    return next;
+  }
+
+  /**
+   * Run `fn` holding the store's maintenance lock (`.vigil-maintain.lock`): no other
+   * process — and no other housekeeping of this one — gzips, prunes or applies retention
+   * to the store meanwhile. Retention runs here, so a file is read, signed for and deleted
+   * by one process only. Waits up to two minutes for another process's turn; rejects with
+   * a `StorageError` when it does not end by then.
+   */
+  exclusively<T>(fn: () => Promise<T>): Promise<T> {
+    return this.#serially(async () => {
+      this.#ensureDir();
+      if (!(await this.#maintainLock.acquire(EXCLUSIVE_WAIT_MS))) {
+        throw new StorageError(
+          this.name,
+          `${this.#maintainLock.path} is held by another process (gzip, backup_count or retention) for over ${EXCLUSIVE_WAIT_MS / 1000} s; try again later`,
+        );
+      }
+      const alive = setInterval(() => this.#maintainLock.touch(), 30_000);
+      alive.unref();
+      try {
+        return await fn();
+      } finally {
+        clearInterval(alive);
+        this.#maintainLock.release();
+      }
+    });
+  }
+
+  async #maintainOnce(now: Date): Promise<void> {
+    const { rotation } = this.#config;
     if (!this.#maintainLock.tryAcquire()) {
       if (!this.#closed && !this.#maintenanceRetry) {
         this.#maintenanceRetry = setTimeout(() => {
@@ -720,10 +770,16 @@ export class FileBackend extends BaseBackend {
     return queryFiles(() => this.listFiles(), spec, this.#decode);
   }
 
-  override async applyRetention(
-    cutoff: Date,
-    options: { readonly dryRun: boolean },
-  ): Promise<RetentionResult> {
+  /**
+   * Delete the files whose events are all older than `cutoff` (never a file this backend
+   * has open), holding the store's maintenance lock ({@link exclusively}) unless `dryRun`.
+   */
+  override applyRetention(cutoff: Date, options: { readonly dryRun: boolean }): Promise<RetentionResult> {
+    if (options.dryRun) return this.#retain(cutoff, true);
+    return this.exclusively(() => this.#retain(cutoff, false));
+  }
+
+  async #retain(cutoff: Date, dryRun: boolean): Promise<RetentionResult> {
     const deleted: string[] = [];
     let deletedEvents = 0;
     for (const f of await this.listFiles()) {
@@ -737,7 +793,7 @@ export class FileBackend extends BaseBackend {
         if (newest >= cutoff.getTime()) continue;
         let n = 0;
         for await (const _ of readLines(f.path, f.gzip)) n++;
-        if (!options.dryRun && !(await unlinkIfExists(f.path))) continue;
+        if (!dryRun && !(await unlinkIfExists(f.path))) continue;
         deletedEvents += n;
         deleted.push(f.path);
       } catch (err) {

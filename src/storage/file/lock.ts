@@ -117,6 +117,16 @@ export class StoreLock {
     }
   }
 
+  /** Try for up to `waitMs` without blocking the thread (polling every 10–100 ms); true when held. */
+  async acquire(waitMs: number): Promise<boolean> {
+    const deadline = Date.now() + waitMs;
+    for (let pause = 10; ; pause = Math.min(pause * 2, 100)) {
+      if (this.tryAcquire()) return true;
+      if (Date.now() >= deadline) return false;
+      await new Promise((resolve) => setTimeout(resolve, pause));
+    }
+  }
+
   /** Tell others we are still working (maintenance holds its lock for a while). */
   touch(): void {
     if (this.#depth === 0) return;

@@ -14,7 +14,10 @@
  *
  * @module
  */
+import { dirname, resolve } from "node:path";
 import type { DatabaseBackendConfig } from "../../config/types.js";
+import { ErrorCodes, VigilError } from "../../errors.js";
+import { networkFilesystem } from "../netfs.js";
 import { SqlBackend } from "./backend.js";
 import type { SqlBackendOptions } from "./dialect.js";
 import { connectMysql } from "./mysql.js";
@@ -31,13 +34,15 @@ export type { SqlBackendOptions } from "./dialect.js";
  *
  * @param config - the resolved backend configuration (dialect normalized, `table_name` validated).
  * @param options - settings outside the configuration file; see {@link SqlBackendOptions}.
- * @throws VigilError (`VIGIL_ERR_INVALID_ARGUMENT`) when `table_name` is not a SQL identifier.
+ * @throws VigilError (`VIGIL_ERR_INVALID_ARGUMENT`) when `table_name` is not a SQL identifier;
+ * (`VIGIL_ERR_CONFIG`) when a SQLite file is on a network filesystem.
  */
 export function createSqlBackend(config: DatabaseBackendConfig, options: SqlBackendOptions = {}): SqlBackend {
   parseTableName(config.table_name);
   const { connection, table_name } = config;
   switch (connection.dialect) {
     case "sqlite":
+      refuseNetworkSqlite(config);
       return new SqlBackend(
         config,
         () => connectSqlite(connection, table_name, options),
@@ -61,4 +66,22 @@ export function createSqlBackend(config: DatabaseBackendConfig, options: SqlBack
     case "mysql":
       return new SqlBackend(config, () => connectMysql(connection, table_name, options), options);
   }
+}
+
+/**
+ * SQLite on a network filesystem (NFS, SMB, ...) is refused: its WAL mode, which lets
+ * several processes write one file, needs memory shared on one host, and SQLite's file
+ * locks are unreliable there — sharing such a file corrupts it silently.
+ */
+function refuseNetworkSqlite(config: DatabaseBackendConfig): void {
+  const filename = config.connection.filename ?? "./logs/audit.db";
+  if (filename === "" || filename === ":memory:" || filename.startsWith("file:")) return;
+  const fs = networkFilesystem(dirname(filename));
+  if (fs === undefined) return;
+  throw new VigilError(
+    ErrorCodes.CONFIG,
+    `${config.name}: the SQLite database ${resolve(filename)} is on a network filesystem (${fs}); ` +
+      "SQLite cannot be shared safely there (its WAL needs memory shared on one host, and its locks are unreliable). " +
+      "Put the file on a local disk, or use PostgreSQL or MySQL for a store shared by several hosts.",
+  );
 }
