@@ -51,6 +51,7 @@ import type {
 } from "./storage/backend.js";
 import { FileBackend } from "./storage/file/file-backend.js";
 import { createBackends } from "./storage/index.js";
+import { NatsBackend } from "./storage/nats/backend.js";
 import { SqlBackend } from "./storage/sql/backend.js";
 
 /** The stages the configuration creates; one passed under the same name replaces it. */
@@ -180,6 +181,8 @@ export class AuditEngine extends EventEmitter<EngineEvents> implements Flushable
   #lastEvent: Mutable<AuditEvent> | undefined;
   #lastPrepared = true;
   #pendingDrops = 0;
+  /** Events a backend's full outage buffer refused (`droppedEvents` of its error), by backend: recorded as EVENTS_DROPPED. */
+  readonly #backendDrops = new Map<string, number>();
   #warnedCategories = new Set<string>();
   #reportedMessages = new Set<string>();
 
@@ -248,6 +251,11 @@ export class AuditEngine extends EventEmitter<EngineEvents> implements Flushable
             createIntegrityStage(this.config, {
               application: this.#application,
               databases: this.#backends.filter((b): b is SqlBackend => b instanceof SqlBackend),
+              streams: this.#backends.flatMap((b) =>
+                b instanceof NatsBackend
+                  ? [b.checkpointSink((err) => this.#report(err, `${b.name}: checkpoint not published`))]
+                  : [],
+              ),
               onError: (err) => this.#report(err, "checkpoint failed"),
             }),
           given("encryption") ?? createEncryptionStage(this.config),
@@ -489,6 +497,23 @@ export class AuditEngine extends EventEmitter<EngineEvents> implements Flushable
     );
   }
 
+  /** The record of events one backend could not keep (its outage buffer was full). */
+  #backendDroppedEvent(backend: string, count: number): Mutable<AuditEvent> {
+    return buildEvent(
+      {
+        action: "EVENTS_DROPPED",
+        category: "AUDIT",
+        status: "FAILURE",
+        severity: "WARNING",
+        result: { count },
+        metadata: { reason: "backend unreachable and its buffer full", backend },
+      },
+      this.#application,
+      undefined,
+      (e) => this.#report(e),
+    );
+  }
+
   /**
    * Prepare, serialize and hand one batch to every backend. Everything up to each
    * backend's `write` call happens synchronously, so batches reach every backend in
@@ -497,6 +522,9 @@ export class AuditEngine extends EventEmitter<EngineEvents> implements Flushable
   #writeBatch(entries: Entry[], synchronous: boolean): Promise<void> {
     const started = performance.now();
     if (this.#pendingDrops > 0) entries.unshift({ event: this.#droppedEvent() });
+    for (const [backend, count] of this.#backendDrops)
+      entries.unshift({ event: this.#backendDroppedEvent(backend, count) });
+    this.#backendDrops.clear();
     const records: StoredRecord[] = [];
     for (const entry of entries) {
       try {
@@ -564,6 +592,14 @@ export class AuditEngine extends EventEmitter<EngineEvents> implements Flushable
         } else {
           m.failed += records.length;
           this.#report(r.reason, `${b.name}: a batch of ${records.length} events was not written`);
+          let dropped = (r.reason as { droppedEvents?: unknown } | undefined)?.droppedEvents;
+          if (typeof dropped === "number" && dropped > 0) {
+            // a record of earlier drops lost with them stands for all it counted
+            for (const { event } of records)
+              if (event.action.type === "EVENTS_DROPPED" && event.metadata?.backend === b.name)
+                dropped += Number((event.result as { count?: unknown } | undefined)?.count ?? 1) - 1;
+            this.#backendDrops.set(b.name, (this.#backendDrops.get(b.name) ?? 0) + dropped);
+          }
         }
       });
       if (anyOk) this.#m.written += records.length;
@@ -684,7 +720,8 @@ export class AuditEngine extends EventEmitter<EngineEvents> implements Flushable
 
   /** The backend that answers queries: the first configured one. */
   #reader(): StorageBackend | undefined {
-    return this.#backends[0];
+    // a write-only backend (nats) answers only when it is all there is: with a clear error
+    return this.#backends.find((b) => b.writeOnly !== true) ?? this.#backends[0];
   }
 
   /**

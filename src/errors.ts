@@ -42,6 +42,15 @@ export const ErrorCodes = {
   VIEWER_TIMEOUT: "VIGIL_ERR_VIEWER_TIMEOUT",
   /** An unexpected failure inside the viewer (500); the message's first line says what. */
   VIEWER_INTERNAL: "VIGIL_ERR_VIEWER_INTERNAL",
+  /**
+   * A NATS JetStream stream exists with settings vigil cannot use (subjects, retention,
+   * duplicate window), or a chain's subject holds messages this writer did not publish (a fork).
+   */
+  NATS_STREAM: "VIGIL_ERR_NATS_STREAM",
+  /** A query reached a write-only backend (`type: nats`) and no other backend can answer it. */
+  WRITE_ONLY: "VIGIL_ERR_WRITE_ONLY",
+  /** `vigil ingest` cannot run: no `vigil.ingest.source`, or the central configuration cannot receive events. */
+  INGEST: "VIGIL_ERR_INGEST",
 } as const;
 
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];

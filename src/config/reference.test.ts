@@ -29,6 +29,8 @@ const STORAGE = "### `vigil.storage`";
 const FILE = "#### File backend (`type: file`)";
 const DATABASE = "#### Database backend (`type: database`)";
 const FILTERS = "#### `vigil.processing.filters`";
+const NATS = "#### NATS backend (`type: nats`)";
+const INGEST = "### `vigil.ingest`";
 
 /** Where each place's keys are documented. A key counts when its table row or its own heading is there. */
 const WHERE: Record<
@@ -41,6 +43,10 @@ const WHERE: Record<
   rotation: [FILE],
   databaseBackend: [STORAGE, DATABASE],
   connection: [DATABASE],
+  natsBackend: [STORAGE, NATS],
+  natsTls: [NATS],
+  ingest: [INGEST],
+  ingestSource: [NATS, INGEST],
   sanitization: ["#### `vigil.processing.sanitization`"],
   severityFilter: [FILTERS],
   categoryFilter: [FILTERS],

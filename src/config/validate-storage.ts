@@ -21,8 +21,9 @@ import type {
   ResolvedConfig,
   SqlDialect,
 } from "./types.js";
+import { readNatsBackend } from "./validate-nats.js";
 
-const BACKEND_TYPES = ["file", "database"] as const;
+const BACKEND_TYPES = ["file", "database", "nats"] as const;
 const DIALECTS = ["sqlite", "postgresql", "mysql"] as const satisfies readonly SqlDialect[];
 const DIALECT_ALIASES: Readonly<Record<string, SqlDialect>> = {
   postgres: "postgresql",
@@ -108,7 +109,7 @@ function readBackend(checker: Checker, raw: unknown, path: string, lenient: bool
   const typeRead = section.read("type");
   const type = readBackendType(section, typeRead);
   if (type === undefined) return undefined;
-  section.checkKeys(type === "file" ? "fileBackend" : "databaseBackend");
+  section.checkKeys(type === "file" ? "fileBackend" : type === "nats" ? "natsBackend" : "databaseBackend");
 
   const name = section.string("name");
   if (name !== undefined && !BACKEND_NAME.test(name)) {
@@ -124,7 +125,12 @@ function readBackend(checker: Checker, raw: unknown, path: string, lenient: bool
   const inner = section.withLenient(
     lenient || !enabled || (section.has("enabled") && enabledRead === undefined),
   );
-  const build = type === "file" ? readFileBackend(inner) : readDatabaseBackend(inner);
+  const build =
+    type === "file"
+      ? readFileBackend(inner)
+      : type === "nats"
+        ? readNatsBackend(inner)
+        : readDatabaseBackend(inner);
   return {
     type,
     name,
@@ -140,7 +146,7 @@ function readBackendType(section: Section, r: Read): BackendConfig["type"] | und
   }
   if (r.state === "invalid") return undefined;
   const value = typeof r.value === "string" ? r.value.trim().toLowerCase() : undefined;
-  if (value === "file" || value === "database") return value;
+  if (value === "file" || value === "database" || value === "nats") return value;
   const dialect =
     value === undefined ? undefined : (DIALECT_ALIASES[value] ?? DIALECTS.find((d) => d === value));
   let hint: string | undefined;

@@ -568,20 +568,20 @@ describe("storage.backends", () => {
         },
       }),
     ).toEqual([
-      { path: "vigil.storage.backends[0].type", expected: "one of file, database", found: "missing" },
+      { path: "vigil.storage.backends[0].type", expected: "one of file, database, nats", found: "missing" },
       {
         path: "vigil.storage.backends[1].type",
-        expected: "one of file, database",
+        expected: "one of file, database, nats",
         found: '"fiel"',
         hint: 'did you mean "file"?',
       },
       {
         path: "vigil.storage.backends[2].type",
-        expected: "one of file, database",
+        expected: "one of file, database, nats",
         found: '"postgres"',
         hint: "write type: database with connection: { dialect: postgresql }",
       },
-      { path: "vigil.storage.backends[3].type", expected: "one of file, database", found: "3" },
+      { path: "vigil.storage.backends[3].type", expected: "one of file, database, nats", found: "3" },
       {
         path: "vigil.storage.backends[4]",
         expected: "a backend (a mapping with a type: file or database)",

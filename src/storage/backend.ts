@@ -64,6 +64,11 @@ export interface RetentionResult {
 export interface StorageBackend {
   readonly type: string;
   readonly name: string;
+  /**
+   * Optional: `true` for a backend that only carries events elsewhere (`nats`): the engine
+   * answers searches from the first backend that is not write-only.
+   */
+  readonly writeOnly?: boolean;
   /** Prepare (create directories, tables, connect). Called once before the first write. */
   open(): Promise<void>;
   /** Persist a batch, in order. Resolves once written (and synced when `sync` is true). */

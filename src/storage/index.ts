@@ -11,6 +11,7 @@ import type { AuditEvent } from "../event/types.js";
 import { createSubjectOpener, type SubjectKeyStore, sealedFieldTest } from "../privacy/subjects.js";
 import type { StorageBackend } from "./backend.js";
 import { FileBackend, type PruneHook } from "./file/file-backend.js";
+import { NatsBackend } from "./nats/backend.js";
 import { COLUMN_OF_PATH } from "./sql/compile.js";
 import { createSqlBackend } from "./sql/index.js";
 
@@ -55,6 +56,7 @@ export function createBackends(config: ResolvedConfig, options: BackendFactoryOp
           ...(options.beforePrune ? { beforePrune: options.beforePrune } : {}),
         }),
       );
+    else if (b.type === "nats") backends.push(new NatsBackend(b, { onWarning: options.onWarning }));
     else
       backends.push(
         createSqlBackend(b, {

@@ -30,6 +30,7 @@ import {
   type StoredRecord,
   type ValueCount,
 } from "../backend.js";
+import { retryDelay } from "../backoff.js";
 import {
   andConds,
   COLUMN_CHARS,
@@ -274,8 +275,7 @@ export class SqlBackend extends BaseBackend {
     if (this.#closed || this.#retryTimer !== undefined) return;
     const initial = this.#options.retryInitialMs ?? 200;
     const max = this.#options.retryMaxMs ?? 30_000;
-    const base = Math.min(max, initial * 2 ** Math.min(this.#attempt, 30));
-    const delay = Math.round(base * (0.75 + Math.random() * 0.25));
+    const delay = retryDelay(this.#attempt, initial, max);
     this.#attempt++;
     this.#nextAttemptAt = Date.now() + delay;
     this.#retryTimer = setTimeout(() => {
