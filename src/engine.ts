@@ -992,6 +992,8 @@ export class AuditEngine extends EventEmitter<EngineEvents> implements Flushable
       ...(witness !== undefined ? { witness } : {}),
       ...(options.onProgress ? { onProgress: options.onProgress } : {}),
       pending: options.strict ? false : { intervalSeconds: signing.checkpoint_interval_seconds },
+      // a central store (vigil.ingest): several ingest workers commit each chain out of order
+      ...(this.config.ingest !== undefined ? { ordered: false } : {}),
     });
   }
 

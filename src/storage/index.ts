@@ -21,6 +21,8 @@ export interface BackendFactoryOptions {
   readonly subjects?: SubjectKeyStore;
   /** File backends: called before `rotation.backup_count` deletes files (see `FileBackendOptions`). */
   readonly beforePrune?: PruneHook;
+  /** Events a database or nats backend holds in memory through an outage (default theirs, 10,000); 0: none. */
+  readonly bufferLimit?: number;
 }
 
 /** Whether a database keeps a copy of `field` in an indexed column. */
@@ -56,12 +58,19 @@ export function createBackends(config: ResolvedConfig, options: BackendFactoryOp
           ...(options.beforePrune ? { beforePrune: options.beforePrune } : {}),
         }),
       );
-    else if (b.type === "nats") backends.push(new NatsBackend(b, { onWarning: options.onWarning }));
+    else if (b.type === "nats")
+      backends.push(
+        new NatsBackend(b, {
+          onWarning: options.onWarning,
+          ...(options.bufferLimit !== undefined ? { bufferLimit: options.bufferLimit } : {}),
+        }),
+      );
     else
       backends.push(
         createSqlBackend(b, {
           durability: config.performance.durability,
           onWarning: options.onWarning,
+          ...(options.bufferLimit !== undefined ? { bufferLimit: options.bufferLimit } : {}),
           ...(open || encryption.enabled ? { decode } : {}),
           ...(columnsFrom ? { columnsFrom, opaqueLines: true } : {}),
           ...(sealed ? { sealed } : {}),
