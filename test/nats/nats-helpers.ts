@@ -4,7 +4,7 @@
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -12,6 +12,10 @@ import { jetstreamManager } from "@nats-io/jetstream";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 
 export const SHARED_NATS = "nats://127.0.0.1:4222";
+
+/** The nats-server binary for private servers: `$NATS_SERVER`, else Debian's, else from PATH. */
+const NATS_SERVER =
+  process.env.NATS_SERVER ?? (existsSync("/usr/sbin/nats-server") ? "/usr/sbin/nats-server" : "nats-server");
 
 /** A unique stream name and subject prefix for one test. */
 export function uniqueStream(): { stream: string; subject_prefix: string } {
@@ -92,7 +96,7 @@ export class PrivateNats {
   }
 
   async start(): Promise<void> {
-    this.#child = spawn("nats-server", ["-a", "127.0.0.1", "-p", String(this.port), "-js", "-sd", this.dir], {
+    this.#child = spawn(NATS_SERVER, ["-a", "127.0.0.1", "-p", String(this.port), "-js", "-sd", this.dir], {
       stdio: "ignore",
     });
     for (let i = 0; i < 100; i++) {
