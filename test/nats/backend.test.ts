@@ -160,6 +160,19 @@ describe("nats backend", () => {
     expect(messages.map((m) => m.data)).toEqual([JSON.stringify(sealed[0]), "forged"]);
   });
 
+  it("a credentials file that cannot be read is one clear config error naming the key, at open", async () => {
+    const b = new NatsBackend(backendConfig(natsConfig({ credentials_file: "/nonexistent/vigil.creds" })));
+    const error = await b.open().then(
+      () => undefined,
+      (err: unknown) => err,
+    );
+    await b.close();
+    expect(error).toMatchObject({
+      code: ErrorCodes.CONFIG,
+      message: 'storage.backends.nats.credentials_file: cannot read "/nonexistent/vigil.creds": ENOENT',
+    });
+  });
+
   it("is write-only: a search with no other backend is a clear coded error", async () => {
     const engine = new AuditEngine({ config: { storage: { backends: [natsConfig()] } } });
     engine.log({ action: "A" });
