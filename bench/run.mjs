@@ -26,6 +26,11 @@ const BENCHES = {
     what: "the viewer's API server time over 200,000 events on SQLite, PostgreSQL and files (issue 11)",
     tsx: true,
   },
+  nats: {
+    file: "nats-ingest.bench.mjs",
+    what: "4 producers → NATS → 2 vigil ingest → PostgreSQL vs raw COPY of the same rows (issue 14)",
+    tsx: true,
+  },
   worker: {
     file: "worker-handoff.bench.mjs",
     what: "cost of handing events to a worker vs serializing them",

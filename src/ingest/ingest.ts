@@ -59,7 +59,7 @@ type Consumer = import("@nats-io/jetstream").Consumer;
 export interface IngestOptions {
   /** Messages per pull, written as one batch. Default 500. */
   readonly batchSize?: number;
-  /** How long one pull waits for messages. Default 1,000 ms. */
+  /** How long one pull waits for messages. Default 2,000 ms. */
   readonly fetchExpiresMs?: number;
   /**
    * The consumer's `ack_wait` when this worker creates it: a batch not acknowledged within it
@@ -283,7 +283,7 @@ export class Ingestor {
     if (!this.#consumer) await this.start();
     const consumer = this.#consumer!;
     const size = Math.max(1, this.#options.batchSize ?? 500);
-    const expires = Math.max(1000, this.#options.fetchExpiresMs ?? 1000);
+    const expires = Math.max(1000, this.#options.fetchExpiresMs ?? 2000);
     try {
       while (!this.#stopping) {
         const batch: JsMsg[] = [];
@@ -291,11 +291,18 @@ export class Ingestor {
           this.#fetching = await consumer.fetch({ max_messages: size, expires });
           for await (const m of this.#fetching) batch.push(m);
         } catch (error) {
-          this.#error(
-            new VigilError(ErrorCodes.STORAGE, `vigil ingest: pull failed: ${text(error)}`, { cause: error }),
-          );
-          await this.#pause();
-          continue;
+          // A pull can end in an error after delivering messages (heartbeats missed on a busy
+          // event loop, a reconnection): those are ours, unacknowledged — store them now
+          // rather than leave them to be delivered again after ack_wait.
+          if (batch.length === 0) {
+            this.#error(
+              new VigilError(ErrorCodes.STORAGE, `vigil ingest: pull failed: ${text(error)}`, {
+                cause: error,
+              }),
+            );
+            await this.#pause();
+            continue;
+          }
         } finally {
           this.#fetching = undefined;
         }
