@@ -81,6 +81,21 @@ describe("type: nats", () => {
     ]);
   });
 
+  it("takes one server written as a string", () => {
+    const config = resolveConfig(
+      { storage: { backends: [{ type: "nats", servers: "${NATS_URL}" }] } },
+      { env: { NATS_URL: "127.0.0.1:4223" } },
+    );
+    expect(config.storage.backends[0]).toMatchObject({ servers: ["127.0.0.1:4223"] });
+    expect(problems({ storage: { backends: [{ type: "nats", servers: "http://x" }] } })).toEqual([
+      {
+        path: "vigil.storage.backends[0].servers",
+        expected: "a server URL such as nats://127.0.0.1:4222 (nats, tls, ws or wss)",
+        found: '"http://x"',
+      },
+    ]);
+  });
+
   it("allows unset variables in a disabled nats backend", () => {
     expect(
       resolveConfig({

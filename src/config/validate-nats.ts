@@ -26,12 +26,13 @@ const SUBJECT_PREFIX = /^[A-Za-z0-9_-]{1,64}(\.[A-Za-z0-9_-]{1,64}){0,7}$/;
 const SERVER_PROTOCOLS = ["nats:", "tls:", "ws:", "wss:"];
 
 function readServers(section: Section): string[] {
-  const items = section.stringItems("servers", "a list of nats:// URLs");
-  if (items === undefined) {
-    const one = section.read("servers");
-    if (one.state === "value" && typeof one.value === "string") return [one.value];
-    return [...DEFAULT_NATS.servers];
-  }
+  // one URL may be written as a string (`servers: "${NATS_URL}"`)
+  const one = section.read("servers");
+  const items =
+    one.state === "value" && typeof one.value === "string"
+      ? [{ value: one.value, path: section.pathOf("servers") }]
+      : section.stringItems("servers", "a list of nats:// URLs");
+  if (items === undefined) return [...DEFAULT_NATS.servers];
   if (items.length === 0 && !section.lenient) {
     section.report("servers", "at least one nats:// URL", "an empty list");
   }
