@@ -120,6 +120,11 @@ export class PrivateNats {
     await exited;
   }
 
+  /** Kill the server at once (from a process `exit` handler, where nothing can be awaited). */
+  killNow(): void {
+    this.#child?.kill("SIGKILL");
+  }
+
   async destroy(): Promise<void> {
     await this.stop();
     rmSync(this.dir, { recursive: true, force: true });

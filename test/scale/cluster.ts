@@ -100,6 +100,12 @@ ${signing}
 `,
   );
   const children: ChildProcess[] = [];
+  // if this process ends first (a test timeout), take the scenario's processes with it
+  const killAll = () => {
+    for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill("SIGKILL");
+    nats.killNow();
+  };
+  process.once("exit", killAll);
   const startWorker = (n: number) => {
     const child = start(["ingest", "--config", "central.yaml", "--ack-wait", "3", "--batch-size", "200"], {
       cwd: dir,
@@ -212,6 +218,7 @@ ${signing}
       producersRunningAtRestart,
     };
   } finally {
+    process.off("exit", killAll);
     for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill("SIGKILL");
     await nats.destroy();
     await dropTable("postgresql", table).catch(() => undefined);
