@@ -41,6 +41,11 @@ const BENCHES = {
     what: "a transaction with and without its audit event in the outbox; relay rate (issue 15)",
     tsx: true,
   },
+  nats: {
+    file: "nats-ingest.bench.mjs",
+    what: "4 producers → NATS → 2 vigil ingest → PostgreSQL vs raw COPY of the same rows (issue 14)",
+    tsx: true,
+  },
   worker: {
     file: "worker-handoff.bench.mjs",
     what: "cost of handing events to a worker vs serializing them",

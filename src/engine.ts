@@ -54,6 +54,7 @@ import type {
 } from "./storage/backend.js";
 import { FileBackend } from "./storage/file/file-backend.js";
 import { createBackends } from "./storage/index.js";
+import { NatsBackend } from "./storage/nats/backend.js";
 import { SqlBackend } from "./storage/sql/backend.js";
 
 /** The stages the configuration creates; one passed under the same name replaces it. */
@@ -273,6 +274,8 @@ export class AuditEngine extends EventEmitter<EngineEvents> implements Flushable
   #lastEvent: Mutable<AuditEvent> | undefined;
   #lastPrepared = true;
   #pendingDrops = 0;
+  /** Events a backend's full outage buffer refused (`droppedEvents` of its error), by backend: recorded as EVENTS_DROPPED. */
+  readonly #backendDrops = new Map<string, number>();
   #warnedCategories = new Set<string>();
   #reportedMessages = new Set<string>();
   /** Why events were dropped since the last EVENTS_DROPPED record. */
@@ -354,6 +357,15 @@ export class AuditEngine extends EventEmitter<EngineEvents> implements Flushable
             createIntegrityStage(this.config, {
               application: this.#application,
               databases: this.#backends.filter((b): b is SqlBackend => b instanceof SqlBackend),
+              streams: this.#backends.flatMap((b) =>
+                b instanceof NatsBackend
+                  ? [
+                      b.checkpointSink((err) =>
+                        this.#reportKind(b.name, err, `${b.name}: checkpoint not published`),
+                      ),
+                    ]
+                  : [],
+              ),
               onError: (err) => this.#reportKind("integrity", err, "checkpoint failed"),
             }),
           given("encryption") ?? createEncryptionStage(this.config),
@@ -630,6 +642,23 @@ export class AuditEngine extends EventEmitter<EngineEvents> implements Flushable
     );
   }
 
+  /** The record of events one backend could not keep (its outage buffer was full). */
+  #backendDroppedEvent(backend: string, count: number): Mutable<AuditEvent> {
+    return buildEvent(
+      {
+        action: "EVENTS_DROPPED",
+        category: "AUDIT",
+        status: "FAILURE",
+        severity: "WARNING",
+        result: { count },
+        metadata: { reason: "backend unreachable and its buffer full", backend },
+      },
+      this.#application,
+      undefined,
+      (e) => this.#report(e),
+    );
+  }
+
   /**
    * Prepare, serialize and hand one batch to every backend. Everything up to each
    * backend's `write` call happens synchronously, so batches reach every backend in
@@ -638,6 +667,9 @@ export class AuditEngine extends EventEmitter<EngineEvents> implements Flushable
   #writeBatch(entries: Entry[], synchronous: boolean): Promise<void> {
     const started = performance.now();
     if (this.#pendingDrops > 0) entries.unshift({ event: this.#droppedEvent() });
+    for (const [backend, count] of this.#backendDrops)
+      entries.unshift({ event: this.#backendDroppedEvent(backend, count) });
+    this.#backendDrops.clear();
     const records: StoredRecord[] = [];
     for (const entry of entries) {
       try {
@@ -742,6 +774,14 @@ export class AuditEngine extends EventEmitter<EngineEvents> implements Flushable
             r.reason,
             `${b.name}: a batch of ${records.length} events was not written`,
           );
+          let dropped = (r.reason as { droppedEvents?: unknown } | undefined)?.droppedEvents;
+          if (typeof dropped === "number" && dropped > 0) {
+            // a record of earlier drops lost with them stands for all it counted
+            for (const { event } of records)
+              if (event.action.type === "EVENTS_DROPPED" && event.metadata?.backend === b.name)
+                dropped += Number((event.result as { count?: unknown } | undefined)?.count ?? 1) - 1;
+            this.#backendDrops.set(b.name, (this.#backendDrops.get(b.name) ?? 0) + dropped);
+          }
         }
       });
       if (anyOk) this.#m.written += records.length;
@@ -964,6 +1004,7 @@ export class AuditEngine extends EventEmitter<EngineEvents> implements Flushable
    * (else the first, whose query then explains it cannot answer).
    */
   #reader(): StorageBackend | undefined {
+    // a write-only backend (nats) answers only when it is all there is: with a clear error
     return this.#backends.find((b) => b.writeOnly !== true) ?? this.#backends[0];
   }
 
@@ -1235,6 +1276,8 @@ export class AuditEngine extends EventEmitter<EngineEvents> implements Flushable
       ...(witness !== undefined ? { witness } : {}),
       ...(options.onProgress ? { onProgress: options.onProgress } : {}),
       pending: options.strict ? false : { intervalSeconds: signing.checkpoint_interval_seconds },
+      // a central store (vigil.ingest): several ingest workers commit each chain out of order
+      ...(this.config.ingest !== undefined ? { ordered: false } : {}),
     });
   }
 

@@ -55,6 +55,13 @@ export const ErrorCodes = {
    * owned by another user.
    */
   UNSAFE_PATH: "VIGIL_ERR_UNSAFE_PATH",
+  /**
+   * A NATS JetStream stream exists with settings vigil cannot use (subjects, retention,
+   * duplicate window), or a chain's subject holds messages this writer did not publish (a fork).
+   */
+  NATS_STREAM: "VIGIL_ERR_NATS_STREAM",
+  /** `vigil ingest` cannot run: no `vigil.ingest.source`, or the central configuration cannot receive events. */
+  INGEST: "VIGIL_ERR_INGEST",
 } as const;
 
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];

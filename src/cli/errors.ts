@@ -25,6 +25,7 @@ const USAGE_CODES: ReadonlySet<string> = new Set([
   ErrorCodes.CONFIG,
   ErrorCodes.CONFIG_FILE,
   ErrorCodes.INVALID_ARGUMENT,
+  ErrorCodes.INGEST,
 ]);
 
 /** Bad input found by the command line itself (exit status 2). */

@@ -8,6 +8,7 @@
 import { Command, CommanderError } from "commander";
 import packageJson from "../../package.json" with { type: "json" };
 import { exportCommand } from "./commands/export.js";
+import { ingestCommand } from "./commands/ingest.js";
 import { initCommand } from "./commands/init.js";
 import { keygenCommand } from "./commands/keygen.js";
 import { retentionCommand } from "./commands/retention.js";
@@ -53,6 +54,7 @@ Exit status: 0 success, 1 failure, 2 bad input (query, options, configuration).`
   serveCommand(program, ctx);
   keygenCommand(program, ctx);
   subjectCommand(program, ctx);
+  ingestCommand(program, ctx);
   return program;
 }
 

@@ -30,6 +30,8 @@ const FILE = "#### File backend (`type: file`)";
 const DATABASE = "#### Database backend (`type: database`)";
 const OTLP = "#### OpenTelemetry backend (`type: otlp`)";
 const FILTERS = "#### `vigil.processing.filters`";
+const NATS = "#### NATS backend (`type: nats`)";
+const INGEST = "### `vigil.ingest`";
 
 /** Where each place's keys are documented. A key counts when its table row or its own heading is there. */
 const WHERE: Record<
@@ -43,6 +45,10 @@ const WHERE: Record<
   databaseBackend: [STORAGE, DATABASE],
   connection: [DATABASE],
   otlpBackend: [STORAGE, OTLP],
+  natsBackend: [STORAGE, NATS],
+  natsTls: [NATS],
+  ingest: [INGEST],
+  ingestSource: [NATS, INGEST],
   sanitization: ["#### `vigil.processing.sanitization`"],
   severityFilter: [FILTERS],
   categoryFilter: [FILTERS],

@@ -90,18 +90,66 @@ export interface OtlpBackendConfig {
   readonly buffer_size: number;
 }
 
+/** TLS files of a NATS connection (PEM paths). */
+export interface NatsTlsConfig {
+  /** CA certificate(s) to trust. */
+  readonly ca?: string;
+  /** Client certificate (mutual TLS), with `key`. */
+  readonly cert?: string;
+  /** Client private key, with `cert`. */
+  readonly key?: string;
+}
+
+/** Where a NATS JetStream stream is and how it is set up (the `nats` backend, `vigil.ingest.source`). */
+export interface NatsStreamConfig {
+  /** `nats://host:port` URLs; default `["nats://127.0.0.1:4222"]`. */
+  readonly servers: readonly string[];
+  /** The stream name; default `VIGIL`. */
+  readonly stream: string;
+  /** Subjects are `<subject_prefix>.events.<chain>` and `<subject_prefix>.records.<chain>`; default `vigil`. */
+  readonly subject_prefix: string;
+  /** A NATS `.creds` file (JWT + NKey seed). */
+  readonly credentials_file?: string;
+  readonly tls?: NatsTlsConfig;
+  /** Used when the stream is created: messages older than this are removed. Default 7 days. */
+  readonly max_age_seconds: number;
+  /** Used when the stream is created: copies kept in a NATS cluster. Default 1. */
+  readonly replicas: number;
+  /** Messages with the same `Nats-Msg-Id` within this window are dropped by the server. Default 120. */
+  readonly duplicate_window_seconds: number;
+}
+
+export interface NatsBackendConfig extends NatsStreamConfig {
+  readonly type: "nats";
+  readonly name: string;
+  /** Always `true` here: a disabled backend resolves to a {@link DisabledBackendConfig}. */
+  readonly enabled: true;
+}
+
+/** `vigil.ingest`: what `vigil ingest` reads. */
+export interface IngestConfig {
+  readonly source: NatsStreamConfig & {
+    /** The durable pull consumer's name, shared by every `vigil ingest` of one central store. Default `vigil-ingest`. */
+    readonly durable: string;
+  };
+}
+
 /**
  * A backend written with `enabled: false`. Its settings were shape-checked, but they may
  * name environment variables that are not set, so only its type and name are kept.
  */
 export interface DisabledBackendConfig {
-  readonly type: "file" | "database" | "otlp";
+  readonly type: "file" | "database" | "otlp" | "nats";
   readonly name: string;
   readonly enabled: false;
 }
 
 /** A backend that runs. */
-export type EnabledBackendConfig = FileBackendConfig | DatabaseBackendConfig | OtlpBackendConfig;
+export type EnabledBackendConfig =
+  | FileBackendConfig
+  | DatabaseBackendConfig
+  | OtlpBackendConfig
+  | NatsBackendConfig;
 
 /** One entry of `storage.backends`; narrow on `enabled` first, then on `type`. */
 export type BackendConfig = EnabledBackendConfig | DisabledBackendConfig;
@@ -145,6 +193,8 @@ export interface ResolvedConfig {
     readonly environment?: string;
   };
   readonly storage: { readonly backends: readonly BackendConfig[] };
+  /** Present when `vigil.ingest` is written: the stream `vigil ingest` reads. */
+  readonly ingest?: IngestConfig;
   readonly processing: {
     readonly sanitization: SanitizationConfig;
     readonly filters: readonly FilterConfig[];
@@ -220,7 +270,8 @@ export interface ResolvedConfig {
 export type BackendInput =
   | (Omit<FileBackendConfig, "enabled"> & { readonly enabled: boolean })
   | (Omit<DatabaseBackendConfig, "enabled"> & { readonly enabled: boolean })
-  | (Omit<OtlpBackendConfig, "enabled"> & { readonly enabled: boolean });
+  | (Omit<OtlpBackendConfig, "enabled"> & { readonly enabled: boolean })
+  | (Omit<NatsBackendConfig, "enabled"> & { readonly enabled: boolean });
 
 /** The settings as written, before defaults (the shape under the top-level `vigil` key). */
 export type ConfigInput = Omit<ResolvedConfig, "storage"> & {

@@ -22,8 +22,9 @@ import type {
   ResolvedConfig,
   SqlDialect,
 } from "./types.js";
+import { readNatsBackend } from "./validate-nats.js";
 
-const BACKEND_TYPES = ["file", "database", "otlp"] as const;
+const BACKEND_TYPES = ["file", "database", "otlp", "nats"] as const;
 const DIALECTS = ["sqlite", "postgresql", "mysql"] as const satisfies readonly SqlDialect[];
 const DIALECT_ALIASES: Readonly<Record<string, SqlDialect>> = {
   postgres: "postgresql",
@@ -109,7 +110,15 @@ function readBackend(checker: Checker, raw: unknown, path: string, lenient: bool
   const typeRead = section.read("type");
   const type = readBackendType(section, typeRead);
   if (type === undefined) return undefined;
-  section.checkKeys(type === "file" ? "fileBackend" : type === "otlp" ? "otlpBackend" : "databaseBackend");
+  section.checkKeys(
+    type === "file"
+      ? "fileBackend"
+      : type === "otlp"
+        ? "otlpBackend"
+        : type === "nats"
+          ? "natsBackend"
+          : "databaseBackend",
+  );
 
   const name = section.string("name");
   if (name !== undefined && !BACKEND_NAME.test(name)) {
@@ -130,7 +139,9 @@ function readBackend(checker: Checker, raw: unknown, path: string, lenient: bool
       ? readFileBackend(inner)
       : type === "otlp"
         ? readOtlpBackend(inner)
-        : readDatabaseBackend(inner);
+        : type === "nats"
+          ? readNatsBackend(inner)
+          : readDatabaseBackend(inner);
   return {
     type,
     name,
@@ -146,7 +157,7 @@ function readBackendType(section: Section, r: Read): BackendConfig["type"] | und
   }
   if (r.state === "invalid") return undefined;
   const value = typeof r.value === "string" ? r.value.trim().toLowerCase() : undefined;
-  if (value === "file" || value === "database" || value === "otlp") return value;
+  if (value === "file" || value === "database" || value === "otlp" || value === "nats") return value;
   const dialect =
     value === undefined ? undefined : (DIALECT_ALIASES[value] ?? DIALECTS.find((d) => d === value));
   let hint: string | undefined;

@@ -568,20 +568,24 @@ describe("storage.backends", () => {
         },
       }),
     ).toEqual([
-      { path: "vigil.storage.backends[0].type", expected: "one of file, database, otlp", found: "missing" },
+      {
+        path: "vigil.storage.backends[0].type",
+        expected: "one of file, database, otlp, nats",
+        found: "missing",
+      },
       {
         path: "vigil.storage.backends[1].type",
-        expected: "one of file, database, otlp",
+        expected: "one of file, database, otlp, nats",
         found: '"fiel"',
         hint: 'did you mean "file"?',
       },
       {
         path: "vigil.storage.backends[2].type",
-        expected: "one of file, database, otlp",
+        expected: "one of file, database, otlp, nats",
         found: '"postgres"',
         hint: "write type: database with connection: { dialect: postgresql }",
       },
-      { path: "vigil.storage.backends[3].type", expected: "one of file, database, otlp", found: "3" },
+      { path: "vigil.storage.backends[3].type", expected: "one of file, database, otlp, nats", found: "3" },
       {
         path: "vigil.storage.backends[4]",
         expected: "a backend (a mapping with a type: file, database, otlp)",

@@ -12,6 +12,7 @@ import { DEFAULT_CONFIG, deepFreeze } from "./defaults.js";
 import type { Env } from "./interpolate.js";
 import { KEYS } from "./schema.js";
 import type { ResolvedConfig } from "./types.js";
+import { readIngest } from "./validate-nats.js";
 import { readProcessing } from "./validate-processing.js";
 import { readKey32, readSecurity } from "./validate-security.js";
 import { readStorage } from "./validate-storage.js";
@@ -49,9 +50,11 @@ export function resolveConfig(input: unknown, options: ResolveOptions = {}): Res
   const checker = new Checker(options.env ?? process.env);
   const root = openRoot(checker, input);
   // Sections are read in the order of the reference, so problems come out in that order.
+  const ingest = readIngest(root);
   const config: ResolvedConfig = {
     core: readCore(root.child("core", "core")),
     storage: readStorage(root.child("storage", "storage")),
+    ...(ingest !== undefined ? { ingest } : {}),
     processing: readProcessing(root.child("processing", "processing")),
     performance: readPerformance(root.child("performance", "performance")),
     compliance: { gdpr: readGdpr(root.child("compliance", "compliance").child("gdpr", "gdpr")) },

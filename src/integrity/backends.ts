@@ -53,6 +53,8 @@ export interface VerifyBackendsOptions {
   readonly maxProblems?: number;
   /** How pending tails of running writers are judged, or `false` (strict); see {@link verifyStore}. Default on. */
   readonly pending?: PendingOptions | false;
+  /** `false`: storage order is not chain order (a central store that `vigil ingest` fills). Default true. */
+  readonly ordered?: boolean;
 }
 
 /**
@@ -75,6 +77,7 @@ export async function verifyBackends(
     ...(options.to ? { to: options.to } : {}),
     ...(options.maxProblems !== undefined ? { maxProblems: options.maxProblems } : {}),
     ...(options.pending !== undefined ? { pending: options.pending } : {}),
+    ...(options.ordered === false ? { ordered: false } : {}),
   };
   const results: BackendVerifyResult[] = [];
   let doneBefore = 0;

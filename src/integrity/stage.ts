@@ -48,6 +48,11 @@ export interface IntegrityStageOptions {
    */
   readonly databases?: readonly RecordTable[];
   /**
+   * More sinks that receive every record besides the store's own (the `nats` backends:
+   * checkpoints travel on the stream to the central store). Default none.
+   */
+  readonly streams?: readonly CheckpointSink[];
+  /**
    * Witness directories that receive a copy of every checkpoint (used only without
    * `checkpointSink`). Default: `security.signing.witness`.
    */
@@ -105,10 +110,15 @@ export function createIntegrityStage(
     const chosen = options.witness ?? signing.witness;
     const witness = chosen === undefined ? [] : typeof chosen === "string" ? [chosen] : chosen;
     const databases = options.databases ?? [];
+    const streams = options.streams ?? [];
     if (directory !== undefined)
-      sink = new FileCheckpointSink(join(directory, "checkpoints"), witness, onError);
-    else if (databases.length > 0) {
+      sink = fanOutSinks([
+        new FileCheckpointSink(join(directory, "checkpoints"), witness, onError),
+        ...streams,
+      ]);
+    else if (databases.length > 0 || streams.length > 0) {
       const sinks: CheckpointSink[] = databases.map((t) => new TableCheckpointSink(t, onError));
+      sinks.push(...streams);
       if (witness.length > 0) sinks.push(new FileCheckpointSink(witness[0]!, witness.slice(1), onError));
       sink = fanOutSinks(sinks);
     } else {

@@ -242,6 +242,13 @@ export interface ChainVerifierOptions {
    * chain's last checkpoint are looked at for their time.
    */
   readonly pending?: PendingPolicy;
+  /**
+   * `false`: storage order says nothing about chain order — a central store that several
+   * `vigil ingest` workers fill commit a chain's events in whatever order they receive them —
+   * so the `reordered` check is skipped; order is still proved by every event's link to the
+   * one before (`prev`). Default true.
+   */
+  readonly ordered?: boolean;
 }
 
 /**
@@ -295,8 +302,10 @@ export class ChainVerifier {
   #lastChain: string | undefined;
   #lastEntries: Entry[] = [];
   #sourceNames: Map<string, number> | undefined;
+  readonly #ordered: boolean;
 
   constructor(options: ChainVerifierOptions) {
+    this.#ordered = options.ordered ?? true;
     this.#verifier = options.verifier;
     this.#open = options.open;
     this.#openBytes = options.open ? options.openBytes : undefined;
@@ -754,7 +763,7 @@ export class ChainVerifier {
     // 2. order within each source
     const lastIn = new Map<number, Entry>();
     for (const e of slots) {
-      if (e.state !== VALID) continue;
+      if (e.state !== VALID || !this.#ordered) continue;
       const before = lastIn.get(e.src);
       if (before && before.line > e.line) {
         this.#problemAt(
@@ -1389,6 +1398,8 @@ export interface VerifyStoreOptions {
    * every event after a chain's last checkpoint is `unverifiable` (strict). Default on.
    */
   readonly pending?: PendingOptions | false;
+  /** `false`: storage order is not chain order (a central store filled by `vigil ingest`); see {@link ChainVerifierOptions.ordered}. */
+  readonly ordered?: boolean;
 }
 
 const DAY_MS = 86_400_000;
@@ -1410,6 +1421,7 @@ export async function verifyStore(options: VerifyStoreOptions): Promise<VerifyRe
     windowed,
     ...(options.maxProblems !== undefined ? { maxProblems: options.maxProblems } : {}),
     ...(options.pending !== false ? { pending: pendingPolicy(options.pending) } : {}),
+    ...(options.ordered === false ? { ordered: false } : {}),
   });
   const checkpointDir =
     options.checkpoints ?? (options.backend ? join(options.backend.directory, "checkpoints") : undefined);

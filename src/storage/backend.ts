@@ -65,9 +65,9 @@ export interface StorageBackend {
   readonly type: string;
   readonly name: string;
   /**
-   * Optional: `true` for a backend that only sends events on (`otlp`): its `query` and
-   * `count` reject with `VIGIL_ERR_NOT_QUERYABLE`, and the engine asks the first backend
-   * that is not write-only. Absent means queryable.
+   * Optional: `true` for a backend that only carries events elsewhere (`otlp`, `nats`): its
+   * `query` and `count` reject with `VIGIL_ERR_NOT_QUERYABLE`, and the engine asks the first
+   * backend that is not write-only. Absent means queryable.
    */
   readonly writeOnly?: boolean;
   /** Prepare (create directories, tables, connect). Called once before the first write. */

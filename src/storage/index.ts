@@ -11,6 +11,7 @@ import type { AuditEvent } from "../event/types.js";
 import { createSubjectOpener, type SubjectKeyStore, sealedFieldTest } from "../privacy/subjects.js";
 import type { StorageBackend } from "./backend.js";
 import { FileBackend, type PruneHook } from "./file/file-backend.js";
+import { NatsBackend } from "./nats/backend.js";
 import { OtlpBackend } from "./otlp/backend.js";
 import { COLUMN_OF_PATH } from "./sql/compile.js";
 import { createSqlBackend } from "./sql/index.js";
@@ -22,8 +23,8 @@ export interface BackendFactoryOptions {
   /** File backends: called before `rotation.backup_count` deletes files (see `FileBackendOptions`). */
   readonly beforePrune?: PruneHook;
   /**
-   * Database backends: events kept in memory through an outage. The engine passes its
-   * `queue_size` plus what its batches in flight carry, so a database refuses nothing the
+   * Database and nats backends: events kept in memory through an outage. The engine passes its
+   * `queue_size` plus what its batches in flight carry, so a backend refuses nothing the
    * engine accepted; the engine stops accepting first (dropping, counted and recorded).
    */
   readonly bufferLimit?: number;
@@ -68,6 +69,13 @@ export function createBackends(config: ResolvedConfig, options: BackendFactoryOp
           onWarning: options.onWarning,
           // with encryption, attributes come from what may stay readable; the body is the envelope
           ...(columnsFrom ? { view: columnsFrom } : {}),
+        }),
+      );
+    else if (b.type === "nats")
+      backends.push(
+        new NatsBackend(b, {
+          onWarning: options.onWarning,
+          ...(options.bufferLimit !== undefined ? { bufferLimit: options.bufferLimit } : {}),
         }),
       );
     else
