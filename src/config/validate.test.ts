@@ -588,7 +588,7 @@ describe("storage.backends", () => {
       { path: "vigil.storage.backends[3].type", expected: "one of file, database, otlp, nats", found: "3" },
       {
         path: "vigil.storage.backends[4]",
-        expected: "a backend (a mapping with a type: file, database, otlp)",
+        expected: "a backend (a mapping with a type: file, database, otlp, nats)",
         found: '"file"',
       },
     ]);

@@ -1,7 +1,7 @@
 /**
  * The disk misbehaving, short form (the long form is `npm run chaos disk`): a full disk
  * (tmpfs) filled and freed under both `on_full` modes, write permission removed (the writer
- * runs as nobody), the log directory deleted, too many open files, and an external
+ * obeys file modes), the log directory deleted, too many open files, and an external
  * logrotate in both modes. The application never sees a throw, every event is stored or
  * counted as dropped, each kind of error is reported once, nothing torn lands on disk, and
  * writing resumes by itself.
@@ -37,7 +37,7 @@ describe.each(["full-drop", "full-block"] as const)("a full disk (%s)", (scenari
   }, 60_000);
 });
 
-test("write permission removed from a writer running as nobody: EACCES once, held, nothing lost once restored", async () => {
+test("write permission removed from a writer that obeys file modes: EACCES once, held, nothing lost once restored", async () => {
   const f = await diskScenario("permission", 3000);
   survived(f);
   expect(f.stored).toBe(f.offered);

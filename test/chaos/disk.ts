@@ -11,7 +11,7 @@
  *
  * The full disk is a real one: a tmpfs of a few MB mounted by the scenario (the machine runs
  * as root) and filled by a filler file. Root ignores file modes, so the permission scenario
- * runs its writer (test/chaos/disk-child.ts) as `nobody` through `setpriv`; too many open
+ * runs its writer (test/chaos/disk-child.ts) as root without `CAP_DAC_OVERRIDE` through `setpriv`; too many open
  * files runs it under `prlimit --nofile`. logrotate is the real one (`/usr/sbin/logrotate`).
  *
  * Run alone: `node --import tsx test/chaos/run.ts disk`.
@@ -19,7 +19,6 @@
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import {
   chmodSync,
-  chownSync,
   closeSync,
   existsSync,
   mkdirSync,
@@ -105,7 +104,11 @@ export interface DiskFigures {
 const CHILD = fileURLToPath(new URL("./disk-child.ts", import.meta.url));
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 const SECRET = "chaos-disk-secret-0123456789abcdef";
-const NOBODY = 65534;
+/**
+ * Root without the capabilities that override file modes: the writer meets `EACCES` like any
+ * user, while it still reads the repository wherever it was cloned (root owns it).
+ */
+const NO_OVERRIDE = ["setpriv", "--bounding-set=-dac_override,-dac_read_search", "--"];
 
 function config(directory: string, onFull: "drop" | "block", queueSize: number): VigilConfig {
   return {
@@ -477,32 +480,25 @@ function currentLog(directory: string): string {
   return join(directory, name);
 }
 
-/** The writer runs as nobody; its directory loses write permission (and its file goes), then gets it back. */
+/** The writer obeys file modes; its directory loses write permission (and its file goes), then gets it back. */
 async function permission(events: number): Promise<DiskFigures> {
   const base = mkdtempSync(join(tmpdir(), "vigil-chaos-disk-"));
   try {
     chmodSync(base, 0o755);
     const directory = join(base, "logs");
     mkdirSync(directory, { mode: 0o750 });
-    chownSync(directory, NOBODY, NOBODY);
     let fixedAt: number | undefined;
     const outageMarks = { [Math.round(events * 0.3)]: "revoke" };
-    const r = await child(
-      ["setpriv", `--reuid=${NOBODY}`, `--regid=${NOBODY}`, "--clear-groups"],
-      directory,
-      events,
-      outageMarks,
-      (name) => {
-        if (name !== "revoke") return;
-        // an operator's mistake: the directory made read-only, the current file moved away
-        chmodSync(directory, 0o550);
-        renameSync(currentLog(directory), `${currentLog(directory)}.1`);
-        setTimeout(() => {
-          chmodSync(directory, 0o750);
-          fixedAt = Date.now();
-        }, 300);
-      },
-    );
+    const r = await child(NO_OVERRIDE, directory, events, outageMarks, (name) => {
+      if (name !== "revoke") return;
+      // an operator's mistake: the directory made read-only, the current file moved away
+      chmodSync(directory, 0o550);
+      renameSync(currentLog(directory), `${currentLog(directory)}.1`);
+      setTimeout(() => {
+        chmodSync(directory, 0o750);
+        fixedAt = Date.now();
+      }, 300);
+    });
     return await account("permission", directory, seenOf(r, fixedAt));
   } finally {
     rmSync(base, { recursive: true, force: true });
