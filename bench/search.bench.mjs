@@ -338,8 +338,9 @@ try {
   // (b) today: which files are opened, in process
   const { AuditEngine } = await import(pathToFileURL(join(DIST, "index.js")).href);
   const opened = new Set();
-  const original = fs.createReadStream;
-  fs.createReadStream = (path, ...rest) => {
+  // the reader opens files through fs/promises (chunked reads)
+  const original = fs.promises.open;
+  fs.promises.open = (path, ...rest) => {
     opened.add(basename(String(path)));
     return original(path, ...rest);
   };
@@ -354,7 +355,7 @@ try {
   const today = await timed({ query: QUERY, timeRange: "today" });
   const all = await timed({ query: QUERY });
   await engine.close();
-  fs.createReadStream = original;
+  fs.promises.open = original;
   syncBuiltinESMExports();
   const onlyToday = today.files.length === 1 && today.files[0] === store.todayName;
   console.log(`\n(b) in process, engine.search({ query, timeRange: "today" }):`);

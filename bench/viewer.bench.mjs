@@ -13,7 +13,7 @@
 // within 6 hours (filling 1,000,000 events takes minutes; BENCH_CACHE=0 fills fresh ones); the
 // PostgreSQL table is filled every run under a unique name, analyzed, and dropped at the end.
 import { spawn } from "node:child_process";
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";

@@ -19,7 +19,7 @@ import { createGunzip } from "node:zlib";
 import type { LineNeed } from "../../query/prefilter.js";
 
 const CHUNK = 1 << 20;
-const ENVELOPE = '{"v":1,"kid":';
+const ENVELOPE = Buffer.from('{"v":1,"kid":', "latin1");
 const NEWLINE = 0x0a;
 
 /** Finds the next occurrence of one pattern at or after a position, searching each stretch of a chunk once. */
@@ -28,8 +28,12 @@ class Cursor {
   #text = "";
   #at = -1;
 
-  constructor(re: RegExp) {
+  /** The length of every match. */
+  readonly #length: number;
+
+  constructor(re: RegExp, length: number) {
     this.#re = re;
+    this.#length = length;
   }
 
   reset(text: string): void {
@@ -40,10 +44,48 @@ class Cursor {
   /** The first occurrence at or after `from` (`from` never decreases within a chunk), or Infinity. */
   next(from: number): number {
     if (this.#at >= from) return this.#at;
-    this.#re.lastIndex = from;
-    const m = this.#re.exec(this.#text);
-    this.#at = m === null ? Number.POSITIVE_INFINITY : m.index;
+    // test() allocates no match array; every pattern here has a fixed length
+    const re = this.#re;
+    re.lastIndex = from;
+    this.#at = re.test(this.#text) ? re.lastIndex - this.#length : Number.POSITIVE_INFINITY;
     return this.#at;
+  }
+}
+
+/** The next occurrence of fixed bytes, searched natively in the chunk's Buffer (memchr/memmem). */
+class ByteCursor {
+  readonly #needle: Buffer | number;
+  /** For `\\`: only a backslash followed by one of these bytes counts. */
+  readonly #then: readonly number[] | undefined;
+  #buf: Buffer = Buffer.alloc(0);
+  #length = 0;
+  #at = -1;
+
+  constructor(needle: Buffer | number, then?: readonly number[]) {
+    this.#needle = needle;
+    this.#then = then;
+  }
+
+  reset(buf: Buffer, length: number): void {
+    this.#buf = buf;
+    this.#length = length;
+    this.#at = -1;
+  }
+
+  next(from: number): number {
+    if (this.#at >= from) return this.#at;
+    let i = from;
+    for (;;) {
+      i = this.#buf.indexOf(this.#needle, i);
+      if (i < 0 || i >= this.#length) {
+        this.#at = Number.POSITIVE_INFINITY;
+        return this.#at;
+      }
+      if (this.#then === undefined || this.#then.includes(this.#buf[i + 1]!)) break;
+      i += 2; // an escape that changes nothing here (\" \\ \n ...): skip it whole
+    }
+    this.#at = i;
+    return i;
   }
 }
 
@@ -94,22 +136,21 @@ export interface JudgeOptions {
 export class LineJudge {
   readonly #test: Test | undefined;
   readonly #cursors: Cursor[] = [];
-  readonly #escape: Cursor;
-  readonly #sealed: Cursor;
+  readonly #escape = new ByteCursor(0x5c, [0x75, 0x2f]); // \u, \/
+  readonly #sealed = new ByteCursor(Buffer.from('"ct":', "latin1"));
+  /** Found in every line: a RegExp over the Latin-1 text (a native Buffer search pays a setup per call). */
   readonly #stamp: Cursor;
   readonly #options: JudgeOptions;
   readonly #timed: boolean;
-  #text = "";
+  #buf: Buffer = Buffer.alloc(0);
   /** The timestamp text of the last line judged, when it was read from the bytes. */
   timestamp: string | undefined;
 
   constructor(options: JudgeOptions) {
     this.#options = options;
     this.#test = this.#compile(options.need);
-    // two plain searches: an alternation would not be searched as fast
-    this.#escape = this.#cursor(/\\[u/]/g);
-    this.#sealed = this.#cursor(/"ct":/g);
-    this.#stamp = this.#cursor(/"timestamp"/g);
+    this.#stamp = this.#cursor(/"timestamp"/g, 11);
+
     this.#timed =
       options.fromIso !== undefined ||
       options.toIso !== undefined ||
@@ -117,8 +158,8 @@ export class LineJudge {
       options.maxTs !== undefined;
   }
 
-  #cursor(re: RegExp): Cursor {
-    const c = new Cursor(re);
+  #cursor(re: RegExp, length: number): Cursor {
+    const c = new Cursor(re, length);
     this.#cursors.push(c);
     return c;
   }
@@ -128,7 +169,7 @@ export class LineJudge {
       case "all":
         return undefined;
       case "text": {
-        const c = this.#cursor(new RegExp(byteSource(need.bytes, need.caseless), "g"));
+        const c = this.#cursor(new RegExp(byteSource(need.bytes, need.caseless), "g"), need.bytes.length);
         return (s, e) => c.next(s) < e;
       }
       case "and": {
@@ -149,18 +190,27 @@ export class LineJudge {
     }
   }
 
-  /** Start on a new chunk, given as Latin-1 text (one character per byte). */
-  reset(text: string): void {
-    this.#text = text;
+  /** Start on a new chunk: `buf[0, length)`. */
+  reset(buf: Buffer, length: number): void {
+    this.#buf = buf;
+    // texts are searched in the Latin-1 text (one character per byte, so offsets agree)
+    const text = buf.toString("latin1", 0, length);
     for (const c of this.#cursors) c.reset(text);
+    this.#escape.reset(buf, length);
+    this.#sealed.reset(buf, length);
   }
 
   /** The line `[start, end)` of the current chunk: skip, decode, or a sure match. Sets {@link timestamp}. */
   judge(start: number, end: number): Verdict {
     this.timestamp = undefined;
     if (this.#options.opaque) return Verdict.Decode;
-    const text = this.#text;
-    if (text.startsWith(ENVELOPE, start) || this.#escape.next(start) < end || this.#sealed.next(start) < end)
+    const buf = this.#buf;
+    if (
+      (buf[start + 2] === 0x76 &&
+        buf.compare(ENVELOPE, 0, ENVELOPE.length, start, start + ENVELOPE.length) === 0) ||
+      this.#escape.next(start) < end ||
+      this.#sealed.next(start) < end
+    )
       return Verdict.Decode;
     if (this.#test !== undefined && !this.#test(start, end)) return Verdict.Skip;
     const ts = this.#readTimestamp(start, end);
@@ -185,16 +235,17 @@ export class LineJudge {
   #readTimestamp(start: number, end: number): string | undefined {
     const p = this.#stamp.next(start);
     if (p >= end || this.#stamp.next(p + 1) < end) return undefined;
-    const text = this.#text;
-    if (text.charCodeAt(p + 11) !== 0x3a || text.charCodeAt(p + 12) !== 0x22) return undefined;
+    const buf = this.#buf;
+    if (buf[p + 11] !== 0x3a || buf[p + 12] !== 0x22) return undefined;
     const from = p + 13;
-    const close = text.indexOf('"', from);
-    if (close < 0 || close >= end || close - from > 64) return undefined;
-    for (let i = from; i < close; i++) {
-      const c = text.charCodeAt(i);
+    let close = from;
+    while (close < end && close - from <= 64 && buf[close] !== 0x22) {
+      const c = buf[close]!;
       if (c < 0x20 || c > 0x7e || c === 0x5c) return undefined;
+      close++;
     }
-    return text.slice(from, close);
+    if (close >= end || buf[close] !== 0x22) return undefined;
+    return buf.toString("latin1", from, close);
   }
 }
 
@@ -213,34 +264,27 @@ export async function* readChunks(path: string, gzip: boolean): AsyncGenerator<C
     yield* gzipChunks(path);
     return;
   }
-  let fh: FileHandle;
-  fh = await open(path, "r");
+  const fh: FileHandle = await open(path, "r");
   try {
-    let carry: Buffer | undefined;
-    const read = (): Promise<{ buf: Buffer; n: number }> => {
-      const buf = Buffer.allocUnsafe(CHUNK);
-      return fh.read(buf, 0, CHUNK, null).then((r) => ({ buf, n: r.bytesRead }));
+    /** Reads the next chunk into a new buffer, after `carry` (the previous chunk's unfinished line). */
+    const read = (carry: Buffer | undefined): Promise<{ buf: Buffer; n: number }> => {
+      const head = carry?.length ?? 0;
+      const buf = Buffer.allocUnsafe(head + CHUNK);
+      if (carry) carry.copy(buf, 0);
+      return fh.read(buf, head, CHUNK, null).then((r) => ({ buf, n: head + r.bytesRead }));
     };
-    let pending = read();
+    let pending = read(undefined);
+    let before = 0;
     for (;;) {
       const { buf, n } = await pending;
-      if (n === 0) return;
-      pending = read(); // on the thread pool while this chunk is judged
-      let data = buf.subarray(0, n);
-      if (carry !== undefined) {
-        data = Buffer.concat([carry, data]);
-        carry = undefined;
-      }
-      const last = data.lastIndexOf(NEWLINE);
-      if (last < 0) {
-        carry = Buffer.from(data);
-        continue;
-      }
-      if (last + 1 < data.length) carry = Buffer.from(data.subarray(last + 1));
-      yield { buf: data, length: last + 1 };
+      if (n === before) return; // nothing more: an unfinished last line is left out
+      const last = buf.lastIndexOf(NEWLINE, n - 1);
+      const carry = last + 1 < n ? buf.subarray(last + 1, n) : undefined;
+      before = carry?.length ?? 0;
+      pending = read(carry); // on the thread pool while this chunk is judged
+      if (last >= 0) yield { buf, length: last + 1 };
     }
   } finally {
-    fh = fh!;
     await fh.close().catch(() => undefined);
   }
 }
@@ -289,7 +333,7 @@ export function judgeChunk(
   visit: (start: number, end: number, verdict: Verdict) => void,
 ): void {
   const { buf, length } = chunk;
-  judge.reset(buf.toString("latin1", 0, length));
+  judge.reset(buf, length);
   let start = 0;
   while (start < length) {
     const nl = buf.indexOf(NEWLINE, start);
