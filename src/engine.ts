@@ -50,6 +50,7 @@ import type {
   RetentionResult,
   StorageBackend,
   StoredRecord,
+  StoreFollower,
   ValueCount,
 } from "./storage/backend.js";
 import { FileBackend } from "./storage/file/file-backend.js";
@@ -1116,13 +1117,25 @@ export class AuditEngine extends EventEmitter<EngineEvents> implements Flushable
         map.set(key, (map.get(key) ?? 0) + 1);
       }
     };
-    for await (const event of this.#query(spec, signal)) {
+    const count = (event: AuditEvent) => {
       for (let k = 0; k < readers.length; k++) {
         const value = readers[k]!(event);
         if (Array.isArray(value)) for (const v of value) add(counts[k]!, v);
         else add(counts[k]!, value);
       }
-    }
+    };
+    if (reader?.scan) {
+      // no order needed: the backend hands matches over as it reads them
+      const tenant = spec.tenant;
+      await reader.scan(
+        { ...spec, ...(signal ? { signal } : {}) },
+        {
+          events: (batch) => {
+            for (const e of batch) if (tenant === undefined || e.tenant === tenant) count(e);
+          },
+        },
+      );
+    } else for await (const event of this.#query(spec, signal)) count(event);
     rest.forEach((i, k) => {
       out[fields[i]!] = [...counts[k]!]
         .sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0))
@@ -1167,7 +1180,7 @@ export class AuditEngine extends EventEmitter<EngineEvents> implements Flushable
     const reader = this.#reader();
     if (!reader) return;
     const tenant = spec.tenant;
-    for await (const e of reader.query(spec)) {
+    for await (const e of reader.query(signal ? { ...spec, signal } : spec)) {
       signal?.throwIfAborted();
       if (tenant !== undefined && e.tenant !== tenant) continue;
       yield e;
@@ -1187,7 +1200,25 @@ export class AuditEngine extends EventEmitter<EngineEvents> implements Flushable
 
   /** Count matches per value of `groupBy` and/or per time bucket of `interval`. */
   aggregate(options: AggregateSearchOptions): Promise<AggregateResult> {
-    return aggregateSearch(this, options);
+    const reader = this.#reader();
+    if (!reader?.scan) return aggregateSearch(this, options);
+    // the backend scans without ordering (and, for a histogram, without building events)
+    return aggregateSearch(this, options, async (search, sink) => {
+      const spec: QuerySpec = {
+        ...toQuerySpec(search),
+        limit: undefined,
+        after: undefined,
+        ...(search.signal ? { signal: search.signal } : {}),
+      };
+      search.signal?.throwIfAborted();
+      await this.flush();
+      const tenant = spec.tenant;
+      if ("times" in sink || tenant === undefined) return reader.scan!(spec, sink);
+      // a backend that ignored the tenant: its events of other tenants are not counted
+      return reader.scan!(spec, {
+        events: (batch) => sink.events(batch.filter((e) => e.tenant === tenant)),
+      });
+    });
   }
 
   /**
@@ -1250,9 +1281,24 @@ export class AuditEngine extends EventEmitter<EngineEvents> implements Flushable
       readonly onProgress?: (progress: VerifyProgress) => void;
       /** Report the events after every chain's last checkpoint as `unverifiable`, running writer or not. Default false. */
       readonly strict?: boolean;
+      /**
+       * Stops the verification: it rejects with the signal's reason at the next file (or
+       * table) it finishes, and reads nothing further.
+       */
+      readonly signal?: AbortSignal;
     } = {},
   ): Promise<StoreVerifyResult> {
+    const signal = options.signal;
+    signal?.throwIfAborted();
     await this.flush();
+    signal?.throwIfAborted();
+    const progress =
+      signal === undefined
+        ? options.onProgress
+        : (p: VerifyProgress) => {
+            signal.throwIfAborted();
+            options.onProgress?.(p);
+          };
     const backends = this.#backends.filter((b) => b instanceof FileBackend || b instanceof SqlBackend);
     if (backends.length === 0)
       throw new VigilError(
@@ -1274,7 +1320,7 @@ export class AuditEngine extends EventEmitter<EngineEvents> implements Flushable
       ...(options.from ? { from: options.from } : {}),
       ...(options.to ? { to: options.to } : {}),
       ...(witness !== undefined ? { witness } : {}),
-      ...(options.onProgress ? { onProgress: options.onProgress } : {}),
+      ...(progress ? { onProgress: progress } : {}),
       pending: options.strict ? false : { intervalSeconds: signing.checkpoint_interval_seconds },
       // a central store (vigil.ingest): several ingest workers commit each chain out of order
       ...(this.config.ingest !== undefined ? { ordered: false } : {}),
@@ -1392,6 +1438,30 @@ export class AuditEngine extends EventEmitter<EngineEvents> implements Flushable
     signal?.throwIfAborted();
     await this.flush();
     yield* this.#query(spec, signal);
+  }
+
+  /**
+   * @internal A follower of the store for a live tail: `poll()` gives the matches of
+   * `options` stored since the previous poll (the first: every match stored so far), reading
+   * only what was appended (`bytesRead` counts what it read). Undefined when the reading
+   * backend cannot follow (the tail then searches the recent past on every poll).
+   */
+  _follow(options: SearchOptions): StoreFollower | undefined {
+    const reader = this.#reader();
+    if (!reader?.follow) return undefined;
+    const spec = toQuerySpec({ ...options, limit: Number.POSITIVE_INFINITY, order: "asc" });
+    const follower = reader.follow(spec);
+    const tenant = spec.tenant;
+    return {
+      poll: async () => {
+        await this.flush();
+        const events = await follower.poll();
+        return tenant === undefined ? events : events.filter((e) => e.tenant === tenant);
+      },
+      get bytesRead() {
+        return follower.bytesRead;
+      },
+    };
   }
 
   /** The seed's `get_event_count(time_range="today")`. */

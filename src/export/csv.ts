@@ -41,6 +41,11 @@ export function csvField(value: unknown, kind: "text" | "number" = "text"): stri
   return NEEDS_QUOTES.test(text) ? `"${text.replace(QUOTE, '""')}"` : text;
 }
 
+/** A text field without formula guard or quotes needed: most values (ids, names, ISO times). */
+function plainText(text: string): boolean {
+  return !startsLikeFormula(text) && !NEEDS_QUOTES.test(text);
+}
+
 /** One CSV record (with its CRLF) for an event. */
 export function csvRow(event: AuditEvent, columns: readonly ExportColumn[] = EXPORT_COLUMNS): string {
   let row = "";
@@ -48,10 +53,18 @@ export function csvRow(event: AuditEvent, columns: readonly ExportColumn[] = EXP
     const column = columns[i]!;
     const value = column.get(event);
     if (i > 0) row += ",";
-    row +=
-      column.kind === "number"
-        ? csvField(value, "number")
-        : csvField(column.kind === "json" ? cellText(value, "json") : value);
+    if (column.kind === "json") {
+      // JSON of an object or array: never formula-like, quoted when it holds a quote or comma
+      const text = cellText(value, "json");
+      const c = text.charCodeAt(0);
+      row +=
+        c === 0x7b || c === 0x5b
+          ? NEEDS_QUOTES.test(text)
+            ? `"${text.replace(QUOTE, '""')}"`
+            : text
+          : csvField(text);
+    } else if (typeof value === "string" && value.length > 0 && plainText(value)) row += value;
+    else row += column.kind === "number" ? csvField(value, "number") : csvField(value);
   }
   return `${row}\r\n`;
 }

@@ -183,16 +183,15 @@ function tooMany(buckets: number, interval: string, max: number): VigilError {
   );
 }
 
-/**
- * Count `events` by field value, by time bucket, or both.
- *
- * @throws {VigilError} `VIGIL_ERR_QUERY_OPTIONS` for a bad field name, interval, `top`,
- *   or a range that would need more than `maxBuckets` time buckets.
- */
-export async function aggregate(
-  events: AsyncIterable<AuditEvent>,
-  options: AggregateOptions,
-): Promise<AggregateResult> {
+/** Counts events (or bare timestamps) one by one; `result()` gives the aggregation. */
+interface Counter {
+  add(event: AuditEvent): void;
+  /** Count an event known only by its timestamp (only without `groupBy`). */
+  addTime(timestamp: string): void;
+  result(): AggregateResult;
+}
+
+function createCounter(options: AggregateOptions): Counter {
   const { read, size, top, max } = checkOptions(options);
   const origin = size !== undefined && size % UNIT_MS.w! === 0 ? MONDAY_ORIGIN : 0;
   const from = options.from?.getTime();
@@ -212,57 +211,97 @@ export async function aggregate(
   let oldest = Number.POSITIVE_INFINITY;
   let newest = Number.NEGATIVE_INFINITY;
 
-  for await (const event of events) {
-    let timeKey = 0;
-    if (size !== undefined) {
-      const ms = typeof event.timestamp === "string" ? Date.parse(event.timestamp) : Number.NaN;
-      if (!Number.isFinite(ms)) continue; // a corrupt timestamp has no bucket
-      if (ms < oldest) oldest = ms;
-      if (ms > newest) newest = ms;
-      timeKey = bucketStart(ms, size, origin);
-      byTime.set(timeKey, (byTime.get(timeKey) ?? 0) + 1);
-      if (byTime.size > max) throw tooMany(byTime.size, options.interval!, max);
-    }
-    if (read !== undefined) {
-      let counts = byValue;
-      if (size !== undefined) {
-        let inner = byTimeValue.get(timeKey);
-        if (!inner) {
-          inner = new Map();
-          byTimeValue.set(timeKey, inner);
-        }
-        counts = inner;
-      }
-      keysOf(read(event), (key) => counts.set(key, (counts.get(key) ?? 0) + 1));
-    }
+  /** The event's time bucket (counted), 0 without interval, undefined when it has no valid time. */
+  const countTime = (timestamp: unknown): number | undefined => {
+    if (size === undefined) return 0;
+    const ms = typeof timestamp === "string" ? Date.parse(timestamp) : Number.NaN;
+    if (!Number.isFinite(ms)) return undefined; // a corrupt timestamp has no bucket
+    if (ms < oldest) oldest = ms;
+    if (ms > newest) newest = ms;
+    const timeKey = bucketStart(ms, size, origin);
+    byTime.set(timeKey, (byTime.get(timeKey) ?? 0) + 1);
+    if (byTime.size > max) throw tooMany(byTime.size, options.interval!, max);
+    return timeKey;
+  };
+  const counted = () => {
     if ((++total & 1023) === 0) options.onProgress?.(total);
-  }
+  };
 
-  if (size === undefined) {
-    const { buckets, other } = ranked(byValue, top);
-    return other > 0 ? { total, buckets, other } : { total, buckets };
-  }
-
-  // Every bucket of the range, empty ones included, oldest first.
-  const first = from ?? (total > 0 ? oldest : undefined);
-  if (first === undefined) return { total, buckets: [], intervalMs: size };
-  const last = Math.min(to ?? Number.POSITIVE_INFINITY, Math.max(Date.now(), newest + 1));
-  const start = bucketStart(first, size, origin);
-  const count = Math.max(1, Math.ceil((last - start) / size));
-  if (count > max) throw tooMany(count, options.interval!, max);
-  const buckets: AggregateBucket[] = [];
-  for (let i = 0; i < count; i++) {
-    const t = start + i * size;
-    const n = byTime.get(t) ?? 0;
-    const key = new Date(t).toISOString();
-    if (read === undefined) buckets.push({ key, count: n });
-    else {
-      const { buckets: groups, other } = ranked(byTimeValue.get(t) ?? new Map(), top);
-      buckets.push(other > 0 ? { key, count: n, groups, other } : { key, count: n, groups });
-    }
-  }
-  return { total, buckets, intervalMs: size };
+  return {
+    add(event) {
+      const timeKey = countTime(event.timestamp);
+      if (timeKey === undefined) return;
+      if (read !== undefined) {
+        let counts = byValue;
+        if (size !== undefined) {
+          let inner = byTimeValue.get(timeKey);
+          if (!inner) {
+            inner = new Map();
+            byTimeValue.set(timeKey, inner);
+          }
+          counts = inner;
+        }
+        keysOf(read(event), (key) => counts.set(key, (counts.get(key) ?? 0) + 1));
+      }
+      counted();
+    },
+    addTime(timestamp) {
+      if (countTime(timestamp) === undefined) return;
+      counted();
+    },
+    result() {
+      if (size === undefined) {
+        const { buckets, other } = ranked(byValue, top);
+        return other > 0 ? { total, buckets, other } : { total, buckets };
+      }
+      // Every bucket of the range, empty ones included, oldest first.
+      const first = from ?? (total > 0 ? oldest : undefined);
+      if (first === undefined) return { total, buckets: [], intervalMs: size };
+      const last = Math.min(to ?? Number.POSITIVE_INFINITY, Math.max(Date.now(), newest + 1));
+      const start = bucketStart(first, size, origin);
+      const count = Math.max(1, Math.ceil((last - start) / size));
+      if (count > max) throw tooMany(count, options.interval!, max);
+      const buckets: AggregateBucket[] = [];
+      for (let i = 0; i < count; i++) {
+        const t = start + i * size;
+        const n = byTime.get(t) ?? 0;
+        const key = new Date(t).toISOString();
+        if (read === undefined) buckets.push({ key, count: n });
+        else {
+          const { buckets: groups, other } = ranked(byTimeValue.get(t) ?? new Map(), top);
+          buckets.push(other > 0 ? { key, count: n, groups, other } : { key, count: n, groups });
+        }
+      }
+      return { total, buckets, intervalMs: size };
+    },
+  };
 }
+
+/**
+ * Count `events` by field value, by time bucket, or both.
+ *
+ * @throws {VigilError} `VIGIL_ERR_QUERY_OPTIONS` for a bad field name, interval, `top`,
+ *   or a range that would need more than `maxBuckets` time buckets.
+ */
+export async function aggregate(
+  events: AsyncIterable<AuditEvent>,
+  options: AggregateOptions,
+): Promise<AggregateResult> {
+  const counter = createCounter(options);
+  for await (const event of events) counter.add(event);
+  return counter.result();
+}
+
+/**
+ * Hands every match of a search to `sink` in batches, in no order: events, or only their
+ * timestamps when the sink asks for `times` (the engine passes its backend's `scan`).
+ */
+export type MatchScanner = (
+  search: SearchOptions,
+  sink:
+    | { readonly events: (batch: readonly AuditEvent[]) => void }
+    | { readonly times: (batch: readonly string[]) => void },
+) => Promise<void>;
 
 /** What can be searched: an `AuditEngine`, or anything with its `stream`. */
 export interface AggregateSource {
@@ -285,6 +324,7 @@ export interface AggregateSearchOptions
 export async function aggregateSearch(
   source: AggregateSource,
   options: AggregateSearchOptions,
+  scan?: MatchScanner,
 ): Promise<AggregateResult> {
   if (options === null || typeof options !== "object")
     throw optionsError("aggregate options must be an object");
@@ -302,5 +342,21 @@ export async function aggregateSearch(
   };
   checkOptions(aggregation);
   toQuerySpec({ ...search, limit: search.limit ?? Number.POSITIVE_INFINITY });
-  return aggregate(source.stream(search), aggregation);
+  // a limit or a cursor picks which events count: that needs the ordered stream
+  if (scan === undefined || search.limit !== undefined || search.cursor !== undefined)
+    return aggregate(source.stream(search), aggregation);
+  const counter = createCounter(aggregation);
+  if (groupBy === undefined)
+    await scan(search, {
+      times: (batch) => {
+        for (const t of batch) counter.addTime(t);
+      },
+    });
+  else
+    await scan(search, {
+      events: (batch) => {
+        for (const e of batch) counter.add(e);
+      },
+    });
+  return counter.result();
 }

@@ -38,6 +38,21 @@ export interface QuerySpec {
    * suite checks); the engine also drops any event of another tenant a backend returns.
    */
   readonly tenant?: string;
+  /** Optional: a backend may stop reading (and throw the signal's reason) once it aborts. */
+  readonly signal?: AbortSignal;
+}
+
+/** Where {@link StorageBackend.scan} hands its matches: whole events, or only their timestamps. */
+export type ScanSink =
+  | { readonly events: (batch: readonly AuditEvent[]) => void }
+  | { readonly times: (batch: readonly string[]) => void };
+
+/** See {@link StorageBackend.follow}. */
+export interface StoreFollower {
+  /** The matches stored since the previous poll, oldest first. */
+  poll(): Promise<AuditEvent[]>;
+  /** Bytes read from the store so far. */
+  readonly bytesRead: number;
 }
 
 /** One value of a field and how many events have it. */
@@ -95,6 +110,19 @@ export interface StorageBackend {
    * them against `performance.async.queue_size`, so what an outage holds stays bounded.
    */
   pendingEvents?(): number;
+  /**
+   * Optional: every match of `spec` (its `limit` and `after` ignored) in no particular order,
+   * handed to `sink` in batches as it is read — no sorting, no await per event. Counts,
+   * aggregations and facets use it. With a `times` sink only the timestamps are wanted, and a
+   * backend need not build the events.
+   */
+  scan?(spec: QuerySpec, sink: ScanSink): Promise<void>;
+  /**
+   * Optional: follow the store for a live tail. The follower's `poll()` gives the matches of
+   * `spec` (oldest first) stored since its previous poll — the first poll every match stored
+   * so far — reading only what was added since.
+   */
+  follow?(spec: QuerySpec): StoreFollower;
   /** Delete what is older than `cutoff`. */
   applyRetention(cutoff: Date, options: { readonly dryRun: boolean }): Promise<RetentionResult>;
   health(): BackendHealth;

@@ -59,6 +59,8 @@ export function createBackends(config: ResolvedConfig, options: BackendFactoryOp
           config: b,
           application: config.core.application_name,
           decode,
+          // plain lines are JSON.parse'd as they are; envelopes and sealed subjects are judged decoded
+          plainLines: true,
           onWarning: options.onWarning,
           ...(options.beforePrune ? { beforePrune: options.beforePrune } : {}),
         }),

@@ -1,7 +1,8 @@
 /**
  * The viewer's two server-sent-event streams: live tail (new matching events, polled from
- * the engine at most every second, bound to the identity's tenant) and verify (progress,
- * then each problem as `vigil verify` names it). Both are read by the page with `fetch()`
+ * the engine at most every second, bound to the identity's tenant; a file store is followed
+ * by offset, so a poll reads only what was appended) and verify (progress, then each problem
+ * as `vigil verify` names it; it stops when the client goes away). Both are read by the page with `fetch()`
  * streaming, so the bearer header can be sent.
  *
  * @module
@@ -72,8 +73,15 @@ export async function tailRoute(ctx: RouteContext): Promise<void> {
     if (!res.writableEnded) res.end();
   };
   res.once("close", stop);
+  // a store that can follow its files reads only what was appended since the last poll
+  const follower = engine._follow({
+    ...(q !== "" ? { query: q } : {}),
+    ...(tenant !== undefined ? { tenant } : {}),
+    from: new Date(Date.now() - TAIL_LOOKBACK_MS),
+  });
   try {
-    for await (const e of since(new Date(Date.now() - TAIL_LOOKBACK_MS))) remember(e);
+    if (follower) await follower.poll();
+    else for await (const e of since(new Date(Date.now() - TAIL_LOOKBACK_MS))) remember(e);
   } catch (err) {
     stop();
     throw err;
@@ -91,12 +99,14 @@ export async function tailRoute(ctx: RouteContext): Promise<void> {
     const now = Date.now();
     try {
       const fresh: AuditEvent[] = [];
-      for await (const e of since(new Date(now - TAIL_LOOKBACK_MS))) {
-        if (stopped) break;
-        if (seen.has(e.id)) continue;
-        remember(e);
-        fresh.push(e);
-      }
+      if (follower) fresh.push(...(await follower.poll()));
+      else
+        for await (const e of since(new Date(now - TAIL_LOOKBACK_MS))) {
+          if (stopped) break;
+          if (seen.has(e.id)) continue;
+          remember(e);
+          fresh.push(e);
+        }
       for (const [id, ts] of seen) if (ts < now - 2 * TAIL_LOOKBACK_MS) seen.delete(id);
       for (let i = 0; i < fresh.length && !stopped; i += TAIL_BATCH)
         sendEvent(res, "events", fresh.slice(i, i + TAIL_BATCH));
@@ -135,7 +145,9 @@ export async function verifyRoute(ctx: RouteContext): Promise<void> {
   try {
     openStream(res);
     let last = 0;
+    // the client going away aborts ctx.signal: verification stops at the next file it finishes
     const result = await ctx.engine.verify({
+      signal: ctx.signal,
       onProgress: (p) => {
         const now = Date.now();
         if (now - last < 200 && p.done < p.total) return;
@@ -159,6 +171,13 @@ export async function verifyRoute(ctx: RouteContext): Promise<void> {
       problems: result.problems.length,
     });
   } catch (err) {
+    if (ctx.signal.aborted) {
+      ctx.audit("VIEWER_VERIFY", {
+        cancelled: true,
+        reason: String((ctx.signal.reason as Error)?.message ?? ""),
+      });
+      return;
+    }
     if (!res.headersSent) throw err;
     const { code, message } = httpErrorOf(err);
     sendEvent(res, "error", { code, message });

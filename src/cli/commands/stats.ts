@@ -6,7 +6,7 @@
  */
 import { type Command, Option } from "commander";
 import { terminalSafeJson } from "../../export/json.js";
-import { type AggregateBucket, type AggregateResult, aggregateSearch } from "../../query/aggregate.js";
+import type { AggregateBucket, AggregateResult } from "../../query/aggregate.js";
 import { resolveField } from "../../query/fields.js";
 import { type CliContext, openEngine, write } from "../context.js";
 import {
@@ -117,7 +117,7 @@ Examples:
       ...(flags.progress !== undefined ? { enabled: flags.progress, delayMs: 0 } : {}),
     });
     try {
-      const result = await aggregateSearch(engine, {
+      const result = await engine.aggregate({
         ...options,
         ...(groupBy !== undefined ? { groupBy } : {}),
         ...(flags.interval !== undefined ? { interval: flags.interval } : {}),

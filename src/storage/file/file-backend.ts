@@ -50,14 +50,21 @@ import { createGzip } from "node:zlib";
 import type { FileBackendConfig } from "../../config/types.js";
 import { ErrorCodes, StorageError, VigilError } from "../../errors.js";
 import type { AuditEvent } from "../../event/types.js";
-import { BaseBackend, type QuerySpec, type RetentionResult, type StoredRecord } from "../backend.js";
+import {
+  BaseBackend,
+  type QuerySpec,
+  type RetentionResult,
+  type ScanSink,
+  type StoredRecord,
+  type StoreFollower,
+} from "../backend.js";
 import { makeDirectory, makeDirectorySync } from "../dirs.js";
 import { networkFilesystem } from "../netfs.js";
 import { takeBack } from "./append.js";
 import { readLines } from "./lines.js";
 import { StoreLock, sleepSync } from "./lock.js";
 import { type CompiledPattern, compilePattern, type MatchedFile } from "./pattern.js";
-import { queryFiles } from "./query.js";
+import { type FileSource, followFiles, queryFiles, scanFiles } from "./query.js";
 
 const DAY_MS = 86_400_000;
 const fdatasyncAsync = promisify(fdatasync);
@@ -87,6 +94,12 @@ export interface FileBackendOptions {
   readonly application: string;
   /** Turns a stored line back into an event (decryption plugs in here). Default JSON.parse. */
   readonly decode?: (line: string) => AuditEvent;
+  /**
+   * Whether `decode` returns, for a line that is neither an encryption envelope nor holds a
+   * sealed `subject` (`"ct":`), exactly the event the line's JSON holds — so searches may skip
+   * lines by their bytes without decoding them. Default: true without `decode`, else false.
+   */
+  readonly plainLines?: boolean;
   /** Reports non-fatal findings (a repaired torn line, a deleted backup). */
   readonly onWarning?: (message: string) => void;
   /**
@@ -139,6 +152,7 @@ export class FileBackend extends BaseBackend {
   readonly #config: FileBackendConfig;
   readonly #pattern: CompiledPattern;
   readonly #decode: (line: string) => AuditEvent;
+  readonly #source: FileSource;
   readonly #warn: (message: string) => void;
   readonly #beforePrune: PruneHook | undefined;
   readonly #open = new Map<string, OpenFile>();
@@ -176,6 +190,11 @@ export class FileBackend extends BaseBackend {
     this.directory = resolve(config.directory);
     this.#pattern = compilePattern(config.filename_pattern, options.application);
     this.#decode = options.decode ?? ((line) => JSON.parse(line) as AuditEvent);
+    this.#source = {
+      listFiles: () => this.listFiles(),
+      decode: this.#decode,
+      plainLines: options.plainLines ?? options.decode === undefined,
+    };
     this.#warn = options.onWarning ?? (() => {});
     this.#beforePrune = options.beforePrune;
     this.#rotateLock = new StoreLock(join(this.directory, ".vigil-rotate.lock"), ROTATE_STALE_MS);
@@ -767,7 +786,24 @@ export class FileBackend extends BaseBackend {
   }
 
   override query(spec: QuerySpec): AsyncIterable<AuditEvent> {
-    return queryFiles(() => this.listFiles(), spec, this.#decode);
+    return queryFiles(this.#source, spec);
+  }
+
+  /** Every match, unordered, in batches (see `StorageBackend.scan`). */
+  scan(spec: QuerySpec, sink: ScanSink): Promise<void> {
+    return scanFiles(this.#source, spec, sink);
+  }
+
+  /** A follower for a live tail: reads only what was appended since its last poll. */
+  follow(spec: QuerySpec): StoreFollower {
+    return followFiles(this.#source, spec);
+  }
+
+  /** How many events match: a scan that decodes only the lines the query's evaluator must judge. */
+  override async count(spec: QuerySpec): Promise<number> {
+    let n = 0;
+    await scanFiles(this.#source, spec, { times: (batch) => (n += batch.length) });
+    return n;
   }
 
   /**
