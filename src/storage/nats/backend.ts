@@ -28,7 +28,7 @@ import { ErrorCodes, StorageError, VigilError } from "../../errors.js";
 import type { AuditEvent } from "../../event/types.js";
 import type { CheckpointSink, SignedRecord } from "../../integrity/records.js";
 import { BaseBackend, type QuerySpec, type StoredRecord } from "../backend.js";
-import { backoffDelay } from "../retry.js";
+import { BatchBuffer, RetrySchedule, SerialQueue } from "../retry.js";
 import {
   apiErrorCode,
   connectNats,
@@ -107,7 +107,6 @@ export class NatsBackend extends BaseBackend {
   readonly #config: NatsBackendConfig;
   readonly #options: NatsBackendOptions;
   readonly #subjects: ReturnType<typeof subjectsOf>;
-  readonly #bufferLimit: number;
   readonly #processToken: string;
   #connected: Connected | undefined;
   #connecting: Promise<Connected> | undefined;
@@ -115,12 +114,9 @@ export class NatsBackend extends BaseBackend {
   readonly #lastSeq = new Map<string, number>();
   /** Subjects holding messages this writer did not publish: not continued. */
   readonly #forked = new Set<string>();
-  readonly #pending: Item[][] = [];
-  #pendingEvents = 0;
-  #tail: Promise<unknown> = Promise.resolve();
-  #retryTimer: NodeJS.Timeout | undefined;
-  #attempt = 0;
-  #nextAttemptAt = 0;
+  readonly #pending: BatchBuffer<Item>;
+  readonly #queue = new SerialQueue();
+  readonly #retries: RetrySchedule;
   #outage = false;
   #closed = false;
 
@@ -129,7 +125,11 @@ export class NatsBackend extends BaseBackend {
     this.#config = config;
     this.#options = options;
     this.#subjects = subjectsOf(config);
-    this.#bufferLimit = Math.max(0, options.bufferLimit ?? 10_000);
+    this.#pending = new BatchBuffer(options.bufferLimit ?? 10_000);
+    this.#retries = new RetrySchedule({
+      initialMs: options.retryInitialMs ?? 200,
+      maxMs: options.retryMaxMs ?? 30_000,
+    });
     this.#processToken = options.processToken ?? `${process.pid}`;
   }
 
@@ -140,7 +140,7 @@ export class NatsBackend extends BaseBackend {
 
   /** Events held in memory, waiting for the server. */
   pendingEvents(): number {
-    return this.#pendingEvents;
+    return this.#pending.items;
   }
 
   #warn(message: string): void {
@@ -192,9 +192,7 @@ export class NatsBackend extends BaseBackend {
   }
 
   #serial<T>(fn: () => Promise<T>): Promise<T> {
-    const next = this.#tail.then(fn, fn);
-    this.#tail = next.catch(() => undefined);
-    return next;
+    return this.#queue.run(fn);
   }
 
   #itemsOf(records: readonly StoredRecord[]): Item[] {
@@ -282,21 +280,16 @@ export class NatsBackend extends BaseBackend {
   }
 
   async #flushPending(c: Connected): Promise<void> {
-    while (this.#pending.length > 0) {
-      const items = this.#pending[0]!;
+    for (let items = this.#pending.peek(); items !== undefined; items = this.#pending.peek()) {
       await this.#publish(c, items);
       this.#pending.shift();
-      this.#pendingEvents -= items.length;
     }
   }
 
   #recovered(): void {
     if (this.#outage) this.#warn("NATS reachable again; buffered events published");
     this.#outage = false;
-    this.#attempt = 0;
-    this.#nextAttemptAt = 0;
-    if (this.#retryTimer !== undefined) clearTimeout(this.#retryTimer);
-    this.#retryTimer = undefined;
+    this.#retries.reset();
     this.markHealthy();
   }
 
@@ -304,24 +297,14 @@ export class NatsBackend extends BaseBackend {
     if (!this.#outage) this.#warn(`NATS unreachable: ${text(error)}; buffering events`);
     this.#outage = true;
     this.markUnhealthy(
-      new Error(`NATS unreachable: ${text(error)}; ${this.#pendingEvents} event(s) buffered`),
+      new Error(`NATS unreachable: ${text(error)}; ${this.#pending.items} event(s) buffered`),
     );
     this.#scheduleRetry();
   }
 
   #scheduleRetry(): void {
-    if (this.#closed || this.#retryTimer !== undefined) return;
-    const delay = backoffDelay(this.#attempt, {
-      initialMs: this.#options.retryInitialMs ?? 200,
-      maxMs: this.#options.retryMaxMs ?? 30_000,
-    });
-    this.#attempt++;
-    this.#nextAttemptAt = Date.now() + delay;
-    this.#retryTimer = setTimeout(() => {
-      this.#retryTimer = undefined;
-      void this.#serial(() => this.#retry());
-    }, delay);
-    this.#retryTimer.unref();
+    if (this.#closed || this.#retries.scheduled) return;
+    this.#retries.schedule(() => void this.#serial(() => this.#retry()));
   }
 
   async #retry(): Promise<void> {
@@ -337,24 +320,21 @@ export class NatsBackend extends BaseBackend {
 
   /** A buffered batch refused for good (a fork): it leaves the buffer, reported. */
   #dropHead(error: NatsWriteError): void {
-    const head = this.#pending.shift();
-    if (head) this.#pendingEvents -= head.length;
+    this.#pending.shift();
     this.#options.onWarning?.(error.message);
   }
 
   #bufferOrDrop(items: Item[], cause: unknown): NatsWriteError {
-    if (this.#pendingEvents + items.length > this.#bufferLimit) {
+    if (!this.#pending.offer(items)) {
       return new NatsWriteError(
         this.name,
-        `NATS unreachable and the buffer is full (${this.#pendingEvents} of ${this.#bufferLimit} events): ` +
+        `NATS unreachable and the buffer is full (${this.#pending.items} of ${this.#pending.limit} events): ` +
           `${items.length} event(s) not published`,
         { buffered: false, events: items.length, cause },
       );
     }
-    this.#pending.push(items);
-    this.#pendingEvents += items.length;
     this.markUnhealthy(
-      new Error(`NATS unreachable: ${text(cause)}; ${this.#pendingEvents} event(s) buffered`),
+      new Error(`NATS unreachable: ${text(cause)}; ${this.#pending.items} event(s) buffered`),
     );
     return new NatsWriteError(
       this.name,
@@ -368,7 +348,7 @@ export class NatsBackend extends BaseBackend {
     if (this.#closed) return Promise.reject(this.#closedError());
     if (items.length === 0) return Promise.resolve();
     return this.#serial(async () => {
-      if (this.#pending.length > 0 && Date.now() < this.#nextAttemptAt)
+      if (!this.#pending.empty && this.#retries.waiting)
         throw this.#bufferOrDrop(items, new Error("waiting to reconnect"));
       let c: Connected;
       try {
@@ -447,11 +427,10 @@ export class NatsBackend extends BaseBackend {
   /** Publishes what is buffered if the server is reachable, then closes the connection. */
   override async close(): Promise<void> {
     if (this.#closed) return;
-    if (this.#retryTimer !== undefined) clearTimeout(this.#retryTimer);
-    this.#retryTimer = undefined;
+    this.#retries.reset();
     const lastError = await this.#serial(async () => {
       this.#closed = true;
-      if (this.#pending.length === 0 || this.#connected === undefined) return undefined;
+      if (this.#pending.empty || this.#connected === undefined) return undefined;
       try {
         await this.#flushPending(this.#connected);
         return undefined;
@@ -462,10 +441,8 @@ export class NatsBackend extends BaseBackend {
     const c = this.#connected ?? (await this.#connecting?.catch(() => undefined));
     this.#connected = undefined;
     if (c) await c.nc.drain().catch(() => c.nc.close());
-    if (this.#pendingEvents > 0) {
-      const lost = this.#pendingEvents;
-      this.#pending.length = 0;
-      this.#pendingEvents = 0;
+    if (!this.#pending.empty) {
+      const lost = this.#pending.clear();
       throw new NatsWriteError(
         this.name,
         `closed with ${lost} buffered event(s) that could not be published${lastError ? `: ${text(lastError)}` : ""}`,

@@ -367,12 +367,8 @@ export class PgLeaves implements LeafCompiler {
   }
 }
 
-/** The table of schema version 1, unpartitioned: text `id` and `ts` until version 4. */
-function createPlain(table: string): string {
-  return `CREATE TABLE IF NOT EXISTS ${table} (
-  id text COLLATE "C" NOT NULL PRIMARY KEY,
-  ts text COLLATE "C" NOT NULL,
-  severity text,
+/** The columns after `id` and `ts` that every shape of the table has. */
+const EVENT_COLUMNS = `  severity text,
   category text,
   type text,
   actor_username text,
@@ -384,7 +380,14 @@ function createPlain(table: string): string {
   integrity_seq bigint,
   integrity_hash text,
   line text NOT NULL,
-  event jsonb
+  event jsonb`;
+
+/** The table of schema version 1, unpartitioned: text `id` and `ts` until version 5. */
+function createPlain(table: string): string {
+  return `CREATE TABLE IF NOT EXISTS ${table} (
+  id text COLLATE "C" NOT NULL PRIMARY KEY,
+  ts text COLLATE "C" NOT NULL,
+${EVENT_COLUMNS}
 )`;
 }
 
@@ -397,19 +400,7 @@ function createPartitioned(table: string, base: string): string {
   return `CREATE TABLE IF NOT EXISTS ${table} (
   id uuid NOT NULL,
   ts timestamptz NOT NULL,
-  severity text,
-  category text,
-  type text,
-  actor_username text,
-  actor_id text,
-  status text,
-  resource_path text,
-  security_event boolean NOT NULL,
-  integrity_chain text,
-  integrity_seq bigint,
-  integrity_hash text,
-  line text NOT NULL,
-  event jsonb,
+${EVENT_COLUMNS},
   row_id bigint GENERATED ALWAYS AS IDENTITY,
   tenant text,
   CONSTRAINT ${q(derivedName(base, "pkey"))} PRIMARY KEY (id, ts)
