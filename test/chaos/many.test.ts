@@ -12,7 +12,9 @@ describe.each(["file", "sqlite"] as const)("four processes on one %s store", (st
   test.each(MANY_LAUNCHES)(
     "as %s",
     async (launch) => {
-      const c = await manyCell({ launch, store, signed: true, events: 3000, pauseMs: 25 });
+      // 30 pauses of 100 ms: the writers run for over 3 s, longer than a rotated file must rest
+      // (2 s) before it is gzipped, so gzip runs while they write, whatever the machine's speed
+      const c = await manyCell({ launch, store, signed: true, events: 3000, pauseMs: 100 });
       expect(c.pids).toBe(4);
       expect(c.errors).toEqual([]);
       expect(c.warnings).toEqual([]);
