@@ -144,6 +144,7 @@ export class SqlBackend extends BaseBackend {
   readonly #retries: RetrySchedule;
   #outage = false;
   #closed = false;
+  readonly #commits = { commits: 0, events: 0 };
 
   constructor(
     config: DatabaseBackendConfig,
@@ -165,6 +166,11 @@ export class SqlBackend extends BaseBackend {
   /** Warnings raised so far: durability settings, in-memory databases, outages. */
   warnings(): readonly string[] {
     return this.#warnings.slice();
+  }
+
+  /** Inserts committed and the events they carried: the rows per commit the load made. */
+  commitStats(): { readonly commits: number; readonly events: number } {
+    return { ...this.#commits };
   }
 
   /** Events held in memory, waiting for the database. */
@@ -260,6 +266,8 @@ export class SqlBackend extends BaseBackend {
           for (let i = 0; i < batch.length; i += max) await s.run(c.dialect.insert(batch.slice(i, i + max)));
         });
       }
+      this.#commits.commits++;
+      this.#commits.events += batch.length;
       return [];
     } catch (error) {
       // the table was dropped while its migrations table survived: create it again, once

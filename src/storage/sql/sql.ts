@@ -116,7 +116,13 @@ export type PlaceholderStyle = "question" | "dollar";
 export interface Rendered {
   readonly text: string;
   /** Bound values; an array binds as one PostgreSQL array parameter (`unnest`). */
-  readonly values: readonly (string | number | bigint | null | readonly (string | number | boolean | null)[])[];
+  readonly values: readonly (
+    | string
+    | number
+    | bigint
+    | null
+    | readonly (string | number | boolean | null)[]
+  )[];
 }
 
 /**
