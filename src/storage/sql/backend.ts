@@ -386,7 +386,10 @@ export class SqlBackend extends BaseBackend {
     let commit = this.#open;
     if (commit === undefined || commit.rows + batch.length > this.#commitRows) {
       const next: Commit = { batches: [], rows: 0 };
-      void this.#serial(() => this.#commit(next));
+      // #commit answers each batch; anything unforeseen still reaches them (settled ones ignore it)
+      void this.#serial(() => this.#commit(next)).catch((error: unknown) => {
+        for (const b of next.batches) b.reject(error);
+      });
       this.#open = commit = next;
     }
     const held = commit;
