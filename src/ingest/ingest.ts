@@ -406,9 +406,16 @@ export class Ingestor {
     // cost of one round trip instead of one per message.
     const good = batch.filter((m) => !poisoned.has(m));
     const last = good.pop();
-    for (const m of good) m.ack();
+    let sent = true;
+    for (const m of good) {
+      try {
+        m.ack();
+      } catch {
+        sent = false; // the connection closed: the server delivers them again
+      }
+    }
     const confirmed = await last?.ackAck().then(
-      () => true,
+      () => sent,
       () => false,
     );
     if (confirmed === false)
