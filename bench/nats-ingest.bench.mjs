@@ -9,7 +9,7 @@
 // Reports the ingest rate as a ratio of the raw COPY rate (issue 14 target: ≥ 0.7x).
 //
 // Run: node --import tsx bench/nats-ingest.bench.mjs   (BENCH_EVENTS, default 40,000;
-//      BENCH_BATCH, ingest --batch-size, default 500)
+//      BENCH_BATCH, ingest --batch-size, default 2,000 as the command)
 import { spawn, spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
@@ -22,7 +22,7 @@ import pg from "pg";
 import { AuditEngine } from "../src/engine.ts";
 
 const N = Number(process.env.BENCH_EVENTS ?? 40_000);
-const BATCH = Number(process.env.BENCH_BATCH ?? 500);
+const BATCH = Number(process.env.BENCH_BATCH ?? 2000);
 const PRODUCERS = 4;
 const WORKERS = 2;
 const NATS = "nats://127.0.0.1:4222";

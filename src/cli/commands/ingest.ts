@@ -35,7 +35,7 @@ export function ingestCommand(program: Command, ctx: CliContext): Command {
       "--batch-size <n>",
       "messages per pull, committed and acknowledged together",
       positiveInteger,
-      500,
+      2000,
     )
     .option(
       "--ack-wait <seconds>",

@@ -256,6 +256,43 @@ describe.each(TARGETS)("the $dialect backend", (target) => {
     expect(backend.health().healthy).toBe(true);
   });
 
+  it("commits the batches that queue behind a commit together, in order, each told its own outcome", async () => {
+    const before = backend.commitStats();
+    const batches = [0, 1, 2, 3].map(() => [record(event()), record(event())]);
+    await Promise.all(batches.map((b) => backend.write(b, { sync: true })));
+    const after = backend.commitStats();
+    expect(after.commits - before.commits).toBe(1);
+    expect(after.events - before.events).toBe(8);
+    const ids = batches.flat().map((r) => r.event.id);
+    const stored: string[] = [];
+    for await (const { line } of backend.storedLines()) {
+      const id = (JSON.parse(line) as AuditEvent).id;
+      if (ids.includes(id)) stored.push(id);
+    }
+    expect(stored).toEqual(ids);
+
+    // one refused row fails only the batch that carried it
+    const bad = event();
+    const mixed = [0, 1, 2].map(() => [record(event())]);
+    mixed[1]!.push({ event: bad, line: "{not json" });
+    const outcomes = await Promise.allSettled(mixed.map((b) => backend.write(b, { sync: true })));
+    expect(outcomes.map((o) => o.status)).toEqual(["fulfilled", "rejected", "fulfilled"]);
+    expect((outcomes[1] as PromiseRejectedResult).reason).toMatchObject({
+      buffered: false,
+      failedIds: [bad.id],
+      events: 1,
+    });
+    const good = mixed.flat().filter((r) => r.event.id !== bad.id);
+    const query = good.map((r) => `id:${r.event.id}`).join(" OR ");
+    expect(await backend.count({ where: parse(`${query} OR id:${bad.id}`), order: "asc" })).toBe(3);
+
+    // a batch handed over again (a retry) adds no row
+    await backend.write(batches[0]!, { sync: true });
+    expect(
+      await backend.count({ where: parse(ids.map((id) => `id:${id}`).join(" OR ")), order: "asc" }),
+    ).toBe(8);
+  });
+
   it("stores events whose JSON the database's JSON type refuses (NUL, unpaired surrogates) and finds them", async () => {
     const odd = [
       event({ metadata: { note: "nul\u0000inside" } }),
@@ -318,6 +355,27 @@ describe.each(TARGETS)("the $dialect backend", (target) => {
     const written = backend.writeSync([record(e)], { sync: true });
     expect(written).toBe(target.dialect === "sqlite");
     expect(await backend.count({ where: parse(`id:${e.id}`), order: "asc" })).toBe(written ? 1 : 0);
+  });
+});
+
+describe("a synchronous SQLite write behind batches waiting for their commit", () => {
+  it("writes the waiting batches first, in order, and tells them they are committed", async () => {
+    const b = createSqlBackend(
+      databaseConfig({ dialect: "sqlite", filename: `${temp.dir}/sync.db` }, "t_sync"),
+    );
+    await b.open();
+    try {
+      const first = [record(event()), record(event())];
+      const second = [record(event())];
+      const waiting = b.write(first, { sync: true });
+      expect(b.writeSync(second, { sync: true })).toBe(true);
+      await waiting;
+      const lines: string[] = [];
+      for await (const { line } of b.storedLines()) lines.push((JSON.parse(line) as AuditEvent).id);
+      expect(lines).toEqual([...first, ...second].map((r) => r.event.id));
+    } finally {
+      await b.close();
+    }
   });
 });
 

@@ -134,9 +134,17 @@ export class SqlBackend extends BaseBackend {
   readonly #pending: BatchBuffer<StoredRecord>;
   /** Serializes writes, buffer flushes and close. */
   readonly #queue = new SerialQueue();
+  /**
+   * The batches waiting behind the commit in flight, to be committed together in the next
+   * one (up to `commitRows` events); closed when its turn comes or when any other job
+   * (signed records, erasure, a flush) queues behind it, so nothing overtakes it.
+   */
+  #open: Commit | undefined;
+  readonly #commitRows: number;
   readonly #retries: RetrySchedule;
   #outage = false;
   #closed = false;
+  readonly #commits = { commits: 0, events: 0 };
 
   constructor(
     config: DatabaseBackendConfig,
@@ -152,11 +160,17 @@ export class SqlBackend extends BaseBackend {
     this.#pending = new BatchBuffer(options.bufferLimit ?? 10_000);
     this.#retries = new RetrySchedule(reconnectBackoff(options));
     this.#pageSize = Math.max(1, Math.min(options.pageSize ?? 500, 10_000));
+    this.#commitRows = Math.max(1, options.commitRows ?? 5000);
   }
 
   /** Warnings raised so far: durability settings, in-memory databases, outages. */
   warnings(): readonly string[] {
     return this.#warnings.slice();
+  }
+
+  /** Inserts committed and the events they carried: the rows per commit the load made. */
+  commitStats(): { readonly commits: number; readonly events: number } {
+    return { ...this.#commits };
   }
 
   /** Events held in memory, waiting for the database. */
@@ -224,11 +238,14 @@ export class SqlBackend extends BaseBackend {
   }
 
   #serial<T>(fn: () => Promise<T>): Promise<T> {
+    this.#open = undefined;
     return this.#queue.run(fn);
   }
 
   /**
-   * One multi-row statement or transaction; on a data error, row by row so that one bad
+   * One statement (PostgreSQL's `unnest`, any size; MySQL's multi-row `VALUES` up to its
+   * rows per statement) or one transaction (SQLite's one prepared statement row after row;
+   * MySQL's statements of 1,000 rows); on a data error, row by row so that one bad
    * event spares the others. Retrying a batch whose commit went unanswered is harmless:
    * every dialect's insert skips ids already stored.
    */
@@ -249,6 +266,8 @@ export class SqlBackend extends BaseBackend {
           for (let i = 0; i < batch.length; i += max) await s.run(c.dialect.insert(batch.slice(i, i + max)));
         });
       }
+      this.#commits.commits++;
+      this.#commits.events += batch.length;
       return [];
     } catch (error) {
       // the table was dropped while its migrations table survived: create it again, once
@@ -269,7 +288,7 @@ export class SqlBackend extends BaseBackend {
         await c.client.run(c.dialect.insert([record]));
       } catch (error) {
         if (!isPermanentError(error)) throw error;
-        failed.push({ id: String((record.event as { id?: unknown }).id), error });
+        failed.push({ id: idOf(record), error });
       }
     }
     return failed;
@@ -277,11 +296,11 @@ export class SqlBackend extends BaseBackend {
 
   /**
    * Writes buffered batches in order; a batch leaves the buffer once committed. Consecutive
-   * batches go together, up to the dialect's rows per statement: after an outage the buffer
-   * drains in a tenth of the round trips, while the engine drops what it cannot queue.
+   * batches go together, up to `commitRows` events per commit: after an outage the buffer
+   * drains in a few round trips, while the engine drops what it cannot queue.
    */
   async #flushPending(c: Connected): Promise<void> {
-    const max = c.dialect.maxRowsPerInsert;
+    const max = this.#commitRows;
     for (let first = this.#pending.peek(); first !== undefined; first = this.#pending.peek()) {
       const held = this.#pending.all();
       let n = 1;
@@ -354,45 +373,83 @@ export class SqlBackend extends BaseBackend {
     );
   }
 
+  /**
+   * Queues `records` for the next commit: batches handed over while a commit is in flight
+   * go together in the one after it (up to `commitRows` events), so the rows per commit
+   * grow with the load while a lone batch is committed at once. Each batch's promise
+   * settles on its own outcome, once the commit that carries it is done.
+   */
   override write(records: readonly StoredRecord[], _options: { readonly sync: boolean }): Promise<void> {
     if (this.#closed) return Promise.reject(this.#closedError());
     if (records.length === 0) return Promise.resolve();
     const batch = this.#rowsOf(records);
-    return this.#serial(async () => {
-      if (!this.#pending.empty && this.#retries.waiting) {
-        throw this.#bufferOrDrop(batch, new Error("waiting to reconnect"));
-      }
-      let c: Connected;
-      try {
-        c = await this.#ready();
-        await this.#flushPending(c);
-      } catch (error) {
-        if (isFatalOpenError(error) && this.#connected === undefined) throw error;
-        this.#failed(error);
-        throw this.#bufferOrDrop(batch, error);
-      }
-      let failed: { id: string; error: unknown }[];
-      try {
-        failed = await this.#insert(c, batch);
-      } catch (error) {
-        const e = this.#bufferOrDrop(batch, error);
-        this.#failed(error);
-        throw e;
-      }
-      this.#recovered();
-      if (failed.length > 0) {
-        throw new SqlWriteError(
-          this.name,
-          `the database refused ${failed.length} of ${batch.length} event(s): ${message(failed[0]?.error)}`,
-          {
-            buffered: false,
-            events: failed.length,
-            failedIds: failed.map((f) => f.id),
-            cause: failed[0]?.error,
-          },
-        );
-      }
+    let commit = this.#open;
+    if (commit === undefined || commit.rows + batch.length > this.#commitRows) {
+      const next: Commit = { batches: [], rows: 0 };
+      // #commit answers each batch; anything unforeseen still reaches them (settled ones ignore it)
+      void this.#serial(() => this.#commit(next)).catch((error: unknown) => {
+        for (const b of next.batches) b.reject(error);
+      });
+      this.#open = commit = next;
+    }
+    const held = commit;
+    return new Promise<void>((resolve, reject) => {
+      held.batches.push({ rows: batch, resolve, reject });
+      held.rows += batch.length;
     });
+  }
+
+  /** Writes one commit's batches (see {@link write}); never rejects: each batch hears its outcome. */
+  async #commit(commit: Commit): Promise<void> {
+    if (this.#open === commit) this.#open = undefined;
+    const { batches } = commit;
+    if (batches.length === 0) return; // written synchronously meanwhile (writeSync)
+    const each = (fn: (b: readonly StoredRecord[]) => unknown) => {
+      for (const b of batches) b.reject(fn(b.rows));
+    };
+    if (!this.#pending.empty && this.#retries.waiting) {
+      each((b) => this.#bufferOrDrop(b, new Error("waiting to reconnect")));
+      return;
+    }
+    let c: Connected;
+    try {
+      c = await this.#ready();
+      await this.#flushPending(c);
+    } catch (error) {
+      if (isFatalOpenError(error) && this.#connected === undefined) {
+        each(() => error);
+        return;
+      }
+      this.#failed(error);
+      each((b) => this.#bufferOrDrop(b, error));
+      return;
+    }
+    const rows = batches.length === 1 ? batches[0]!.rows : batches.flatMap((b) => b.rows);
+    let failed: { id: string; error: unknown }[];
+    try {
+      failed = await this.#insert(c, rows);
+    } catch (error) {
+      each((b) => this.#bufferOrDrop(b, error));
+      this.#failed(error);
+      return;
+    }
+    this.#recovered();
+    const refused = new Map(failed.map((f) => [f.id, f.error]));
+    for (const b of batches) {
+      const mine = refused.size === 0 ? [] : b.rows.map(idOf).filter((id) => refused.has(id));
+      if (mine.length === 0) {
+        b.resolve();
+        continue;
+      }
+      const cause = refused.get(mine[0]!);
+      b.reject(
+        new SqlWriteError(
+          this.name,
+          `the database refused ${mine.length} of ${b.rows.length} event(s): ${message(cause)}`,
+          { buffered: false, events: mine.length, failedIds: mine, cause },
+        ),
+      );
+    }
   }
 
   /**
@@ -406,9 +463,11 @@ export class SqlBackend extends BaseBackend {
     if (c === undefined || sync === undefined || this.#closed) return false;
     const batch = this.#rowsOf(records);
     const max = c.dialect.maxRowsPerInsert;
+    // batches waiting for the next asynchronous commit go first, in order, and are done
+    const waiting = this.#open?.batches ?? [];
     try {
       sync.transaction((s) => {
-        for (const b of [...this.#pending.all(), batch]) {
+        for (const b of [...this.#pending.all(), ...waiting.map((w) => w.rows), batch]) {
           for (let i = 0; i < b.length; i += max) s.run(c.dialect.insert(b.slice(i, i + max)));
         }
       });
@@ -416,6 +475,7 @@ export class SqlBackend extends BaseBackend {
       return false;
     }
     this.#pending.clear();
+    for (const w of waiting.splice(0)) w.resolve();
     this.#recovered();
     return true;
   }
@@ -903,6 +963,20 @@ export class SqlBackend extends BaseBackend {
       );
     }
   }
+}
+
+/** Batches committed together; each hears its own outcome. */
+interface Commit {
+  readonly batches: {
+    readonly rows: readonly StoredRecord[];
+    readonly resolve: () => void;
+    readonly reject: (error: unknown) => void;
+  }[];
+  rows: number;
+}
+
+function idOf(record: StoredRecord): string {
+  return String((record.event as { id?: unknown }).id);
 }
 
 /** Groups fetched for `topValues` (then ranked in JavaScript, by count then value). */

@@ -47,6 +47,11 @@ export interface SqlBackendOptions {
   readonly connectTimeoutMs?: number;
   /** How long one statement may take before the client gives up on it, in ms (PostgreSQL). Default 60000. */
   readonly statementTimeoutMs?: number;
+  /**
+   * Most events one commit carries: batches handed to `write` while a commit is in flight
+   * are committed together in the next one, up to this bound. Default 5000.
+   */
+  readonly commitRows?: number;
   /** Events kept in memory while the database is unreachable. Default 10000. */
   readonly bufferLimit?: number;
   /** First reconnection delay in ms, doubled after each failure. Default 200. */
@@ -129,9 +134,13 @@ export interface Dialect {
   readonly leaves: LeafCompiler;
   /** The schema and its migrations. */
   readonly migration: MigrationTarget;
-  /** Most rows one `INSERT` statement carries (bind-parameter limits). */
+  /**
+   * Most rows one `INSERT` statement carries (bind-parameter limits); 1 where one prepared
+   * single-row statement runs row after row (SQLite), unbounded where one statement takes
+   * any number (PostgreSQL's `unnest`).
+   */
   readonly maxRowsPerInsert: number;
-  /** A multi-row `INSERT` that skips rows whose id is already stored. */
+  /** An `INSERT` of up to {@link maxRowsPerInsert} rows that skips rows whose id is already stored. */
   insert(records: readonly StoredRecord[]): Rendered;
   /**
    * Deletes up to `limit` of the oldest rows with `ts < cutoff` (and, when given, a row id

@@ -241,6 +241,29 @@ function checkNative(record: StoredRecord): void {
     );
   }
 }
+/**
+ * The array type of each column the insert unnests, in {@link BASE_COLUMNS} order, then the
+ * line and whether it also goes into the JSONB column.
+ */
+const UNNEST_TYPES = [
+  "uuid",
+  "timestamptz",
+  "text",
+  "text",
+  "text",
+  "text",
+  "text",
+  "text",
+  "text",
+  "boolean",
+  "text",
+  "int8",
+  "text",
+  "text",
+  "text",
+  "boolean",
+] as const;
+
 /** ASCII-only lower case: under the "C" collation, PostgreSQL's lower() folds exactly A–Z. */
 const fold = (x: string) => `lower((${x}) COLLATE "C")`;
 
@@ -592,16 +615,12 @@ export async function connectPostgres(
     partitioning === "none"
       ? undefined
       : new PartitionSet(partitioning, table, tableName, schema, names.table);
-  const columns = [...BASE_COLUMNS, "line", "event"];
-  const width = BASE_COLUMNS.length + 1;
-  const insertTexts = new Map<number, string>();
-  const tupleText = (row: number, jsonb: boolean) => {
-    const base = row * width;
-    const params = Array.from({ length: width - 1 }, (_, i) => `$${base + i + 1}`);
-    // The line is sent once and cast twice: verbatim text, and JSONB.
-    const line = `$${base + width}::text`;
-    return `(${params.join(", ")}, ${line}, ${jsonb ? `${line}::jsonb` : "NULL"})`;
-  };
+  // one statement for every batch size: each column travels as one array parameter, so
+  // the server parses and plans the same text whatever the rows (no bind-parameter limit)
+  const insertText = `INSERT INTO ${table} (${[...BASE_COLUMNS, "line", "event"].join(", ")}) SELECT ${BASE_COLUMNS.join(", ")}, line, CASE WHEN j THEN line::jsonb END FROM unnest(${UNNEST_TYPES.map((t, i) => `$${i + 1}::${t}[]`).join(", ")}) AS u(${[...BASE_COLUMNS, "line", "j"].join(", ")})${
+    // a partitioned table's key holds ts too: a retried event has the same id and ts
+    partitions === undefined ? " ON CONFLICT (id) DO NOTHING" : " ON CONFLICT (id, ts) DO NOTHING"
+  }`;
 
   const deletion = {
     prelude: [{ text: "SET LOCAL vigil.allow_delete = 'on'", values: [] }],
@@ -619,7 +638,7 @@ export async function connectPostgres(
     rowId: "row_id",
     records: `${schema}${q(derivedName(names.table, "checkpoints"))}`,
     leaves: new PgLeaves(),
-    maxRowsPerInsert: 1000,
+    maxRowsPerInsert: Number.POSITIVE_INFINITY,
     migration: {
       probe: `SELECT 1 FROM ${table} WHERE 1 = 0`,
       probeInSavepoint: true,
@@ -631,27 +650,15 @@ export async function connectPostgres(
       lockName: `vigil:${tableName}`,
     },
     insert(records: readonly StoredRecord[]): Rendered {
-      const values: (string | number | null)[] = [];
-      let plain = true;
+      const arrays: (string | number | boolean | null)[][] = UNNEST_TYPES.map(() => []);
       for (const r of records) {
         checkNative(r);
-        values.push(...baseRow(r), r.line);
-        if (NOT_JSONB.test(r.line)) plain = false;
+        const row = baseRow(r);
+        for (let i = 0; i < row.length; i++) arrays[i]!.push(row[i]!);
+        arrays[row.length]!.push(r.line);
+        arrays[row.length + 1]!.push(!NOT_JSONB.test(r.line));
       }
-      const head = `INSERT INTO ${table} (${columns.join(", ")}) VALUES `;
-      // a partitioned table's key holds ts too: a retried event has the same id and ts
-      const tail =
-        partitions === undefined ? " ON CONFLICT (id) DO NOTHING" : " ON CONFLICT (id, ts) DO NOTHING";
-      if (!plain) {
-        const tuples = records.map((r, i) => tupleText(i, !NOT_JSONB.test(r.line)));
-        return { text: head + tuples.join(", ") + tail, values };
-      }
-      let text = insertTexts.get(records.length);
-      if (text === undefined) {
-        text = head + records.map((_, i) => tupleText(i, true)).join(", ") + tail;
-        if (insertTexts.size < 64) insertTexts.set(records.length, text);
-      }
-      return { text, values };
+      return { text: insertText, values: arrays };
     },
     deleteOlder(cutoff: string, limit: number, maxRow?: number): Rendered {
       const upTo = maxRow === undefined ? sql`` : sql` AND row_id <= ${typed("int8", maxRow)}`;

@@ -115,7 +115,14 @@ export type PlaceholderStyle = "question" | "dollar";
 /** A statement ready for a driver. */
 export interface Rendered {
   readonly text: string;
-  readonly values: readonly (string | number | bigint | null)[];
+  /** Bound values; an array binds as one PostgreSQL array parameter (`unnest`). */
+  readonly values: readonly (
+    | string
+    | number
+    | bigint
+    | null
+    | readonly (string | number | boolean | null)[]
+  )[];
 }
 
 /**
