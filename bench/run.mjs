@@ -23,7 +23,12 @@ const BENCHES = {
   http: { file: "http.bench.mjs", what: "Express with/without vigil vs pino-http (issue 6)", tsx: true },
   viewer: {
     file: "viewer.bench.mjs",
-    what: "the viewer's API server time over 200,000 events on SQLite, PostgreSQL and files (issue 11)",
+    what: "the viewer's API server time over 1,000,000 events on SQLite, PostgreSQL and files (issue 11)",
+    tsx: true,
+  },
+  "viewer-tail": {
+    file: "viewer-tail.bench.mjs",
+    what: "the viewer page in Chromium while live tail receives 100 events/s, vs the page without tail (issue 11)",
     tsx: true,
   },
   otlp: {

@@ -110,11 +110,17 @@ export function zoneOffsetMs(ms: number, zone: string): number {
   return wall - (ms - (((ms % 1000) + 1000) % 1000));
 }
 
+/** `Date#toISOString`'s form, with a day of month up to 28 and an hour up to 23. */
+const CANONICAL_UTC = /^\d{4}-(?:0[1-9]|1[0-2])-(?:0[1-9]|1\d|2[0-8])T(?:[01]\d|2[0-3]):[0-5]\d:[0-5]\d\.\d{3}Z$/;
+
 /**
  * An instant as ISO 8601 in `zone`, with its offset: `2026-03-02T13:00:00.123+01:00`
  * (`…Z` in UTC). Not a date: returned as it is.
  */
 export function isoInZone(value: unknown, zone: string): unknown {
+  // a stored UTC instant is written as it is: what parsing and formatting would give back
+  // (a day after the 28th or hour 24 may roll over into the next month or day, so they do not skip)
+  if (zone === "UTC" && typeof value === "string" && CANONICAL_UTC.test(value)) return value;
   const ms = typeof value === "string" ? Date.parse(value) : Number.NaN;
   if (!Number.isFinite(ms)) return value;
   const offset = zone === "UTC" ? 0 : zoneOffsetMs(ms, zone);

@@ -9,11 +9,14 @@ import type { VigilError } from "../errors.js";
 import type { AuditEvent } from "../event/types.js";
 import {
   csvField,
+  csvHeader,
+  csvRow,
   EXPORT_HEADERS,
   exportEvents,
   exportSearch,
   MAX_CELL_CHARS,
   resolveExportFormat,
+  tableColumns,
 } from "./index.js";
 
 let dir: string;
@@ -116,6 +119,38 @@ describe("csv", () => {
     });
     // no cell of the file starts like a formula
     for (const row of rows) for (const cell of row) expect(cell).not.toMatch(/^[=+\-@\t\r]/);
+  });
+
+  it("writes exactly the bytes of csvHeader and csvRow, across chunks and for records larger than one", async () => {
+    const events: AuditEvent[] = [];
+    for (let i = 0; i < 3000; i++) {
+      const text = HOSTILE[i % HOSTILE.length]!;
+      events.push(
+        event(i, {
+          // quotes, commas and line breaks inside the JSON column; non-ASCII and a lone surrogate
+          metadata: { note: text, quotes: '""'.repeat(i % 7), odd: i % 500 === 0 ? "\ud800x" : "ok" },
+          actor: { username: i % 3 === 0 ? text : `user-${i}`, id: `${i}`, ip: "10.0.0.1" },
+          ...(i % 11 === 0 ? { timestamp: "2026-02-30T24:00:00.000Z" } : {}),
+          ...(i % 13 === 0 ? { severity: 'x"y' } : {}),
+        }),
+      );
+    }
+    // a record of about 300 KiB, larger than a chunk, whose JSON is mostly quotes
+    events.splice(1500, 0, event(1500, { metadata: { big: Array.from({ length: 40_000 }, () => "é") } }));
+    const columns = tableColumns({ timeZone: "UTC" });
+    const chunks: Buffer[] = [];
+    const sink = new Writable({
+      write(chunk: Buffer, _e, cb) {
+        chunks.push(chunk);
+        cb();
+      },
+    });
+    await exportEvents(from(events), "csv", sink, { timeZone: "UTC" });
+    const expected = csvHeader(columns) + events.map((e) => csvRow(e, columns)).join("");
+    expect(chunks.length).toBeGreaterThan(10);
+    expect(Buffer.concat(chunks).equals(Buffer.from(expected, "utf8"))).toBe(true);
+    // the times as Date gives them back: a rolled-over day is written as the instant it is
+    expect(expected).toContain("2026-03-03T00:00:00.000Z,");
   });
 });
 

@@ -361,6 +361,8 @@ export function auditViewer(options: AuditViewerOptions): AuditViewerHandler {
         ...(failed ? { status: "FAILURE" as const, securityEvent: true } : {}),
       };
       engine.log(input);
+      // written now rather than at the next search, which would wait for it (a commit)
+      engine.flush().catch(() => undefined);
     } catch {
       // recording never breaks the viewer
     }

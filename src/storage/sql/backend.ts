@@ -49,7 +49,7 @@ import {
   isExact,
   type LeafCompiler,
 } from "./compile.js";
-import type { Connected, SqlBackendOptions } from "./dialect.js";
+import { type Connected, isCanonicalTs, type KeysetPosition, type SqlBackendOptions } from "./dialect.js";
 import { isPermanentError, type Row } from "./driver.js";
 import { isMissingTable, migrate, migrateSync, rebuildMissingTable } from "./schema.js";
 import { join, type Rendered, raw, render, type Sql, sql } from "./sql.js";
@@ -537,17 +537,25 @@ export class SqlBackend extends BaseBackend {
     pageLimit: () => number,
   ): AsyncGenerator<PageRow> {
     const desc = spec.order !== "asc";
-    const base: Sql[] = [];
-    if (spec.from !== undefined) base.push(sql`ts >= ${spec.from.toISOString()}`);
-    if (spec.to !== undefined) base.push(sql`ts < ${spec.to.toISOString()}`);
-    if (where !== true) base.push(condSql(where));
+    const from = spec.from?.toISOString();
+    const to = spec.to?.toISOString();
+    const filter: Sql[] = where === true ? [] : [condSql(where)];
     const direction = desc ? "DESC" : "ASC";
     let after = spec.after;
     for (;;) {
-      const conds = base.slice();
+      const conds: Sql[] = [];
+      // The range's bound on the side the pages move away from is left out once the keyset
+      // implies it: SQLite takes one upper (lower) bound of `ts` as its index range, and with
+      // `ts < to` kept it would walk every row already returned before each page.
+      if (from !== undefined && (desc || !keysetImplies(after, from, false))) conds.push(sql`ts >= ${from}`);
+      if (to !== undefined && (!desc || !keysetImplies(after, to, true))) conds.push(sql`ts < ${to}`);
+      conds.push(...filter);
       if (after !== undefined) conds.push(c.dialect.keyset(after, desc));
       const size = pageLimit();
-      const statement = sql`SELECT ${raw(c.dialect.tsText)} AS ts, ${raw(c.dialect.idText)} AS id, ${raw(c.dialect.eventText)} AS e FROM ${raw(c.dialect.table)}${
+      // The texts are named apart from the columns: ORDER BY takes an output name first, and
+      // PostgreSQL would sort every row of the range by the formatted text instead of reading
+      // the (ts, id) index in order (native order is code-unit order for what it stores).
+      const statement = sql`SELECT ${raw(c.dialect.tsText)} AS ts_text, ${raw(c.dialect.idText)} AS id_text, ${raw(c.dialect.eventText)} AS e FROM ${raw(c.dialect.table)}${
         conds.length > 0 ? sql` WHERE ${join(conds, " AND ")}` : raw("")
       } ORDER BY ts ${raw(direction)}, id ${raw(direction)} LIMIT ${raw(String(size))}`;
       let rows: readonly Row[];
@@ -556,10 +564,10 @@ export class SqlBackend extends BaseBackend {
       } catch (error) {
         throw new StorageError(this.name, `query failed: ${message(error)}`, { cause: error });
       }
-      for (const row of rows) yield { ts: String(row.ts), id: String(row.id), e: String(row.e) };
+      for (const row of rows) yield { ts: String(row.ts_text), id: String(row.id_text), e: String(row.e) };
       if (rows.length < size) return;
       const last = rows[rows.length - 1] as Row;
-      after = { timestamp: String(last.ts), id: String(last.id) };
+      after = { timestamp: String(last.ts_text), id: String(last.id_text) };
     }
   }
 
@@ -981,6 +989,17 @@ function idOf(record: StoredRecord): string {
 
 /** Groups fetched for `topValues` (then ranked in JavaScript, by count then value). */
 const FACET_FETCH = 1000;
+
+/**
+ * Whether the keyset from `after` implies the range's bound `bound` (an ISO instant) behind
+ * the pages: descending, `ts <= after` implies `ts < bound` when `after`
+ * is before `bound`; ascending, `ts >= after` implies `ts >= bound` when `after` is not
+ * before it. Only a canonical position is compared (a cursor may carry any text).
+ */
+function keysetImplies(after: KeysetPosition | undefined, bound: string, desc: boolean): boolean {
+  if (after === undefined || !isCanonicalTs(after.timestamp)) return false;
+  return desc ? after.timestamp < bound : after.timestamp >= bound;
+}
 
 /** The final judge of a fetched row: the query, and the tenant exactly. */
 function judgeOf(spec: QuerySpec): EventPredicate | undefined {

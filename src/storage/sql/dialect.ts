@@ -82,6 +82,18 @@ export interface KeysetPosition {
   readonly id: string;
 }
 
+const CANONICAL_TS = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
+
+/**
+ * Whether `text` is a timestamp as vigil stores it (`Date#toISOString`, years 0001–9999),
+ * whose order as text is the order of its instants (and of PostgreSQL's `timestamptz`).
+ */
+export function isCanonicalTs(text: string): boolean {
+  if (!CANONICAL_TS.test(text) || text.startsWith("0000")) return false;
+  const ms = Date.parse(text);
+  return Number.isFinite(ms) && new Date(ms).toISOString() === text;
+}
+
 /**
  * The keyset condition of a dialect whose `ts` and `id` columns are text compared by
  * code units (SQLite, and MySQL with binary collations): `ts ≥ t AND (ts > t OR id > i)`.

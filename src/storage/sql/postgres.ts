@@ -27,7 +27,13 @@ import {
   type Pred,
   type TextColumn,
 } from "./compile.js";
-import type { Connected, Dialect, KeysetPosition, SqlBackendOptions } from "./dialect.js";
+import {
+  type Connected,
+  type Dialect,
+  isCanonicalTs,
+  type KeysetPosition,
+  type SqlBackendOptions,
+} from "./dialect.js";
 import {
   connectionClient,
   loadDriver,
@@ -182,18 +188,7 @@ const TS_TEXT = `(to_char(ts AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'
 /** `id` (a `uuid`) as text in code-unit order. */
 const ID_TEXT = `(id::text COLLATE "C")`;
 
-const CANONICAL_TS = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
 const CANONICAL_UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
-
-/**
- * Whether `text` is a timestamp as vigil stores it (`Date#toISOString`, years 0001–9999),
- * whose order as a `timestamptz` is its order as text. Anything else compares as text.
- */
-function isCanonicalTs(text: string): boolean {
-  if (!CANONICAL_TS.test(text) || text.startsWith("0000")) return false;
-  const ms = Date.parse(text);
-  return Number.isFinite(ms) && new Date(ms).toISOString() === text;
-}
 
 /** The `ts` side of a comparison with `value`: native when `value` is canonical, text otherwise. */
 function tsOperand(value: string): { column: string; value: TypedParam } {

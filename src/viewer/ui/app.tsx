@@ -38,6 +38,11 @@ type Theme = "auto" | "light" | "dark";
 
 const THEME_KEY = "vigil-viewer-theme";
 const FRESH_MS = 4000;
+/**
+ * Rows a live tail keeps: past it the oldest loaded rows are let go (and with them the next
+ * page), so a tail left open for hours holds a bounded list.
+ */
+export const TAIL_KEEP = 10_000;
 
 function errorText(err: unknown): string {
   if (err instanceof ApiError) return err.body.message;
@@ -56,6 +61,8 @@ export function App({ api }: { api: Api }): JSX.Element {
   const [fields, setFields] = useState<readonly string[]>([]);
   const [events, setEvents] = useState<readonly EventRow[]>([]);
   const [cursor, setCursor] = useState<string | undefined>();
+  const cursorRef = useRef(cursor);
+  cursorRef.current = cursor;
   const [loading, setLoading] = useState(false);
   const [generation, setGeneration] = useState(0);
   /** Bumped to run the same search again (Enter on the same query, Retry). */
@@ -76,6 +83,14 @@ export function App({ api }: { api: Api }): JSX.Element {
   );
   const queryInput = useRef<HTMLInputElement | null>(null);
   const searchKey = useRef("");
+  /** The list as last set: a tail batch, a page and a new search each build on the latest. */
+  const shown = useRef<readonly EventRow[]>([]);
+  /** Bumped when the list is replaced or cut: a page asked for before is then dropped. */
+  const listVersion = useRef(0);
+  const showEvents = (next: readonly EventRow[]): void => {
+    shown.current = next;
+    setEvents(next);
+  };
 
   // The URL is the state: write it on every change, read it when the user edits or goes back.
   const update = useCallback((patch: Partial<ViewState>, push = false) => {
@@ -187,7 +202,8 @@ export function App({ api }: { api: Api }): JSX.Element {
       api
         .get<SearchAnswer>("search", { ...params, order: state.order, limit: pageSize }, signal)
         .then((answer) => {
-          setEvents(answer.events);
+          listVersion.current++;
+          showEvents(answer.events);
           setCursor(answer.cursor);
           setFresh(new Set());
           setGeneration((g) => g + 1);
@@ -216,15 +232,15 @@ export function App({ api }: { api: Api }): JSX.Element {
   const loadMore = useCallback(() => {
     if (!cursor || loading) return;
     const at = searchKey.current;
+    const version = listVersion.current;
     setLoading(true);
     api
       .get<SearchAnswer>("search", { ...base, order: state.order, limit: pageSize, cursor })
       .then((answer) => {
-        if (searchKey.current !== at) return;
-        setEvents((old) => {
-          const seen = new Set(old.map((e) => e.id));
-          return [...old, ...answer.events.filter((e) => !seen.has(e.id))];
-        });
+        if (searchKey.current !== at || listVersion.current !== version) return;
+        const old = shown.current;
+        const seen = new Set(old.map((e) => e.id));
+        showEvents([...old, ...answer.events.filter((e) => !seen.has(e.id))]);
         setCursor(answer.cursor);
       })
       .catch(fail)
@@ -270,10 +286,47 @@ export function App({ api }: { api: Api }): JSX.Element {
     return () => ctl.abort();
   }, [session, state.event]);
 
-  // Live tail: new matching events arrive over a fetch-streamed SSE answer.
+  // Live tail: new matching events arrive over a fetch-streamed SSE answer. What arrives is
+  // applied once per animation frame (one render however many messages came), and the
+  // fresh rows are marked without an animation, so the page does no work between batches.
   useEffect(() => {
     if (!tail || !session || state.view !== "search") return;
     const ctl = new AbortController();
+    let pending: EventRow[] = [];
+    let arrived = 0;
+    let frame = 0;
+    const timers = new Set<ReturnType<typeof setTimeout>>();
+    const apply = (): void => {
+      frame = 0;
+      const incoming = pending;
+      const count = arrived;
+      pending = [];
+      arrived = 0;
+      const old = shown.current;
+      const seen = new Set(old.map((e) => e.id));
+      const added = incoming.filter((e) => !seen.has(e.id));
+      let next: readonly EventRow[];
+      if (state.order === "desc") next = [...added.reverse(), ...old];
+      else next = cursorRef.current ? old : [...old, ...added];
+      if (next.length > TAIL_KEEP) {
+        // the oldest go: from the end when newest first, from the start otherwise
+        next = state.order === "desc" ? next.slice(0, TAIL_KEEP) : next.slice(next.length - TAIL_KEEP);
+        listVersion.current++;
+        setCursor(undefined);
+        setTailNote(
+          `live: the newest ${TAIL_KEEP.toLocaleString("en")} are kept; search again for older ones`,
+        );
+      }
+      showEvents(next);
+      setCount((c) => (c === undefined ? c : c + count));
+      const ids = new Set(added.map((e) => e.id));
+      setFresh((old) => new Set([...old, ...ids]));
+      const timer = setTimeout(() => {
+        timers.delete(timer);
+        setFresh((old) => new Set([...old].filter((id) => !ids.has(id))));
+      }, FRESH_MS);
+      timers.add(timer);
+    };
     setTailNote("connecting…");
     api
       .stream(
@@ -284,19 +337,11 @@ export function App({ api }: { api: Api }): JSX.Element {
           if (event === "events" && Array.isArray(data)) {
             const incoming = data as EventRow[];
             if (incoming.length === 0) return;
-            setEvents((old) => {
-              const seen = new Set(old.map((e) => e.id));
-              const added = incoming.filter((e) => !seen.has(e.id));
-              if (state.order === "desc") return [...added.slice().reverse(), ...old];
-              return cursor ? old : [...old, ...added];
-            });
-            setCount((c) => (c === undefined ? c : c + incoming.length));
-            const ids = incoming.map((e) => e.id);
-            setFresh((old) => new Set([...old, ...ids]));
-            setTimeout(
-              () => setFresh((old) => new Set([...old].filter((id) => !ids.includes(id)))),
-              FRESH_MS,
-            );
+            arrived += incoming.length;
+            pending.push(...incoming);
+            // a hidden page has no frames: what waits is bounded like the list
+            if (pending.length > TAIL_KEEP) pending = pending.slice(pending.length - TAIL_KEEP);
+            if (frame === 0) frame = requestAnimationFrame(apply);
           } else if (event === "error") {
             setTailNote(`live tail: ${String((data as { message?: unknown }).message)}`);
           }
@@ -317,6 +362,8 @@ export function App({ api }: { api: Api }): JSX.Element {
       });
     return () => {
       ctl.abort();
+      cancelAnimationFrame(frame);
+      for (const timer of timers) clearTimeout(timer);
       setTailNote(undefined);
     };
   }, [tail, session, key, state.view]);
