@@ -21,6 +21,11 @@ const BENCHES = {
     tsx: true,
   },
   http: { file: "http.bench.mjs", what: "Express with/without vigil vs pino-http (issue 6)", tsx: true },
+  app: {
+    file: "app.bench.mjs",
+    what: "the TrafficTracer example's API with auditing off, with the full integration, with pino-http (issue 13)",
+    tsx: true,
+  },
   viewer: {
     file: "viewer.bench.mjs",
     what: "the viewer's API server time over 1,000,000 events on SQLite, PostgreSQL and files (issue 11)",

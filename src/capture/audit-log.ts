@@ -11,7 +11,7 @@
 import { getDefaultEngine } from "../default-engine.js";
 import type { AuditEngine } from "../engine.js";
 import { describeError } from "../event/build.js";
-import type { Actor, LogInput, Resource, Severity } from "../event/types.js";
+import type { Actor, LogInput, Mutable, Resource, Severity } from "../event/types.js";
 import { captureArguments, parameterNames } from "./params.js";
 
 // biome-ignore lint/suspicious/noExplicitAny: the standard constraint for "any function" keeps parameter types exact
@@ -94,6 +94,7 @@ function safeCall<T>(fn: () => T, engine: AuditEngine, what: string): T | undefi
 /** Wrap `fn` so every call records one event. */
 function wrap<T extends AnyFunction>(fn: T, options: AuditLogOptions, name: string): T {
   const actionType = options.actionType ?? toActionType(name);
+  const category = options.category ?? "GENERAL";
   const only = Array.isArray(options.captureParams) ? new Set<string>(options.captureParams) : undefined;
   let names: string[] | undefined;
 
@@ -134,22 +135,18 @@ function wrap<T extends AnyFunction>(fn: T, options: AuditLogOptions, name: stri
       } else {
         error = outcome.error;
       }
-      engine._logCaptured(
-        {
-          action: actionType,
-          category: options.category ?? "GENERAL",
-          ...(resource !== undefined ? { resource } : {}),
-          ...(actor !== undefined ? { actor } : {}),
-          ...(metadata !== undefined ? { metadata } : {}),
-          ...(params !== undefined ? { params } : {}),
-          ...(options.severity !== undefined ? { severity: options.severity } : {}),
-          ...(options.securityEvent ? { securityEvent: true } : {}),
-          status: outcome.ok ? "SUCCESS" : "FAILURE",
-          result,
-          ...(error !== undefined ? { error } : {}),
-        },
-        !outcome.ok,
-      );
+      // assigned one by one: no temporary objects on the caller's path
+      const input: Mutable<LogInput> = { action: actionType, category };
+      if (resource !== undefined) input.resource = resource;
+      if (actor !== undefined) input.actor = actor;
+      if (metadata !== undefined) input.metadata = metadata;
+      if (params !== undefined) input.params = params;
+      if (options.severity !== undefined) input.severity = options.severity;
+      if (options.securityEvent) input.securityEvent = true;
+      input.status = outcome.ok ? "SUCCESS" : "FAILURE";
+      input.result = result;
+      if (error !== undefined) input.error = error;
+      engine._logCaptured(input, !outcome.ok);
     } catch {
       // recording never changes the application's behaviour
     }

@@ -270,6 +270,19 @@ export function statementVerb(sql: string): string | undefined {
   return m ? m[0].toUpperCase() : undefined;
 }
 
+/** SQL text → its verb: statements repeat, so most executions are one lookup (at most 1000 kept). */
+const verbs = new Map<string, string | undefined>();
+
+function verbOf(sql: string): string | undefined {
+  let verb = verbs.get(sql);
+  if (verb === undefined && !verbs.has(sql)) {
+    verb = statementVerb(sql);
+    if (verbs.size >= 1000) verbs.clear();
+    verbs.set(sql, verb);
+  }
+  return verb;
+}
+
 /** What a statement produced, for `result.count`. */
 export interface QueryOutcome {
   readonly error?: unknown;
@@ -293,7 +306,7 @@ export function finishQuery(call: QueryCall, outcome: QueryOutcome): void {
           : call.values;
     }
     const database = ctx.database();
-    const verb = statementVerb(call.sql);
+    const verb = verbOf(call.sql);
     const failed = outcome.error !== undefined;
     const input: LogInput = {
       action: "QUERY_EXECUTION",

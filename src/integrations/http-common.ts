@@ -15,7 +15,7 @@ import type { AuditScope } from "../capture/scope.js";
 import { getDefaultEngine } from "../default-engine.js";
 import type { AuditEngine } from "../engine.js";
 import { ErrorCodes, VigilError } from "../errors.js";
-import type { Actor, Correlation, LogInput, Severity } from "../event/types.js";
+import type { Actor, Correlation, LogInput, Mutable, Result, Severity } from "../event/types.js";
 
 /** The part of a request the default actor reads; every framework's request has it. */
 export interface ActorSource {
@@ -109,6 +109,8 @@ export interface RequestAudit {
 }
 
 const MAX_USER_AGENT = 512;
+/** What the actor cache holds before the first read (no `req.user` is ever this). */
+const NOT_READ: unique symbol = Symbol("not read");
 const DEFAULT_MAX_BODY_BYTES = 16 * 1024;
 const SANE_REQUEST_ID = /^[A-Za-z0-9._~:@+=/-]{1,128}$/;
 const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
@@ -436,7 +438,7 @@ export function createHttpAuditor<Req>(
       // The scope's actor is read when each inner event is recorded, so a user set by
       // authentication middleware after this one is seen. With the default actor it is
       // computed again only when `req.user` changes.
-      let cachedFor: unknown = Symbol("none");
+      let cachedFor: unknown = NOT_READ;
       let cached: Actor | undefined;
       const currentActor = (): Actor | undefined => {
         if (!usesDefaultActor) return actorOf(req);
@@ -467,10 +469,15 @@ export function createHttpAuditor<Req>(
 
       const tap = captureBody ? new BodyTap(raw, maxBody) : undefined;
       let done = false;
-      const finish = (aborted: boolean): void => {
+      // One listener, attached with `on` (no `once` wrapper): a response emits 'close' once
+      // it is done, after 'finish' when it was completed and alone when the connection went
+      // away first, so `writableFinished` tells both apart. The event is built field by
+      // field: no temporary objects on the response's path.
+      const onClose = (): void => {
         if (done) return;
         done = true;
         try {
+          const aborted = !res.writableFinished;
           const status = res.statusCode;
           const route = adapter.route(req);
           let params: Record<string, unknown> | undefined;
@@ -481,43 +488,38 @@ export function createHttpAuditor<Req>(
               parsed !== undefined && parsed !== null
                 ? cappedParsedBody(parsed, maxBody)
                 : rawBody(tap, raw.headers["content-type"], maxBody);
-            if (body !== undefined) params = { ...params, body };
+            if (body !== undefined) params = params === undefined ? { body } : { ...params, body };
           }
-          const failed = aborted || status >= 400;
-          const actor = currentActor();
-          const tenant = tenantOf(req);
-          const input: LogInput = {
+          const result: { -readonly [K in keyof Result]?: Result[K] } = {
+            duration_ms: Math.round((performance.now() - started) * 1000) / 1000,
+          };
+          if (!aborted || res.headersSent) result.http_status = status;
+          if (aborted)
+            result.error = {
+              type: "ABORTED",
+              message: "the client closed the connection before the response was complete",
+            };
+          const input: Mutable<LogInput> = {
             action: actionType,
             category,
             method: raw.method ?? "GET",
             resource: route !== undefined ? { path, name: route } : { path },
-            ...(actor !== undefined ? { actor } : {}),
-            correlation,
-            status: failed ? "FAILURE" : "SUCCESS",
-            severity: severityFor(status, aborted),
-            result: {
-              duration_ms: Math.round((performance.now() - started) * 1000) / 1000,
-              ...(!aborted || res.headersSent ? { http_status: status } : {}),
-              ...(aborted
-                ? {
-                    error: {
-                      type: "ABORTED",
-                      message: "the client closed the connection before the response was complete",
-                    },
-                  }
-                : {}),
-            },
-            ...(params !== undefined ? { params } : {}),
-            ...(tenant !== undefined ? { tenant } : {}),
           };
+          const actor = currentActor();
+          if (actor !== undefined) input.actor = actor;
+          input.correlation = correlation;
+          input.status = aborted || status >= 400 ? "FAILURE" : "SUCCESS";
+          input.severity = severityFor(status, aborted);
+          input.result = result;
+          if (params !== undefined) input.params = params;
+          const tenant = tenantOf(req);
+          if (tenant !== undefined) input.tenant = tenant;
           engine.log(input);
         } catch {
           // recording never changes the application's behaviour
         }
       };
-      // A response emits 'close' once it is done, after 'finish' when it was completed and
-      // alone when the connection went away first: one listener tells both apart.
-      res.once("close", () => finish(!res.writableFinished));
+      res.on("close", onClose);
       return header !== undefined ? { scope, requestId, header } : { scope, requestId };
     },
   };

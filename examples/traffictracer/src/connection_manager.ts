@@ -10,10 +10,15 @@
  * const main = connections.createConnection({ database: "traffictracer" }); // in memory
  * const archive = connections.createConnection({ database: "archive", filename: "data/archive.db" });
  *
+ * With `new ConnectionManager({ auditStatements: true })` every statement the driver runs
+ * is recorded too (`DATABASE` / `QUERY_EXECUTION`, from `vigil-audit/better-sqlite3`),
+ * beside the connector's own `QUERY` events.
+ *
  * @module
  */
 import Database from "better-sqlite3";
 import { AuditContext } from "vigil-audit";
+import { auditSqlite } from "vigil-audit/better-sqlite3";
 import { DatabaseConnector } from "./db_connector.js";
 
 /** What TrafficTracer knows about a database to connect to. */
@@ -28,9 +33,24 @@ export interface ConnectionInfo {
   readonly fileMustExist?: boolean;
 }
 
+/** Options of {@link ConnectionManager}. */
+export interface ConnectionManagerOptions {
+  /**
+   * Also audit every statement at the driver (`auditSqlite` from `vigil-audit/better-sqlite3`):
+   * one `DATABASE` / `QUERY_EXECUTION` event per statement, with its SQL and bound values.
+   * Default false: the connector's `QUERY` events only.
+   */
+  readonly auditStatements?: boolean;
+}
+
 /** Opens and tracks TrafficTracer's database connections. */
 export class ConnectionManager {
   readonly #connections = new Map<string, DatabaseConnector>();
+  readonly #auditStatements: boolean;
+
+  constructor(options: ConnectionManagerOptions = {}) {
+    this.#auditStatements = options.auditStatements === true;
+  }
 
   /**
    * Open a connection and record `CONNECTION_CREATE` (category `DATABASE`, resource the
@@ -58,7 +78,7 @@ export class ConnectionManager {
       readonly: info.readonly === true,
       fileMustExist: info.fileMustExist === true,
     });
-    return new DatabaseConnector(db);
+    return new DatabaseConnector(this.#auditStatements ? auditSqlite(db) : db);
   }
 
   /** The open connection to `database`, if any. */

@@ -11,6 +11,7 @@
  * | route | does |
  * |---|---|
  * | `GET /api/v1/health` | liveness |
+ * | `GET /api/v1/roads/:road/measurements?limit=50` | the road's newest measurements (at most 500) through the audited {@link DatabaseConnector} |
  * | `POST /api/v1/query/execute` | `{ sql, params? }` → `{ result }` through the audited {@link DatabaseConnector} |
  * | `POST /api/v1/auth/login` | `{ username, password }` → a session, or 401 |
  * | `GET /api/v1/metrics/info` | the seed's info, with the `audit` block from `auditMetricsInfo()` |
@@ -27,7 +28,13 @@
  */
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
-import express, { type Express, type NextFunction, type Request, type Response } from "express";
+import express, {
+  type Express,
+  type NextFunction,
+  type Request,
+  type RequestHandler,
+  type Response,
+} from "express";
 import { expressAuditMiddleware } from "vigil-audit/express";
 import { auditMetricsInfo, prometheusHandler } from "vigil-audit/metrics";
 import { auditViewer, type ViewerIdentity } from "vigil-audit/viewer";
@@ -51,7 +58,16 @@ export interface AppOptions {
    * role (the seed's viewer panel).
    */
   readonly sessions?: SessionStore;
+  /**
+   * The request middleware mounted first. Default `expressAuditMiddleware({ exclude: ["/metrics"] })`
+   * (one `API` / `HTTP_REQUEST` event per request, and the request's scope); `null` mounts
+   * none. `bench/app.bench.mjs` measures the app without it and with `pino-http` in its place.
+   */
+  readonly requestLogger?: RequestHandler | null;
 }
+
+/** The most measurements `/api/v1/roads/:road/measurements` returns at once. */
+export const MAX_MEASUREMENTS = 500;
 
 /** The cookie login sets: HttpOnly, SameSite=Strict, so another site can neither read nor send it. */
 export const SESSION_COOKIE = "tt_session";
@@ -109,7 +125,11 @@ export function createApp(options: AppOptions): Express {
   const app = express();
   app.disable("x-powered-by");
   // First, so that every request is audited — including bodies the JSON parser rejects.
-  app.use(expressAuditMiddleware({ exclude: ["/metrics"] }));
+  const requestLogger =
+    options.requestLogger === undefined
+      ? expressAuditMiddleware({ exclude: ["/metrics"] })
+      : options.requestLogger;
+  if (requestLogger !== null) app.use(requestLogger);
   app.use(express.json({ limit: "64kb" }));
 
   const sessions = options.sessions;
@@ -131,6 +151,18 @@ export function createApp(options: AppOptions): Express {
 
   app.get("/api/v1/health", (_req, res) => {
     res.json({ status: "ok", version: options.version ?? "2.0.0", uptime_s: Math.round(process.uptime()) });
+  });
+
+  app.get("/api/v1/roads/:road/measurements", (req, res) => {
+    const limit = req.query.limit === undefined ? 50 : Number(req.query.limit);
+    if (!Number.isSafeInteger(limit) || limit < 1 || limit > MAX_MEASUREMENTS)
+      throw new HttpError(400, `limit: expected an integer from 1 to ${MAX_MEASUREMENTS}`);
+    const road = req.params.road;
+    const measurements = connector.executeQuery(
+      "SELECT measured_at, speed_kmh FROM measurements WHERE road = ? ORDER BY measured_at DESC LIMIT ?",
+      [road, limit],
+    );
+    res.json({ road, measurements });
   });
 
   app.post("/api/v1/query/execute", (req, res) => {

@@ -24,8 +24,9 @@ beforeAll(async () => {
   initializeForTest(logDir);
   const connector = connections.createConnection({ database: "traffictracer" });
   connector.executeScript(`
-    CREATE TABLE measurements (road TEXT, speed_kmh REAL);
-    INSERT INTO measurements VALUES ('A12', 54.5), ('A12', 38.0), ('E40', 92.0);
+    CREATE TABLE measurements (road TEXT, measured_at TEXT, speed_kmh REAL);
+    INSERT INTO measurements VALUES
+      ('A12', '2025-10-10T07:00Z', 54.5), ('A12', '2025-10-10T08:00Z', 38.0), ('E40', '2025-10-10T07:00Z', 92.0);
   `);
   const users = new UserDirectory();
   await users.addUser("yannick.verrydt", "Tr4fficTracer-2.0!");
@@ -104,6 +105,34 @@ describe("test_api_audit_middleware", () => {
       ["API", "HTTP_REQUEST", "SUCCESS"],
     ]);
     expect(events[0]).toMatchObject({ params: { params: ["A12"] }, result: { count: 1 } });
+  });
+
+  it("GET /api/v1/roads/:road/measurements returns the newest rows; its QUERY shares the request id", async () => {
+    const res = await request("GET", "/api/v1/roads/A12/measurements?limit=1", undefined, {
+      "x-request-id": "req-roads-1",
+    });
+    expect(res.status).toBe(200);
+    expect(res.body).toEqual({
+      road: "A12",
+      measurements: [{ measured_at: "2025-10-10T08:00Z", speed_kmh: 38 }],
+    });
+    await lastEventFor("/api/v1/roads/A12/measurements");
+    const events = await AuditQuery.search({
+      filters: { "correlation.request_id": "req-roads-1" },
+      order: "asc",
+    });
+    expect(events.map((e) => [e.action.type, e.result.status])).toEqual([
+      ["QUERY", "SUCCESS"],
+      ["HTTP_REQUEST", "SUCCESS"],
+    ]);
+    expect(events[0]).toMatchObject({ params: { params: ["A12", 1] }, result: { count: 1 } });
+    expect(events[1]?.action.resource).toEqual({
+      path: "/api/v1/roads/A12/measurements",
+      name: "/api/v1/roads/:road/measurements",
+    });
+
+    expect((await request("GET", "/api/v1/roads/A12/measurements?limit=0")).status).toBe(400);
+    expect((await request("GET", "/api/v1/roads/A12/measurements")).body.measurements).toHaveLength(2);
   });
 
   it("answers 400 for bad SQL and a malformed body, and records both as FAILURE", async () => {

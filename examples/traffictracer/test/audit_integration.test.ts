@@ -166,6 +166,29 @@ describe("createConnection (AuditContext)", () => {
     });
   });
 
+  it("with auditStatements, the driver also records each statement as QUERY_EXECUTION", async () => {
+    const audited = new ConnectionManager({ auditStatements: true });
+    try {
+      const connector = audited.createConnection({ database: "statements" });
+      expect(connector.executeQuery("SELECT ? AS speed_kmh", [54.5])).toEqual([{ speed_kmh: 54.5 }]);
+      await getAuditEngine().flush();
+      const onDisk = eventsOnDisk(logDir).filter(
+        (e) => (e.params as { sql?: string } | undefined)?.sql === "SELECT ? AS speed_kmh",
+      );
+      expect(onDisk.map((e) => [e.action.type, e.result.count])).toEqual([
+        ["QUERY_EXECUTION", 1],
+        ["QUERY", 1],
+      ]);
+      expect(onDisk[0]).toMatchObject({
+        action: { method: "SELECT" },
+        params: { values: [54.5] },
+        metadata: { driver: "better-sqlite3" },
+      });
+    } finally {
+      audited.closeAll();
+    }
+  });
+
   it("records a connection that cannot open as FAILURE and rethrows", () => {
     const missing = join(tmp.dir, "missing.db");
     expect(() =>

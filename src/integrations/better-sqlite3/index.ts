@@ -80,11 +80,14 @@ interface IteratorLike {
 
 type Method = (this: unknown, ...args: unknown[]) => unknown;
 
-/** The values one call binds: a lone array or object argument as is, several arguments as a list. */
-function boundValues(args: readonly unknown[]): unknown {
+/**
+ * The values one call binds: a lone array or object argument as is, several arguments as a
+ * list — the call's own rest array, which nothing else holds, so it is not copied.
+ */
+function boundValues(args: unknown[]): unknown {
   if (args.length === 0) return undefined;
   if (args.length === 1 && args[0] !== null && typeof args[0] === "object") return args[0];
-  return [...args];
+  return args;
 }
 
 const COUNTS: Readonly<Record<"run" | "get" | "all", (value: unknown) => number | undefined>> = {
