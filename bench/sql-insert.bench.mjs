@@ -74,7 +74,7 @@ function backend(dialect, table) {
   return createSqlBackend(backendConfig(dialect, table));
 }
 
-/** PostgreSQL's column array types, as the backend's unnest binds them. */
+/** PostgreSQL's array type of each column and the line, as the backend's unnest binds them. */
 const PG_TYPES = [
   "uuid",
   "timestamptz",
@@ -91,7 +91,6 @@ const PG_TYPES = [
   "text",
   "text",
   "text",
-  "boolean",
 ];
 
 /** A raw-driver writer for one table: the same statement shape vigil uses. */
