@@ -611,8 +611,10 @@ export async function connectPostgres(
       ? undefined
       : new PartitionSet(partitioning, table, tableName, schema, names.table);
   // one statement for every batch size: each column travels as one array parameter, so
-  // the server parses and plans the same text whatever the rows (no bind-parameter limit)
-  const insertText = `INSERT INTO ${table} (${[...BASE_COLUMNS, "line", "event"].join(", ")}) SELECT ${BASE_COLUMNS.join(", ")}, line, CASE WHEN j THEN line::jsonb END FROM unnest(${UNNEST_TYPES.map((t, i) => `$${i + 1}::${t}[]`).join(", ")}) AS u(${[...BASE_COLUMNS, "line", "j"].join(", ")})${
+  // the server parses and plans the same text whatever the rows (no bind-parameter limit);
+  // ORDER BY the arrays' ordinality: row_id follows the batch's order by statement, not by
+  // how unnest happens to emit its rows
+  const insertText = `INSERT INTO ${table} (${[...BASE_COLUMNS, "line", "event"].join(", ")}) SELECT ${BASE_COLUMNS.join(", ")}, line, CASE WHEN j THEN line::jsonb END FROM unnest(${UNNEST_TYPES.map((t, i) => `$${i + 1}::${t}[]`).join(", ")}) WITH ORDINALITY AS u(${[...BASE_COLUMNS, "line", "j", "vigil_position"].join(", ")}) ORDER BY vigil_position${
     // a partitioned table's key holds ts too: a retried event has the same id and ts
     partitions === undefined ? " ON CONFLICT (id) DO NOTHING" : " ON CONFLICT (id, ts) DO NOTHING"
   }`;
