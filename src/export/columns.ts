@@ -111,7 +111,8 @@ export function zoneOffsetMs(ms: number, zone: string): number {
 }
 
 /** `Date#toISOString`'s form, with a day of month up to 28 and an hour up to 23. */
-const CANONICAL_UTC = /^\d{4}-(?:0[1-9]|1[0-2])-(?:0[1-9]|1\d|2[0-8])T(?:[01]\d|2[0-3]):[0-5]\d:[0-5]\d\.\d{3}Z$/;
+const CANONICAL_UTC =
+  /^\d{4}-(?:0[1-9]|1[0-2])-(?:0[1-9]|1\d|2[0-8])T(?:[01]\d|2[0-3]):[0-5]\d:[0-5]\d\.\d{3}Z$/;
 
 /**
  * An instant as ISO 8601 in `zone`, with its offset: `2026-03-02T13:00:00.123+01:00`

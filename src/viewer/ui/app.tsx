@@ -42,7 +42,7 @@ const FRESH_MS = 4000;
  * Rows a live tail keeps: past it the oldest loaded rows are let go (and with them the next
  * page), so a tail left open for hours holds a bounded list.
  */
-export const TAIL_KEEP = 10_000;
+const TAIL_KEEP = 10_000;
 
 function errorText(err: unknown): string {
   if (err instanceof ApiError) return err.body.message;
