@@ -369,7 +369,7 @@ try {
 
   // (c) export everything: time and peak RSS of the process
   console.log("\n(c) vigil export of every event:");
-  for (const format of (process.env.BENCH_EXPORT_FORMATS ?? "xlsx,csv").split(",")) {
+  for (const format of (process.env.BENCH_EXPORT_FORMATS ?? "xlsx,csv").split(",").filter(Boolean)) {
     const out = join(store.dir, `all.${format}`);
     const run = await time(process.execPath, [
       "--import",

@@ -61,6 +61,7 @@ export function createBackends(config: ResolvedConfig, options: BackendFactoryOp
           decode,
           // plain lines are JSON.parse'd as they are; envelopes and sealed subjects are judged decoded
           plainLines: true,
+          sealedSubjects: open !== undefined,
           onWarning: options.onWarning,
           ...(options.beforePrune ? { beforePrune: options.beforePrune } : {}),
         }),

@@ -52,10 +52,16 @@ Examples:
       if (flags.format === "json") {
         await write(ctx.stdout, `${terminalSafeJson(page.events, 2)}\n`);
       } else if (flags.format === "ndjson") {
+        // lines are written in batches of about 64 KiB: one write per event costs more than the search
+        let batch = "";
         for (const event of page.events) {
-          const wait = write(ctx.stdout, `${terminalSafeJson(event)}\n`);
+          batch += `${terminalSafeJson(event)}\n`;
+          if (batch.length < 65_536) continue;
+          const wait = write(ctx.stdout, batch);
+          batch = "";
           if (wait) await wait;
         }
+        if (batch !== "") await write(ctx.stdout, batch);
       } else if (page.events.length > 0) {
         const lines = eventTable(page.events, terminalWidth(ctx.stdout, ctx.env));
         await write(ctx.stdout, `${lines.join("\n")}\n`);

@@ -96,10 +96,17 @@ export interface FileBackendOptions {
   readonly decode?: (line: string) => AuditEvent;
   /**
    * Whether `decode` returns, for a line that is neither an encryption envelope nor holds a
-   * sealed `subject` (`"ct":`), exactly the event the line's JSON holds — so searches may skip
-   * lines by their bytes without decoding them. Default: true without `decode`, else false.
+   * sealed `subject` (see `sealedSubjects`), exactly the event the line's JSON holds — so
+   * searches may skip lines by their bytes without decoding them. Default: true without
+   * `decode`, else false.
    */
   readonly plainLines?: boolean;
+  /**
+   * Whether `decode` opens erasure's sealed `subject` members (personal fields restored on
+   * reading): searches then decode every line with a `subject` member before judging it.
+   * False when erasure is off: a sealed member is then returned as it is stored. Default: true.
+   */
+  readonly sealedSubjects?: boolean;
   /** Reports non-fatal findings (a repaired torn line, a deleted backup). */
   readonly onWarning?: (message: string) => void;
   /**
@@ -194,6 +201,7 @@ export class FileBackend extends BaseBackend {
       listFiles: () => this.listFiles(),
       decode: this.#decode,
       plainLines: options.plainLines ?? options.decode === undefined,
+      sealedSubjects: options.sealedSubjects ?? true,
     };
     this.#warn = options.onWarning ?? (() => {});
     this.#beforePrune = options.beforePrune;

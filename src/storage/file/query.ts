@@ -39,6 +39,8 @@ export interface FileSource {
    * `decode` returns it, so its bytes may be judged. False: every line is decoded.
    */
   readonly plainLines: boolean;
+  /** Whether `decode` opens sealed subjects: a line with a `subject` member is then decoded before it is judged. */
+  readonly sealedSubjects: boolean;
 }
 
 /** Compare two events by (timestamp, id): the one order every backend uses. */
@@ -98,6 +100,7 @@ function plan(spec: QuerySpec, source: FileSource, useCursor: boolean): Plan {
       need,
       exact: where === undefined && tenant === undefined && after === undefined,
       opaque: !source.plainLines,
+      sealed: source.sealedSubjects,
       fromIso,
       toIso,
       ...(after !== undefined

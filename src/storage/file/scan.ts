@@ -1,14 +1,17 @@
 /**
- * Reading a store's files fast: files are read in 1 MiB chunks (the next read already on
- * the thread pool while this one is judged), each chunk is seen once as Latin-1 text so
- * byte offsets are string offsets, and a line is judged on its bytes before anything is
- * decoded: a line whose bytes lack a text the query requires ({@link lineNeed}), or whose
- * `timestamp` lies outside the range, is skipped without `JSON.parse`. Every search of a
- * text runs over the chunk once (a cursor per text), not once per line.
+ * Reading a store's files fast: files are read in 1 MiB chunks into two buffers used in
+ * turn (the next read already on the thread pool while this one is judged), each chunk is
+ * seen once as Latin-1 text, a window of at most {@link WINDOW} bytes at a time (so byte
+ * offsets are string offsets, and each string is a young-generation object: a longer one
+ * is allocated outside the heap's nursery and costs several times the copy), and a line is
+ * judged on its bytes before anything is decoded: a line whose bytes lack a text the query
+ * requires ({@link lineNeed}), or whose `timestamp` lies outside the range, is skipped
+ * without `JSON.parse`. Every search of a text runs over a window once (a cursor per
+ * text), not once per line.
  *
  * A line is judged on its bytes only when they say the same as its JSON: never an
- * encryption envelope, a line holding a sealed `subject` (`"ct":`, personal fields
- * restored on reading), nor a line that writes a character another way than
+ * encryption envelope, a line with a `subject` member when decoding opens erasure's sealed
+ * personal fields there, nor a line that writes a character another way than
  * `JSON.stringify` (`\u…`, `\/`). Those are decoded and judged by the evaluator.
  *
  * @module
@@ -19,13 +22,18 @@ import { createGunzip } from "node:zlib";
 import type { LineNeed } from "../../query/prefilter.js";
 
 const CHUNK = 1 << 20;
+/** The most bytes seen as one string (unless one line is longer): 64 KiB strings stay in the nursery. */
+const WINDOW = 60 * 1024;
 const ENVELOPE = Buffer.from('{"v":1,"kid":', "latin1");
 const NEWLINE = 0x0a;
 
-/** Finds the next occurrence of one pattern at or after a position, searching each stretch of a chunk once. */
+/** Finds the next occurrence of one pattern at or after a position, searching each stretch of a window once. */
 class Cursor {
   readonly #re: RegExp;
   #text = "";
+  /** The buffer offset of the text's first character. */
+  #base = 0;
+  /** The last occurrence found, relative to the text; -1 before any search. */
   #at = -1;
 
   /** The length of every match. */
@@ -36,32 +44,34 @@ class Cursor {
     this.#length = length;
   }
 
-  reset(text: string): void {
+  reset(text: string, base: number): void {
     this.#text = text;
+    this.#base = base;
     this.#at = -1;
   }
 
-  /** The first occurrence at or after `from` (`from` never decreases within a chunk), or Infinity. */
+  /** The buffer offset of the first occurrence at or after `from` (never decreasing within a window), or Infinity. */
   next(from: number): number {
-    if (this.#at >= from) return this.#at;
+    const rel = from - this.#base;
+    if (this.#at >= rel) return this.#at + this.#base;
     // test() allocates no match array; every pattern here has a fixed length
     const re = this.#re;
-    re.lastIndex = from;
+    re.lastIndex = rel;
     this.#at = re.test(this.#text) ? re.lastIndex - this.#length : Number.POSITIVE_INFINITY;
-    return this.#at;
+    return this.#at + this.#base;
   }
 }
 
-/** The next occurrence of fixed bytes, searched natively in the chunk's Buffer (memchr/memmem). */
+/** The next occurrence of a byte, searched natively in the chunk's Buffer (memchr). */
 class ByteCursor {
-  readonly #needle: Buffer | number;
+  readonly #needle: number;
   /** For `\\`: only a backslash followed by one of these bytes counts. */
   readonly #then: readonly number[] | undefined;
   #buf: Buffer = Buffer.alloc(0);
   #length = 0;
   #at = -1;
 
-  constructor(needle: Buffer | number, then?: readonly number[]) {
+  constructor(needle: number, then?: readonly number[]) {
     this.#needle = needle;
     this.#then = then;
   }
@@ -123,6 +133,8 @@ export interface JudgeOptions {
   readonly exact: boolean;
   /** The bytes say nothing sure (lines are not plain JSON): every line is decoded. */
   readonly opaque?: boolean;
+  /** Lines with a `subject` member may hold sealed personal fields, restored by decoding: they are decoded. */
+  readonly sealed: boolean;
   /** Inclusive lower bound on the timestamp text. */
   readonly fromIso?: string | undefined;
   /** Exclusive upper bound on the timestamp text. */
@@ -137,7 +149,12 @@ export class LineJudge {
   readonly #test: Test | undefined;
   readonly #cursors: Cursor[] = [];
   readonly #escape = new ByteCursor(0x5c, [0x75, 0x2f]); // \u, \/
-  readonly #sealed = new ByteCursor(Buffer.from('"ct":', "latin1"));
+  /**
+   * With `sealed`: erasure's sealed member is a top-level `subject` (`"subject":{"ct":…}`), so
+   * a line without the bytes `"subject"` (nor an escape) holds none. A RegExp over the Latin-1
+   * text: its letters let it skip ahead, where a search for `"ct":` stops at every quote.
+   */
+  readonly #sealed: Cursor | undefined;
   /** Found in every line: a RegExp over the Latin-1 text (a native Buffer search pays a setup per call). */
   readonly #stamp: Cursor;
   readonly #options: JudgeOptions;
@@ -150,6 +167,7 @@ export class LineJudge {
     this.#options = options;
     this.#test = this.#compile(options.need);
     this.#stamp = this.#cursor(/"timestamp"/g, 11);
+    this.#sealed = options.sealed ? this.#cursor(/"subject"/g, 9) : undefined;
 
     this.#timed =
       options.fromIso !== undefined ||
@@ -193,14 +211,17 @@ export class LineJudge {
   /** Start on a new chunk: `buf[0, length)`. */
   reset(buf: Buffer, length: number): void {
     this.#buf = buf;
-    // texts are searched in the Latin-1 text (one character per byte, so offsets agree)
-    const text = buf.toString("latin1", 0, length);
-    for (const c of this.#cursors) c.reset(text);
     this.#escape.reset(buf, length);
-    this.#sealed.reset(buf, length);
   }
 
-  /** The line `[start, end)` of the current chunk: skip, decode, or a sure match. Sets {@link timestamp}. */
+  /** Start on a window of whole lines of the chunk: `[start, end)`. */
+  window(start: number, end: number): void {
+    // texts are searched in the Latin-1 text (one character per byte, so offsets agree)
+    const text = this.#buf.toString("latin1", start, end);
+    for (const c of this.#cursors) c.reset(text, start);
+  }
+
+  /** The line `[start, end)` of the current window: skip, decode, or a sure match. Sets {@link timestamp}. */
   judge(start: number, end: number): Verdict {
     this.timestamp = undefined;
     if (this.#options.opaque) return Verdict.Decode;
@@ -209,7 +230,7 @@ export class LineJudge {
       (buf[start + 2] === 0x76 &&
         buf.compare(ENVELOPE, 0, ENVELOPE.length, start, start + ENVELOPE.length) === 0) ||
       this.#escape.next(start) < end ||
-      this.#sealed.next(start) < end
+      (this.#sealed !== undefined && this.#sealed.next(start) < end)
     )
       return Verdict.Decode;
     if (this.#test !== undefined && !this.#test(start, end)) return Verdict.Skip;
@@ -258,6 +279,7 @@ export interface Chunk {
 /**
  * The chunks of a file, each ending at a line end; a last line without its newline (a write
  * in progress, or torn) is left out. The next read is started before a chunk is handed over.
+ * A chunk's buffer is read into again once the next chunk is asked for: copy what is kept.
  */
 export async function* readChunks(path: string, gzip: boolean): AsyncGenerator<Chunk> {
   if (gzip) {
@@ -266,10 +288,14 @@ export async function* readChunks(path: string, gzip: boolean): AsyncGenerator<C
   }
   const fh: FileHandle = await open(path, "r");
   try {
-    /** Reads the next chunk into a new buffer, after `carry` (the previous chunk's unfinished line). */
+    /** The buffer not being read into nor judged (a fresh buffer costs page faults and GC). */
+    let spare: Buffer | undefined;
+    /** Reads the next chunk after `carry` (the previous chunk's unfinished line) into the spare buffer. */
     const read = (carry: Buffer | undefined): Promise<{ buf: Buffer; n: number }> => {
       const head = carry?.length ?? 0;
-      const buf = Buffer.allocUnsafe(head + CHUNK);
+      const buf =
+        spare !== undefined && spare.length >= head + CHUNK ? spare : Buffer.allocUnsafe(head + CHUNK);
+      spare = undefined;
       if (carry) carry.copy(buf, 0);
       return fh.read(buf, head, CHUNK, null).then((r) => ({ buf, n: head + r.bytesRead }));
     };
@@ -283,6 +309,7 @@ export async function* readChunks(path: string, gzip: boolean): AsyncGenerator<C
       before = carry?.length ?? 0;
       pending = read(carry); // on the thread pool while this chunk is judged
       if (last >= 0) yield { buf, length: last + 1 };
+      spare = buf; // judged: the read after next goes into it
     }
   } finally {
     await fh.close().catch(() => undefined);
@@ -336,12 +363,21 @@ export function judgeChunk(
   judge.reset(buf, length);
   let start = 0;
   while (start < length) {
-    const nl = buf.indexOf(NEWLINE, start);
-    const end = nl < 0 ? length : nl;
-    if (end > start) {
-      const verdict = judge.judge(start, end);
-      if (verdict !== Verdict.Skip) visit(start, end, verdict);
+    // a window of whole lines, at most WINDOW bytes unless its one line is longer
+    let stop = start + WINDOW >= length ? length : buf.lastIndexOf(NEWLINE, start + WINDOW - 1) + 1;
+    if (stop <= start) {
+      const nl = buf.indexOf(NEWLINE, start + WINDOW);
+      stop = nl < 0 || nl >= length ? length : nl + 1;
     }
-    start = end + 1;
+    judge.window(start, stop);
+    while (start < stop) {
+      const nl = buf.indexOf(NEWLINE, start);
+      const end = nl < 0 || nl >= stop ? stop : nl;
+      if (end > start) {
+        const verdict = judge.judge(start, end);
+        if (verdict !== Verdict.Skip) visit(start, end, verdict);
+      }
+      start = end + 1;
+    }
   }
 }
