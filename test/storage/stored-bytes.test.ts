@@ -43,14 +43,16 @@ function configFor(mode: Parameters<typeof corpusConfig>[1]): ResolvedConfig {
   return loadConfig(corpusConfig(join(tmp.dir, `${mode}-${++dirs}`), mode), { env: {} });
 }
 
-/** Writes the records through a file backend (batches of 7, several files) and reads back every file's bytes. */
+/** Writes the records through a file backend (batches of `size`, several files) and reads back every file's bytes. */
 async function throughFileBackend(
   config: ResolvedConfig,
   records: StoredRecord[],
+  size = 7,
 ): Promise<Map<string, Buffer>> {
   const backendConfig = config.storage.backends[0] as FileBackendConfig;
   const backend = new FileBackend({ config: backendConfig, application: "corpus" });
-  for (let i = 0; i < records.length; i += 7) await backend.write(records.slice(i, i + 7), { sync: false });
+  for (let i = 0; i < records.length; i += size)
+    await backend.write(records.slice(i, i + size), { sync: false });
   await backend.close();
   const out = new Map<string, Buffer>();
   for (const name of readdirSync(backendConfig.directory))
@@ -132,6 +134,21 @@ test("erasure-sealed events: the stored line is their canonical form, on disk by
   expect(records.filter((r) => r.event.subject !== undefined).length).toBeGreaterThan(5);
   for (const { event, line } of records) expect(line).toBe(escapeSeparators(canonicalize(event)));
   const files = await throughFileBackend(config, records);
+  const backend = new FileBackend({
+    config: config.storage.backends[0] as FileBackendConfig,
+    application: "corpus",
+  });
+  const want = expectedFiles(backend, records);
+  await backend.close();
+  for (const [name, bytes] of want) expect(files.get(name)!.equals(bytes), name).toBe(true);
+});
+
+test("a batch larger than the buffer the file backend keeps reaches the files byte for byte", async () => {
+  const config = configFor("unsigned");
+  const once = storedLines(config);
+  const records = [...once, ...once, ...once, ...once, ...once, ...once];
+  expect(records.reduce((n, r) => n + r.line.length, 0) * 3).toBeGreaterThan(4 * 1024 * 1024);
+  const files = await throughFileBackend(config, records, records.length);
   const backend = new FileBackend({
     config: config.storage.backends[0] as FileBackendConfig,
     application: "corpus",

@@ -337,7 +337,14 @@ export class FileBackend extends BaseBackend {
       }
       // every file's lines are encoded into one buffer, each file in its own region (a
       // failed batch compares them with the file's tail to take them back)
-      buf = this.#takeBuffer(units * 3);
+      // three bytes per UTF-16 unit at most; a batch too big for the kept buffer is measured
+      // exactly instead, so its one-off buffer is no larger than the bytes
+      let bytes = units * 3;
+      if (bytes > KEPT_BATCH_BUFFER) {
+        bytes = 0;
+        for (const record of batch) bytes += Buffer.byteLength(record.line) + 1;
+      }
+      buf = this.#takeBuffer(bytes);
       let start = 0;
       for (const [name, lines] of byFile) {
         let end = start;
