@@ -70,6 +70,9 @@ const DAY_MS = 86_400_000;
 const fdatasyncAsync = promisify(fdatasync);
 /** Open files kept at once; the least recently written is closed past this. */
 const MAX_OPEN_FILES = 32;
+/** The largest batch buffer a file backend keeps for the next batch (a bigger batch gets a buffer of its own). */
+const KEPT_BATCH_BUFFER = 4 * 1024 * 1024;
+const NO_BUFFER = Buffer.alloc(0);
 /** How long a size rotation waits for another process's rotation before writing on. */
 const ROTATE_WAIT_MS = 500;
 /** After such a wait failed, how long size rotation is not tried (the file grows past max_bytes). */
@@ -168,6 +171,7 @@ export class FileBackend extends BaseBackend {
   /** The background fdatasyncs running, awaited by close(). */
   readonly #syncing = new Set<Promise<void>>();
   readonly #names = new Map<string, string>();
+  #buffer: Buffer = NO_BUFFER;
   readonly #rotateLock: StoreLock;
   readonly #maintainLock: StoreLock;
   readonly #sizeRotation: boolean;
@@ -324,9 +328,11 @@ export class FileBackend extends BaseBackend {
     if (batch.length === 0) return [];
     const touched: OpenFile[] = [];
     const appended: Appended[] = [];
+    let buf: Buffer | undefined;
     try {
       this.#ensureDir();
       const byFile = new Map<string, string[]>();
+      let units = 0;
       for (const record of batch) {
         const name = this.fileNameFor(record.event);
         let lines = byFile.get(name);
@@ -335,9 +341,27 @@ export class FileBackend extends BaseBackend {
           byFile.set(name, lines);
         }
         lines.push(record.line);
+        units += record.line.length + 1;
       }
+      // every file's lines are encoded into one buffer, each file in its own region (a
+      // failed batch compares them with the file's tail to take them back)
+      // three bytes per UTF-16 unit at most; a batch too big for the kept buffer is measured
+      // exactly instead, so its one-off buffer is no larger than the bytes
+      let bytes = units * 3;
+      if (bytes > KEPT_BATCH_BUFFER) {
+        bytes = 0;
+        for (const record of batch) bytes += Buffer.byteLength(record.line) + 1;
+      }
+      buf = this.#takeBuffer(bytes);
+      let start = 0;
       for (const [name, lines] of byFile) {
-        const file = this.#append(name, `${lines.join("\n")}\n`, syncNow, appended);
+        let end = start;
+        for (const line of lines) {
+          end += buf.write(line, end);
+          buf[end++] = 0x0a;
+        }
+        const file = this.#append(name, buf.subarray(start, end), syncNow, appended);
+        start = end;
         if (pin) file.syncs++;
         touched.push(file);
       }
@@ -353,6 +377,8 @@ export class FileBackend extends BaseBackend {
       throw new StorageError(this.name, `cannot write to ${this.directory}: ${(err as Error).message}`, {
         cause: err,
       });
+    } finally {
+      if (buf !== undefined) this.#keepBuffer(buf);
     }
   }
 
@@ -383,8 +409,26 @@ export class FileBackend extends BaseBackend {
     else closeQuietly(file.fd);
   }
 
-  #append(name: string, text: string, sync: boolean, appended: Appended[]): OpenFile {
-    const buf = Buffer.from(text);
+  /**
+   * A buffer of at least `bytes` for encoding a batch: the same one batch after batch (a
+   * fresh ~50 KB buffer per batch costs more than writing it). The caller owns it until it
+   * gives it back with {@link #keepBuffer}: a batch written meanwhile from inside this one (an
+   * error handler that logs synchronously) gets a buffer of its own.
+   */
+  #takeBuffer(bytes: number): Buffer {
+    const kept = this.#buffer;
+    this.#buffer = NO_BUFFER;
+    if (bytes <= kept.length) return kept;
+    return Buffer.allocUnsafe(
+      bytes > KEPT_BATCH_BUFFER ? bytes : Math.min(KEPT_BATCH_BUFFER, Math.max(bytes, kept.length * 2)),
+    );
+  }
+
+  #keepBuffer(buf: Buffer): void {
+    if (buf.length <= KEPT_BATCH_BUFFER && buf.length > this.#buffer.length) this.#buffer = buf;
+  }
+
+  #append(name: string, buf: Buffer, sync: boolean, appended: Appended[]): OpenFile {
     const bytes = buf.length;
     // Each batch checks that the path still names the open file: a file renamed or deleted
     // by someone else (logrotate, an operator, the directory removed) is followed instead
