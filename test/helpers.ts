@@ -48,3 +48,17 @@ export function rawLines(dir: string): string[] {
 export function eventsOnDisk(dir: string): AuditEvent[] {
   return rawLines(dir).map((l) => JSON.parse(l) as AuditEvent);
 }
+
+/** Wait (bounded: `tries` × 10 ms) until `check` returns a value; fails naming `what`. */
+export async function eventually<T>(
+  check: () => T | undefined | Promise<T | undefined>,
+  what: string,
+  tries = 400,
+): Promise<T> {
+  for (let i = 0; i < tries; i++) {
+    const value = await check();
+    if (value !== undefined) return value;
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  throw new Error(`gave up waiting for ${what}`);
+}

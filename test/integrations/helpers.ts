@@ -52,15 +52,7 @@ export function testEngine(extra: VigilConfig = {}): TestEngine {
   };
 }
 
-/** Wait (bounded) until `check` returns a value; fails with `what` after `tries` turns of the event loop. */
-export async function eventually<T>(check: () => T | undefined, what: string, tries = 400): Promise<T> {
-  for (let i = 0; i < tries; i++) {
-    const value = check();
-    if (value !== undefined) return value;
-    await new Promise((r) => setTimeout(r, 5));
-  }
-  throw new Error(`gave up waiting for ${what}`);
-}
+export { eventually } from "../helpers.js";
 
 /** Listen on 127.0.0.1, port 0; resolves the base URL. */
 export async function listen(server: Server): Promise<string> {

@@ -4,7 +4,7 @@ import { gunzipSync } from "node:zlib";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { AuditEngine } from "../../src/engine.js";
 import type { AuditEvent } from "../../src/event/types.js";
-import { eventsOnDisk, fileEngine, tempDir } from "../helpers.js";
+import { eventsOnDisk, eventually, fileEngine, tempDir } from "../helpers.js";
 
 let dir: string;
 let cleanup: () => void;
@@ -119,8 +119,12 @@ describe("file backend: maintenance", () => {
     utimesSync(join(dir, "t_audit_db_2026-01-01.log"), old, old);
     const e = engine({ rotation: { compress: true, compress_after_days: 7 } }, "t");
     await e.flush();
-    await new Promise((r) => setTimeout(r, 200)); // open() runs maintenance in the background
-    expect(files()).toEqual(["t_audit_db_2026-01-01.log.gz", "t_audit_db_2026-01-02.log"]);
+    // open() runs maintenance in the background
+    const gzipped = ["t_audit_db_2026-01-01.log.gz", "t_audit_db_2026-01-02.log"];
+    await eventually(() => (files().join() === gzipped.join() ? true : undefined), "the gzip", 1000).catch(
+      () => {},
+    );
+    expect(files()).toEqual(gzipped);
     const text = gunzipSync(readFileSync(join(dir, "t_audit_db_2026-01-01.log.gz"))).toString();
     expect(JSON.parse(text).timestamp).toBe("2026-01-01T12:00:00.000Z");
     const found = await e.search({ from: "2025-12-31", to: "2026-01-03", order: "asc" });
@@ -137,12 +141,11 @@ describe("file backend: maintenance", () => {
     const warnings: string[] = [];
     const e = engine({ rotation: { backup_count: 2 } }, "t");
     e.on("warning", (w) => warnings.push(w));
-    await new Promise((r) => setTimeout(r, 200));
-    expect(files()).toEqual([
-      "t_audit_api_2026-01-01.log",
-      "t_audit_db_2026-01-02.log",
-      "t_audit_db_2026-01-03.log",
-    ]);
+    const kept = ["t_audit_api_2026-01-01.log", "t_audit_db_2026-01-02.log", "t_audit_db_2026-01-03.log"];
+    await eventually(() => (files().join() === kept.join() ? true : undefined), "the pruning", 1000).catch(
+      () => {},
+    );
+    expect(files()).toEqual(kept);
   });
 
   it("asks beforePrune first: files go only when it resolves, and are kept with a warning when it rejects", async () => {

@@ -168,16 +168,4 @@ export async function viewerEvents(engine: AuditEngine, type?: string): Promise<
   return events.filter((e) => e.action.type.startsWith("VIEWER_"));
 }
 
-/** Wait (bounded) until `check` returns a value. */
-export async function eventually<T>(
-  check: () => T | undefined | Promise<T | undefined>,
-  what: string,
-  tries = 400,
-): Promise<T> {
-  for (let i = 0; i < tries; i++) {
-    const value = await check();
-    if (value !== undefined) return value;
-    await new Promise((r) => setTimeout(r, 10));
-  }
-  throw new Error(`gave up waiting for ${what}`);
-}
+export { eventually } from "../helpers.js";
