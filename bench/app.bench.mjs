@@ -36,6 +36,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { loadavg, tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+import { childMessage, median } from "./stats.mjs";
 
 const CONFIGS = ["off", "vigil", "pino-http"];
 const USER = "yannick.verrydt";
@@ -172,7 +173,7 @@ async function main() {
       const execArgv = ["--import", "tsx"];
       if (profileDir) execArgv.push("--cpu-prof", `--cpu-prof-dir=${join(profileDir, config)}`);
       const child = fork(self, ["--server", config, dir], { execArgv, stdio: "inherit" });
-      const { url } = await once(child, (m) => m.url !== undefined);
+      const { url } = await childMessage(child, (m) => m.url !== undefined);
       const line = [];
       for (const route of routes) {
         const spec = { connections, ...ROUTES[route], url: `${url}${ROUTES[route].path}` };
@@ -195,7 +196,7 @@ async function main() {
         );
       }
       child.send("stop");
-      const stopping = once(child, (m) => m.stopped);
+      const stopping = childMessage(child, (m) => m.stopped);
       stopping.catch(() => {}); // the kill below ends it when the timeout wins
       const stopped = await Promise.race([
         stopping,
@@ -254,7 +255,7 @@ async function main() {
 
 /** The child's CPU time so far, in µs. */
 function cpuTime(child) {
-  const reply = once(child, (m) => m.cpu !== undefined);
+  const reply = childMessage(child, (m) => m.cpu !== undefined);
   child.send("cpu");
   return reply.then((m) => m.cpu);
 }
@@ -288,25 +289,6 @@ function summary(rows) {
     cpuUs: median(rows.map((r) => r.cpuUs)),
     errors: rows.reduce((n, r) => n + r.errors, 0),
   };
-}
-
-function median(xs) {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-}
-
-function once(child, match) {
-  return new Promise((resolve, reject) => {
-    const onMessage = (m) => {
-      if (!match(m)) return;
-      child.off("message", onMessage);
-      child.off("exit", onExit);
-      resolve(m);
-    };
-    const onExit = (code, signal) => reject(new Error(`bench server exited (${signal ?? `code ${code}`})`));
-    child.on("message", onMessage);
-    child.on("exit", onExit);
-  });
 }
 
 function pct(x) {

@@ -17,6 +17,7 @@ import { setImmediate as tick } from "node:timers/promises";
 import pino from "pino";
 import { AuditEngine } from "../dist/index.js";
 import { makeEvent, makeLogInput } from "./event.mjs";
+import { median } from "./stats.mjs";
 
 const N = Number(process.env.BENCH_EVENTS ?? 200_000);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
@@ -174,7 +175,6 @@ for (let round = 0; round < ROUNDS; round++) {
   }
 }
 
-const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const spread = (xs) => `${fmt(Math.min(...xs))}–${fmt(Math.max(...xs))}`;
 const vc = median(results.vigilCall);
 const pc = median(results.pinoCall);

@@ -17,6 +17,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:f
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { childMessage } from "./stats.mjs";
 
 const VARIANTS = ["baseline", "vigil", "pino-http"];
 const STOP_TIMEOUT_MS = 15_000;
@@ -87,13 +88,13 @@ async function main() {
         execArgv: ["--import", "tsx"],
         stdio: "inherit",
       });
-      const { port } = await once(child, (m) => m.port !== undefined);
+      const { port } = await childMessage(child, (m) => m.port !== undefined);
       const url = `http://127.0.0.1:${port}/api/v1/health`;
       await autocannon({ url, connections, duration: warmup });
       const r = await autocannon({ url, connections, duration });
       child.send("stop");
       // A server whose engine cannot flush must not hang the benchmark.
-      const stopping = once(child, (m) => m.stopped);
+      const stopping = childMessage(child, (m) => m.stopped);
       stopping.catch(() => {}); // the kill below ends it when the timeout wins
       const stopped = await Promise.race([
         stopping,
@@ -143,20 +144,6 @@ async function main() {
   console.log(
     `vigil vs pino-http: ${vsPino >= 0 ? "+" : ""}${vsPino.toFixed(1)}% throughput (target: not worse) ${vsPino >= 0 ? "OK" : "MISSED"}`,
   );
-}
-
-function once(child, match) {
-  return new Promise((resolve, reject) => {
-    const onMessage = (m) => {
-      if (!match(m)) return;
-      child.off("message", onMessage);
-      child.off("exit", onExit);
-      resolve(m);
-    };
-    const onExit = (code, signal) => reject(new Error(`bench server exited (${signal ?? `code ${code}`})`));
-    child.on("message", onMessage);
-    child.on("exit", onExit);
-  });
 }
 
 function countLines(file) {

@@ -15,6 +15,7 @@ import { resolveConfig } from "../src/config/validate.ts";
 import { OtlpBackend } from "../src/storage/otlp/backend.ts";
 import { exportRequest, resourceAttributes, toLogRecord, unixNanos } from "../src/storage/otlp/mapping.ts";
 import { inBatches, makeRecords } from "./event.mjs";
+import { median } from "./stats.mjs";
 
 const N = Number(process.env.BENCH_EVENTS ?? 50_000);
 const BATCH = Number(process.env.BENCH_BATCH ?? 500);
@@ -82,7 +83,6 @@ async function raw(list, compression) {
   return performance.now() - started;
 }
 
-const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const rate = (ms) => Math.round((N / ms) * 1000);
 
 console.log(

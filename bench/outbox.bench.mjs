@@ -19,6 +19,7 @@ import Database from "better-sqlite3";
 import pg from "pg";
 import { AuditEngine } from "../src/engine.ts";
 import { createAuditOutbox } from "../src/outbox/index.ts";
+import { median } from "./stats.mjs";
 
 const N = Number(process.env.BENCH_TX ?? 2000);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
@@ -47,7 +48,6 @@ const input = (i) => ({
   metadata: { amount: i },
 });
 const rate = (n, ms) => Math.round((n / ms) * 1000);
-const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 async function sqlite() {
   const e = engine("sqlite");

@@ -33,6 +33,7 @@ import { syncBuiltinESMExports } from "node:module";
 import { tmpdir } from "node:os";
 import { basename, join, resolve } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
+import { median } from "./stats.mjs";
 
 const ROOT = resolve(fileURLToPath(new URL("..", import.meta.url)));
 const DIST = resolve(process.env.VIGIL_BENCH_DIST ?? join(ROOT, "dist"));
@@ -231,7 +232,6 @@ function time(cmd, args, options = {}) {
   });
 }
 
-const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const fmt = (ms) => (ms >= 1000 ? `${(ms / 1000).toFixed(2)} s` : `${ms.toFixed(0)} ms`);
 const PEAK_RSS = `data:text/javascript,process.on("exit",()=>process.stderr.write("peak_rss_kib="+process.resourceUsage().maxRSS+"\\n"))`;
 

@@ -34,6 +34,7 @@ import { AuditEngine } from "../src/engine.ts";
 import { createSqlBackend } from "../src/storage/sql/index.ts";
 import { BASE_COLUMNS, baseRow, derivedName } from "../src/storage/sql/schema.ts";
 import { inBatches, makeLogInput, makeRecords } from "./event.mjs";
+import { median } from "./stats.mjs";
 
 const N = Number(process.env.BENCH_EVENTS ?? 20_000);
 const BATCH = Number(process.env.BENCH_BATCH ?? 100);
@@ -255,7 +256,6 @@ async function measureRaw(dialect, table, list, size, form) {
   return list.length / seconds;
 }
 
-const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const spread = (xs) => `${fmt(Math.min(...xs))}–${fmt(Math.max(...xs))}`;
 const fmt = (x) => Math.round(x).toLocaleString("en");
 const load = () =>
