@@ -547,8 +547,10 @@ export class SqlBackend extends BaseBackend {
       // The range's bound on the side the pages move away from is left out once the keyset
       // implies it: SQLite takes one upper (lower) bound of `ts` as its index range, and with
       // `ts < to` kept it would walk every row already returned before each page.
-      if (from !== undefined && (desc || !keysetImplies(after, from, false))) conds.push(sql`ts >= ${from}`);
-      if (to !== undefined && (!desc || !keysetImplies(after, to, true))) conds.push(sql`ts < ${to}`);
+      if (from !== undefined && (desc || !keysetImplies(after, from, false)))
+        conds.push(c.dialect.leaves.timestampCompare(">=", from));
+      if (to !== undefined && (!desc || !keysetImplies(after, to, true)))
+        conds.push(c.dialect.leaves.timestampCompare("<", to));
       conds.push(...filter);
       if (after !== undefined) conds.push(c.dialect.keyset(after, desc));
       const size = pageLimit();
@@ -616,8 +618,8 @@ export class SqlBackend extends BaseBackend {
     const c = await this.#readable();
     const pred = compileWhere(spec.where, this.#leaves(c), this.#options.sealed);
     const range: Sql[] = [];
-    if (spec.from !== undefined) range.push(sql`ts >= ${spec.from.toISOString()}`);
-    if (spec.to !== undefined) range.push(sql`ts < ${spec.to.toISOString()}`);
+    if (spec.from !== undefined) range.push(c.dialect.leaves.timestampCompare(">=", spec.from.toISOString()));
+    if (spec.to !== undefined) range.push(c.dialect.leaves.timestampCompare("<", spec.to.toISOString()));
     const bound = this.#tenantCond(c, spec);
     if (bound !== true) range.push(bound);
     let total = 0;
@@ -662,8 +664,8 @@ export class SqlBackend extends BaseBackend {
     const pred = compileWhere(spec.where, this.#leaves(c), this.#options.sealed);
     if (!isExact(pred)) return undefined;
     const conds: Sql[] = [raw(`${column} IS NOT NULL`)];
-    if (spec.from !== undefined) conds.push(sql`ts >= ${spec.from.toISOString()}`);
-    if (spec.to !== undefined) conds.push(sql`ts < ${spec.to.toISOString()}`);
+    if (spec.from !== undefined) conds.push(c.dialect.leaves.timestampCompare(">=", spec.from.toISOString()));
+    if (spec.to !== undefined) conds.push(c.dialect.leaves.timestampCompare("<", spec.to.toISOString()));
     const bound = this.#tenantCond(c, spec);
     if (bound !== true) conds.push(bound);
     if (pred.sub !== true) conds.push(condSql(pred.sub));
@@ -737,8 +739,10 @@ export class SqlBackend extends BaseBackend {
     const bounds: Sql[] = [];
     if (options.from !== undefined || options.to !== undefined) {
       const range: Sql[] = [];
-      if (options.from !== undefined) range.push(sql`ts >= ${options.from.toISOString()}`);
-      if (options.to !== undefined) range.push(sql`ts < ${options.to.toISOString()}`);
+      if (options.from !== undefined)
+        range.push(c.dialect.leaves.timestampCompare(">=", options.from.toISOString()));
+      if (options.to !== undefined)
+        range.push(c.dialect.leaves.timestampCompare("<", options.to.toISOString()));
       const rows = await this.#all(
         c,
         sql`SELECT MIN(${raw(rowId)}) AS lo, MAX(${raw(rowId)}) AS hi FROM ${raw(table)} WHERE ${join(range, " AND ")}`,
@@ -748,7 +752,8 @@ export class SqlBackend extends BaseBackend {
       if (lo === null || lo === undefined || hi === null || hi === undefined) return;
       bounds.push(sql`${raw(rowId)} >= ${Number(lo)}`, sql`${raw(rowId)} <= ${Number(hi)}`);
     }
-    if (options.olderThan !== undefined) bounds.push(sql`ts < ${options.olderThan.toISOString()}`);
+    if (options.olderThan !== undefined)
+      bounds.push(c.dialect.leaves.timestampCompare("<", options.olderThan.toISOString()));
     let after: number | undefined;
     for (;;) {
       const conds = after === undefined ? bounds : [...bounds, sql`${raw(rowId)} > ${after}`];
@@ -897,7 +902,7 @@ export class SqlBackend extends BaseBackend {
     if (options.dryRun) {
       const rows = await c.client.all(
         render(
-          sql`SELECT COUNT(*) AS n FROM ${raw(c.dialect.table)} WHERE ts < ${iso}`,
+          sql`SELECT COUNT(*) AS n FROM ${raw(c.dialect.table)} WHERE ${c.dialect.leaves.timestampCompare("<", iso)}`,
           c.dialect.placeholders,
         ),
       );

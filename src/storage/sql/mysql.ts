@@ -15,9 +15,14 @@
  * session variable `@vigil_allow_delete` is 1, which only the deletion path sets. DDL is
  * not transactional in MySQL: migrations run under `GET_LOCK` instead.
  *
+ * On MariaDB `ts` is `DATETIME(3)` (schema version 5, converted from the text of earlier
+ * versions by restartable steps); reads give it back as the canonical ISO text, and a bound
+ * or cursor that is not canonical compares with that text. MySQL 8 keeps the text column.
+ *
  * @module
  */
 import type { DatabaseConnectionConfig } from "../../config/types.js";
+import { ErrorCodes, VigilError } from "../../errors.js";
 import type { StoredRecord } from "../backend.js";
 import {
   type EqualityTarget,
@@ -29,7 +34,16 @@ import {
   type TextColumn,
   widen,
 } from "./compile.js";
-import { type Connected, type Dialect, LOWER, type SqlBackendOptions, textKeyset, UPPER } from "./dialect.js";
+import {
+  type Connected,
+  type Dialect,
+  isCanonicalTs,
+  type KeysetPosition,
+  LOWER,
+  type SqlBackendOptions,
+  textKeyset,
+  UPPER,
+} from "./dialect.js";
 import {
   connectionClient,
   loadDriver,
@@ -41,11 +55,11 @@ import {
 } from "./driver.js";
 import {
   BASE_COLUMNS,
+  type BaseRow,
   baseRow,
   derivedName,
   type Migration,
   parseTableName,
-  rewriteColumns,
   V1_COLUMNS,
 } from "./schema.js";
 import { join, type Rendered, raw, render, type Sql, sql } from "./sql.js";
@@ -161,12 +175,70 @@ function foldSql(x: Sql): Sql {
   return sql([prefix, suffix], x);
 }
 
+/**
+ * A `DATETIME(3)` column as the event's canonical text, `2026-03-01T12:00:00.000Z`: `%f`
+ * gives microseconds, of which the stored milliseconds are the first three.
+ */
+const canonicalText = (column: string) =>
+  `CONCAT(LEFT(DATE_FORMAT(${column}, '%Y-%m-%dT%H:%i:%s.%f'), 23), 'Z')`;
+/** `ts` (MariaDB's `DATETIME(3)`) as the event's canonical text. */
+const TS_TEXT = canonicalText("ts");
+
+/** The canonical ISO form, for `STR_TO_DATE` and as a pattern. */
+const ISO_FORMAT = "%Y-%m-%dT%H:%i:%s.%fZ";
+const ISO_REGEXP = "^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}[.][0-9]{3}Z$";
+
+/** A canonical ISO instant in the form a `DATETIME` takes without a warning: `2026-03-01 12:00:00.000`. */
+function nativeTs(iso: string): string {
+  return `${iso.slice(0, 10)} ${iso.slice(11, 23)}`;
+}
+
+/**
+ * The `ts` side of a comparison with `value`: the native column (and its index) when `value`
+ * is canonical, else the column's canonical text compared by bytes, as every backend does.
+ */
+function tsOperand(value: string, native: boolean): { column: string; value: string } {
+  if (!native) return { column: "ts", value };
+  return isCanonicalTs(value)
+    ? { column: "ts", value: nativeTs(value) }
+    : { column: `CAST(${TS_TEXT} AS BINARY)`, value };
+}
+
+/** Keyset paging over a native `ts`, comparing by code units as every backend does. */
+function nativeKeyset(after: KeysetPosition, desc: boolean): Sql {
+  const cmp = desc ? "<" : ">";
+  const t = tsOperand(after.timestamp, true);
+  return sql(
+    [`${t.column} ${cmp}= `, ` AND (${t.column} ${cmp} `, ` OR id ${cmp} `, ")"],
+    t.value,
+    t.value,
+    after.id,
+  );
+}
+
+/**
+ * Checks that `DATETIME(3)` takes the event's time, so that one foreign event cannot fail a
+ * whole batch with a conversion error deep in the database.
+ */
+function checkNative(record: StoredRecord): void {
+  const { id, timestamp } = record.event;
+  if (typeof timestamp !== "string" || !isCanonicalTs(timestamp)) {
+    throw new VigilError(
+      ErrorCodes.INVALID_ARGUMENT,
+      `mariadb stores event times as DATETIME(3); event ${String(id)} has timestamp ${JSON.stringify(timestamp)} (expected ISO 8601 in UTC with milliseconds, years 0001–9999)`,
+    );
+  }
+}
+
 /** MySQL's leaf SQL. JSON paths are bound parameters; arrays are left to the evaluator. */
 export class MysqlLeaves implements LeafCompiler {
   readonly #text: string;
+  readonly #native: boolean;
 
-  constructor(textColumn: string) {
+  /** `native`: `ts` is MariaDB's `DATETIME(3)` (schema version 5), not text. */
+  constructor(textColumn: string, native = false) {
     this.#text = textColumn;
+    this.#native = native;
   }
 
   #v(path: readonly string[]): Sql {
@@ -254,11 +326,15 @@ export class MysqlLeaves implements LeafCompiler {
   }
 
   timestampCompare(op: ">" | ">=" | "<" | "<=", value: string): Sql {
-    return sql([`ts ${op} `, ""], value);
+    const t = tsOperand(value, this.#native);
+    return sql([`${t.column} ${op} `, ""], t.value);
   }
 
   timestampEquals(lowered: string): Sql {
-    return sql([`CAST(${fold("ts")} AS BINARY) = CAST(`, " AS BINARY)"], lowered);
+    // Stored timestamps are canonical: their only letters are T and Z.
+    const upper = lowered.toUpperCase();
+    if (this.#native && isCanonicalTs(upper)) return sql`ts = ${nativeTs(upper)}`;
+    return sql([`CAST(${fold(this.#native ? TS_TEXT : "ts")} AS BINARY) = CAST(`, " AS BINARY)"], lowered);
   }
 
   not(cond: Sql): Sql {
@@ -266,10 +342,63 @@ export class MysqlLeaves implements LeafCompiler {
   }
 }
 
+/**
+ * Schema version 5 on MariaDB: `ts` from ISO text to `DATETIME(3)`. `ALTER ... MODIFY` cannot
+ * convert the text (`T`, `Z`), so a new column is filled and swapped in; each statement checks
+ * the table's state first, so a run stopped between any two statements is finished by the next.
+ */
+function nativeTsStatements(table: string, base: string, schemaName: string | undefined): string[] {
+  const where = `TABLE_SCHEMA = ${schemaName === undefined ? "DATABASE()" : `'${schemaName}'`} AND TABLE_NAME = '${base}'`;
+  const has = (column: string) =>
+    `EXISTS (SELECT 1 FROM information_schema.COLUMNS WHERE ${where} AND COLUMN_NAME = '${column}')`;
+  const keys = [
+    ["ts_idx", ""],
+    ["category_ts_idx", "category, "],
+    ["type_ts_idx", "type, "],
+    ["actor_ts_idx", "actor_username, "],
+    ["tenant_ts_idx", "tenant, "],
+  ] as const;
+  return [
+    // 1. the new column, only while `ts` is still text
+    `BEGIN NOT ATOMIC
+  IF (SELECT DATA_TYPE FROM information_schema.COLUMNS WHERE ${where} AND COLUMN_NAME = 'ts') = 'varchar' THEN
+    ALTER TABLE ${table} ADD COLUMN IF NOT EXISTS ts_native DATETIME(3) NULL;
+  END IF;
+END`,
+    // 2. fill it; a value that does not convert exactly back to its text stops the migration, named
+    `BEGIN NOT ATOMIC
+  DECLARE bad VARCHAR(200);
+  DECLARE msg VARCHAR(400);
+  IF ${has("ts_native")} THEN
+    -- not strict, so that an impossible date (02-30) is NULL here rather than an error without its text
+    SET STATEMENT sql_mode = '' FOR
+      SELECT ts INTO bad FROM ${table} WHERE ts_native IS NULL AND (ts NOT REGEXP BINARY '${ISO_REGEXP}' OR DATE_ADD(STR_TO_DATE(ts, '${ISO_FORMAT}'), INTERVAL 0 SECOND) IS NULL) LIMIT 1;
+    IF bad IS NULL THEN
+      UPDATE ${table} SET ts_native = STR_TO_DATE(ts, '${ISO_FORMAT}') WHERE ts_native IS NULL;
+      SET bad = (SELECT ts FROM ${table} WHERE ts_native IS NULL OR CAST(${canonicalText("ts_native")} AS BINARY) <> CAST(ts AS BINARY) LIMIT 1);
+    END IF;
+    IF bad IS NOT NULL THEN
+      SET msg = CONCAT('vigil: the stored timestamp ', QUOTE(bad), ' does not convert to DATETIME(3)');
+      SIGNAL SQLSTATE '22007' SET MESSAGE_TEXT = msg, MYSQL_ERRNO = 1292;
+    END IF;
+  END IF;
+END`,
+    // 3. one ALTER TABLE (atomic in InnoDB) swaps the columns and rebuilds the keys on `ts`
+    `BEGIN NOT ATOMIC
+  IF ${has("ts_native")} THEN
+    ALTER TABLE ${table} ${keys.map(([k]) => `DROP KEY ${q(derivedName(base, k))}`).join(", ")},
+      DROP COLUMN ts, CHANGE COLUMN ts_native ts DATETIME(3) NOT NULL AFTER id,
+      ${keys.map(([k, lead]) => `ADD KEY ${q(derivedName(base, k))} (${lead}ts, id)`).join(", ")};
+  END IF;
+END`,
+  ];
+}
+
 function migrations(
   table: string,
   base: string,
   schema: string,
+  schemaName: string | undefined,
   binary: string,
   mariadb: boolean,
 ): Migration[] {
@@ -385,6 +514,12 @@ BEGIN
 END`,
       ],
     },
+    {
+      version: 5,
+      // MySQL 8 has no anonymous compound statements to make the conversion restartable: text stays.
+      description: mariadb ? "native type: ts DATETIME(3)" : "native type: ts DATETIME(3) (MariaDB only)",
+      statements: mariadb ? nativeTsStatements(table, base, schemaName) : [],
+    },
   ];
 }
 
@@ -433,24 +568,33 @@ export async function connectMysql(
   const insertTexts = new Map<number, string>();
   const eventText = keepLine ? "line" : "COALESCE(line, event)";
 
+  /** The record's column values, `ts` in the form `DATETIME(3)` takes on MariaDB. */
+  const row = (r: StoredRecord): BaseRow => {
+    const values = baseRow(r);
+    if (!mariadb) return values;
+    checkNative(r);
+    values[1] = nativeTs(values[1]);
+    return values;
+  };
+
   const dialect: Dialect = {
     name: "mysql",
     placeholders: "question",
     table,
     eventText,
-    tsText: "ts",
+    tsText: mariadb ? TS_TEXT : "ts",
     idText: "id",
-    keyset: textKeyset,
+    keyset: mariadb ? nativeKeyset : textKeyset,
     rowId: "row_id",
     records: `${schema}${q(derivedName(names.table, "checkpoints"))}`,
-    leaves: new MysqlLeaves(eventText),
+    leaves: new MysqlLeaves(eventText, mariadb),
     maxRowsPerInsert: 1000,
     migration: {
       probe: `SELECT 1 FROM ${table} WHERE 1 = 0`,
       migrationsTable: `${schema}${q(derivedName(names.table, "migrations"))}`,
       createMigrationsTable: `CREATE TABLE IF NOT EXISTS ${schema}${q(derivedName(names.table, "migrations"))} (
   version INT PRIMARY KEY, description VARCHAR(255) NOT NULL, applied_at VARCHAR(64) NOT NULL) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4`,
-      migrations: migrations(table, names.table, schema, binary, mariadb),
+      migrations: migrations(table, names.table, schema, names.schema, binary, mariadb),
       placeholders: "question",
       lockName: `vigil:${tableName}`.slice(0, 64),
     },
@@ -463,14 +607,15 @@ export async function connectMysql(
       const values: (string | number | null)[] = [];
       for (const r of records) {
         const json = NOT_JSON.test(r.line) ? null : r.line;
-        values.push(...baseRow(r), json, keepLine || json === null ? r.line : null);
+        values.push(...row(r), json, keepLine || json === null ? r.line : null);
       }
       return { text, values };
     },
     deleteOlder(cutoff: string, limit: number, maxRow?: number): Rendered {
       const upTo = maxRow === undefined ? sql`` : sql` AND row_id <= ${maxRow}`;
+      const t = tsOperand(cutoff, mariadb);
       return render(
-        sql`DELETE FROM ${raw(table)} WHERE ts < ${cutoff}${upTo} ORDER BY ts LIMIT ${raw(String(Math.trunc(limit)))}`,
+        sql`DELETE FROM ${raw(table)} WHERE ${raw(t.column)} < ${t.value}${upTo} ORDER BY ts LIMIT ${raw(String(Math.trunc(limit)))}`,
         "question",
       );
     },
@@ -480,7 +625,8 @@ export async function connectMysql(
       finally: [{ text: "SET @vigil_allow_delete = NULL", values: [] }],
     },
     rewrite(rowId: number, record: StoredRecord): Rendered {
-      const { names: cols, values } = rewriteColumns(record);
+      const cols = BASE_COLUMNS.slice(1);
+      const values = row(record).slice(1);
       const json = NOT_JSON.test(record.line) ? null : record.line;
       return {
         text: `UPDATE ${table} SET ${cols.map((c) => `${c} = ?`).join(", ")}, event = ?, line = ? WHERE row_id = ? AND id = ?`,
