@@ -61,6 +61,8 @@ export function mysqlConnect(connection: DatabaseConnectionConfig = MARIADB): Pr
     database: connection.database,
     user: connection.username,
     password: connection.password,
+    // DATETIME(3) columns read as Dates in UTC and Dates written as UTC, whatever the machine's zone
+    timezone: "Z",
   });
 }
 
