@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { BatchBuffer, backoffDelay, RetrySchedule, SerialQueue } from "./retry.js";
+import { BatchBuffer, backoffDelay, Outage, RetrySchedule, SerialQueue } from "./retry.js";
 
 describe("backoffDelay", () => {
   it("doubles from the first delay up to the ceiling, each cut by at most a quarter", () => {
@@ -47,6 +47,62 @@ describe("RetrySchedule", () => {
     r.reset();
     await new Promise((resolve) => setTimeout(resolve, 30));
     expect(ran).toEqual(["second"]);
+  });
+});
+
+describe("Outage", () => {
+  function outage(closed = false) {
+    const said: string[] = [];
+    const health: string[] = [];
+    let attempts = 0;
+    const o = new Outage(
+      { initialMs: 5, maxMs: 5 },
+      {
+        warn: (text) => said.push(text),
+        healthy: () => health.push("healthy"),
+        unhealthy: (error) => health.push(error.message),
+        attempt: () => attempts++,
+        closed: () => closed,
+      },
+      { down: (reason) => `down: ${reason}`, up: "up again", unhealthy: (reason) => `sick: ${reason}` },
+    );
+    return { o, said, health, attempts: () => attempts };
+  }
+
+  it("says an outage once when it starts and once when it ends, whatever fails in between", async () => {
+    const { o, said, health, attempts } = outage();
+    expect(o.failed("refused")).toBeGreaterThan(0);
+    expect(o.failed("timeout")).toBeUndefined(); // an attempt is already scheduled
+    expect([o.active, said]).toEqual([true, ["down: refused"]]);
+    expect(health).toEqual(["sick: refused", "sick: timeout"]);
+    await new Promise((r) => setTimeout(r, 30));
+    expect(attempts()).toBe(1);
+    o.recovered();
+    o.recovered();
+    expect([o.active, said]).toEqual([false, ["down: refused", "up again"]]);
+    expect(health.at(-1)).toBe("healthy");
+  });
+
+  it("waits as long as the server asked, replacing the back-off's attempt", async () => {
+    const { o, attempts } = outage();
+    o.failed("503");
+    expect(o.failed("429", 40)).toBe(40);
+    expect(o.waiting).toBe(true);
+    await new Promise((r) => setTimeout(r, 20));
+    expect(attempts()).toBe(0);
+    await new Promise((r) => setTimeout(r, 40));
+    expect(attempts()).toBe(1);
+  });
+
+  it("schedules nothing once stopped or while its backend closes", async () => {
+    const stopped = outage();
+    stopped.o.failed("refused");
+    stopped.o.stop();
+    const closing = outage(true);
+    expect(closing.o.failed("refused")).toBeUndefined();
+    await new Promise((r) => setTimeout(r, 30));
+    expect([stopped.attempts(), closing.attempts()]).toEqual([0, 0]);
+    expect(closing.said).toEqual(["down: refused"]);
   });
 });
 

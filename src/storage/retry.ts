@@ -1,9 +1,10 @@
 /**
  * What every backend that talks to a server shares while the server is away: a bounded
- * buffer of batches kept in order, and the exponential back-off with jitter between
- * attempts. The SQL backend (`storage/sql/`) and the OTLP backend (`storage/otlp/`) use
- * them; a new network backend should too, so that "bounded like every other backend"
- * means one thing.
+ * buffer of batches kept in order, the exponential back-off with jitter between attempts,
+ * and the outage itself (said once when it starts and once when it ends, the backend's
+ * health, the next attempt). The SQL (`storage/sql/`), NATS (`storage/nats/`) and OTLP
+ * (`storage/otlp/`) backends use them; a new network backend should too, so that "bounded
+ * like every other backend" means one thing.
  *
  * @module
  */
@@ -181,5 +182,84 @@ export class RetrySchedule {
     this.#timer = undefined;
     this.#attempt = 0;
     this.#dueAt = 0;
+  }
+}
+
+/** What an {@link Outage} tells its backend, and how the backend tries its server again. */
+export interface OutageHooks {
+  /** Said once when an outage starts and once when it ends. */
+  readonly warn: (text: string) => void;
+  /** The backend's health, as the engine sees it (`markHealthy` / `markUnhealthy`). */
+  readonly healthy: () => void;
+  readonly unhealthy: (error: Error) => void;
+  /** One attempt to reach the server again; the backend queues it behind its other jobs. */
+  readonly attempt: () => void;
+  /** Whether the backend is closing: nothing more is scheduled then. */
+  readonly closed: () => boolean;
+}
+
+/** The words an {@link Outage} uses, for the server the backend talks to. */
+export interface OutageWords {
+  /** The warning when an outage starts, from the reason it failed. */
+  readonly down: (reason: string) => string;
+  /** The warning when it ends. */
+  readonly up: string;
+  /** The health error while it lasts, from the reason and the events held. */
+  readonly unhealthy: (reason: string) => string;
+}
+
+/**
+ * A network backend's outage: whether its server is away (so the warnings are said once
+ * when it goes and once when it comes back, not per batch), its health, and when to try
+ * again. The SQL, NATS and OTLP backends share it so that "buffer and retry" behaves the
+ * same everywhere; each keeps its own buffer and its own way of flushing it.
+ */
+export class Outage {
+  readonly #retries: RetrySchedule;
+  readonly #hooks: OutageHooks;
+  readonly #words: OutageWords;
+  #active = false;
+
+  constructor(backoff: BackoffOptions, hooks: OutageHooks, words: OutageWords) {
+    this.#retries = new RetrySchedule(backoff);
+    this.#hooks = hooks;
+    this.#words = words;
+  }
+
+  /** Whether the server is away now. */
+  get active(): boolean {
+    return this.#active;
+  }
+
+  /** Whether the next attempt is not due yet: writers should buffer instead of trying. */
+  get waiting(): boolean {
+    return this.#retries.waiting;
+  }
+
+  /** The server took a write: the outage (if any) is over, the back-off starts again. */
+  recovered(): void {
+    if (this.#active) this.#hooks.warn(this.#words.up);
+    this.#active = false;
+    this.#retries.reset();
+    this.#hooks.healthy();
+  }
+
+  /**
+   * A write or an attempt failed for `reason`: unhealthy, and one attempt scheduled after
+   * the next back-off delay (or after `delayMs`, when the server said how long to wait).
+   * Returns that delay, or `undefined` when an attempt was already scheduled or the
+   * backend is closing.
+   */
+  failed(reason: string, delayMs?: number): number | undefined {
+    if (!this.#active) this.#hooks.warn(this.#words.down(reason));
+    this.#active = true;
+    this.#hooks.unhealthy(new Error(this.#words.unhealthy(reason)));
+    if (this.#hooks.closed() || (delayMs === undefined && this.#retries.scheduled)) return undefined;
+    return this.#retries.schedule(this.#hooks.attempt, delayMs);
+  }
+
+  /** Closing: no attempt stays scheduled. */
+  stop(): void {
+    this.#retries.reset();
   }
 }

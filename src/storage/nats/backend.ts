@@ -28,7 +28,7 @@ import { ErrorCodes, StorageError, VigilError } from "../../errors.js";
 import type { AuditEvent } from "../../event/types.js";
 import type { CheckpointSink, SignedRecord } from "../../integrity/records.js";
 import { BaseBackend, type QuerySpec, type StoredRecord } from "../backend.js";
-import { BatchBuffer, RetrySchedule, SerialQueue } from "../retry.js";
+import { BatchBuffer, Outage, SerialQueue } from "../retry.js";
 import {
   apiErrorCode,
   connectNats,
@@ -116,8 +116,7 @@ export class NatsBackend extends BaseBackend {
   readonly #forked = new Set<string>();
   readonly #pending: BatchBuffer<Item>;
   readonly #queue = new SerialQueue();
-  readonly #retries: RetrySchedule;
-  #outage = false;
+  readonly #outage: Outage;
   #closed = false;
 
   constructor(config: NatsBackendConfig, options: NatsBackendOptions = {}) {
@@ -126,10 +125,21 @@ export class NatsBackend extends BaseBackend {
     this.#options = options;
     this.#subjects = subjectsOf(config);
     this.#pending = new BatchBuffer(options.bufferLimit ?? 10_000);
-    this.#retries = new RetrySchedule({
-      initialMs: options.retryInitialMs ?? 200,
-      maxMs: options.retryMaxMs ?? 30_000,
-    });
+    this.#outage = new Outage(
+      { initialMs: options.retryInitialMs ?? 200, maxMs: options.retryMaxMs ?? 30_000 },
+      {
+        warn: (message) => this.#warn(message),
+        healthy: () => this.markHealthy(),
+        unhealthy: (error) => this.markUnhealthy(error),
+        attempt: () => void this.#serial(() => this.#retry()),
+        closed: () => this.#closed,
+      },
+      {
+        down: (reason) => `NATS unreachable: ${reason}; buffering events`,
+        up: "NATS reachable again; buffered events published",
+        unhealthy: (reason) => `NATS unreachable: ${reason}; ${this.#pending.items} event(s) buffered`,
+      },
+    );
     this.#processToken = options.processToken ?? `${process.pid}`;
   }
 
@@ -158,7 +168,7 @@ export class NatsBackend extends BaseBackend {
       await this.#ready();
     } catch (error) {
       if (isFatal(error)) throw error;
-      this.#failed(error);
+      this.#outage.failed(text(error));
     }
   }
 
@@ -286,35 +296,14 @@ export class NatsBackend extends BaseBackend {
     }
   }
 
-  #recovered(): void {
-    if (this.#outage) this.#warn("NATS reachable again; buffered events published");
-    this.#outage = false;
-    this.#retries.reset();
-    this.markHealthy();
-  }
-
-  #failed(error: unknown): void {
-    if (!this.#outage) this.#warn(`NATS unreachable: ${text(error)}; buffering events`);
-    this.#outage = true;
-    this.markUnhealthy(
-      new Error(`NATS unreachable: ${text(error)}; ${this.#pending.items} event(s) buffered`),
-    );
-    this.#scheduleRetry();
-  }
-
-  #scheduleRetry(): void {
-    if (this.#closed || this.#retries.scheduled) return;
-    this.#retries.schedule(() => void this.#serial(() => this.#retry()));
-  }
-
   async #retry(): Promise<void> {
     if (this.#closed) return;
     try {
       await this.#flushPending(await this.#ready());
-      this.#recovered();
+      this.#outage.recovered();
     } catch (error) {
       if (error instanceof NatsWriteError && !error.buffered) this.#dropHead(error);
-      this.#failed(error);
+      this.#outage.failed(text(error));
     }
   }
 
@@ -348,7 +337,7 @@ export class NatsBackend extends BaseBackend {
     if (this.#closed) return Promise.reject(this.#closedError());
     if (items.length === 0) return Promise.resolve();
     return this.#serial(async () => {
-      if (!this.#pending.empty && this.#retries.waiting)
+      if (!this.#pending.empty && this.#outage.waiting)
         throw this.#bufferOrDrop(items, new Error("waiting to reconnect"));
       let c: Connected;
       try {
@@ -357,7 +346,7 @@ export class NatsBackend extends BaseBackend {
       } catch (error) {
         if (isFatal(error) && this.#connected === undefined) throw error;
         if (error instanceof NatsWriteError && !error.buffered) this.#dropHead(error);
-        this.#failed(error);
+        this.#outage.failed(text(error));
         throw this.#bufferOrDrop(items, error);
       }
       try {
@@ -365,10 +354,10 @@ export class NatsBackend extends BaseBackend {
       } catch (error) {
         if (error instanceof NatsWriteError) throw error;
         const e = this.#bufferOrDrop(items, error);
-        this.#failed(error);
+        this.#outage.failed(text(error));
         throw e;
       }
-      this.#recovered();
+      this.#outage.recovered();
     });
   }
 
@@ -427,7 +416,7 @@ export class NatsBackend extends BaseBackend {
   /** Publishes what is buffered if the server is reachable, then closes the connection. */
   override async close(): Promise<void> {
     if (this.#closed) return;
-    this.#retries.reset();
+    this.#outage.stop();
     const lastError = await this.#serial(async () => {
       this.#closed = true;
       if (this.#pending.empty || this.#connected === undefined) return undefined;

@@ -33,7 +33,7 @@ import { ErrorCodes, VigilError } from "../../errors.js";
 import { buildEvent } from "../../event/build.js";
 import type { AuditEvent } from "../../event/types.js";
 import { BaseBackend, type QuerySpec, type StoredRecord } from "../backend.js";
-import { BatchBuffer, BufferedWriteError, RetrySchedule, SerialQueue } from "../retry.js";
+import { BatchBuffer, BufferedWriteError, Outage, SerialQueue } from "../retry.js";
 import {
   exportRequest,
   type KeyValue,
@@ -135,8 +135,7 @@ export class OtlpBackend extends BaseBackend {
   readonly #headers: Record<string, string>;
   readonly #pending: BatchBuffer<Item>;
   readonly #queue = new SerialQueue();
-  readonly #retries: RetrySchedule;
-  #outage = false;
+  readonly #outage: Outage;
   #closed = false;
   /** Dropped events not yet announced by an EVENTS_DROPPED record, and whose they were. */
   #unannounced = 0;
@@ -150,10 +149,24 @@ export class OtlpBackend extends BaseBackend {
     this.#config = config;
     this.#options = options;
     this.#pending = new BatchBuffer(config.buffer_size);
-    this.#retries = new RetrySchedule({
-      initialMs: options.retryInitialMs ?? 1000,
-      maxMs: options.retryMaxMs ?? 30_000,
-    });
+    this.#outage = new Outage(
+      { initialMs: options.retryInitialMs ?? 1000, maxMs: options.retryMaxMs ?? 30_000 },
+      {
+        warn: (text) => this.#warn(text),
+        healthy: () => this.markHealthy(),
+        unhealthy: (error) => this.markUnhealthy(error),
+        attempt: () =>
+          void this.#serial(async () => {
+            if (!this.#closed && (await this.#flushPending())) this.#outage.recovered();
+          }),
+        closed: () => this.#closed,
+      },
+      {
+        down: (reason) => `cannot deliver (${reason}); buffering and retrying`,
+        up: "the receiver takes records again; buffered records sent",
+        unhealthy: (reason) => `${reason}; ${this.#pending.items} event(s) buffered`,
+      },
+    );
     this.#headers = {
       ...config.headers,
       "content-type": "application/json",
@@ -315,29 +328,9 @@ export class OtlpBackend extends BaseBackend {
     return true;
   }
 
-  #recovered(): void {
-    if (this.#outage) this.#warn("the receiver takes records again; buffered records sent");
-    this.#outage = false;
-    this.#retries.reset();
-    this.markHealthy();
-  }
-
   #failed(outcome: Outcome & { kind: "retry" }): void {
-    if (!this.#outage) this.#warn(`cannot deliver (${outcome.reason}); buffering and retrying`);
-    this.#outage = true;
-    this.markUnhealthy(new Error(`${outcome.reason}; ${this.#pending.items} event(s) buffered`));
-    this.#scheduleRetry(outcome);
-  }
-
-  #scheduleRetry(outcome: Outcome & { kind: "retry" }): void {
-    if (this.#closed) return;
-    const delay = this.#retries.schedule(
-      () =>
-        void this.#serial(async () => {
-          if (!this.#closed && (await this.#flushPending())) this.#recovered();
-        }),
-      outcome.afterMs,
-    );
+    const delay = this.#outage.failed(outcome.reason, outcome.afterMs);
+    if (delay === undefined) return;
     this.#stats.retries++;
     this.#options.onRetry?.({ reason: outcome.reason, delayMs: delay });
   }
@@ -377,7 +370,7 @@ export class OtlpBackend extends BaseBackend {
     const chunks = this.#chunks(this.#items(records));
     return this.#serial(async () => {
       if (!this.#pending.empty) {
-        if (this.#retries.waiting) throw this.#bufferOrDrop(chunks, "waiting to retry");
+        if (this.#outage.waiting) throw this.#bufferOrDrop(chunks, "waiting to retry");
         if (!(await this.#flushPending())) throw this.#bufferOrDrop(chunks, "receiver unavailable");
       }
       let refused: { index: number; reason: string; events: number } | undefined;
@@ -396,7 +389,7 @@ export class OtlpBackend extends BaseBackend {
           };
         }
       }
-      this.#recovered();
+      this.#outage.recovered();
       if (refused !== undefined) {
         throw new BufferedWriteError(
           this.name,
@@ -428,7 +421,7 @@ export class OtlpBackend extends BaseBackend {
    */
   override async close(): Promise<void> {
     if (this.#closed) return;
-    this.#retries.reset();
+    this.#outage.stop();
     const last = await this.#serial(async () => {
       this.#closed = true;
       if (this.#pending.empty && this.#unannounced === 0) return undefined;

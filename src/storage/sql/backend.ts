@@ -35,7 +35,7 @@ import {
   BatchBuffer,
   BufferedWriteError,
   backoffDelay,
-  RetrySchedule,
+  Outage,
   SerialQueue,
 } from "../retry.js";
 import {
@@ -141,8 +141,7 @@ export class SqlBackend extends BaseBackend {
    */
   #open: Commit | undefined;
   readonly #commitRows: number;
-  readonly #retries: RetrySchedule;
-  #outage = false;
+  readonly #outage: Outage;
   #closed = false;
   readonly #commits = { commits: 0, events: 0 };
 
@@ -158,7 +157,21 @@ export class SqlBackend extends BaseBackend {
     this.#config = config;
     this.#options = options;
     this.#pending = new BatchBuffer(options.bufferLimit ?? 10_000);
-    this.#retries = new RetrySchedule(reconnectBackoff(options));
+    this.#outage = new Outage(
+      reconnectBackoff(options),
+      {
+        warn: (text) => this.#warn(text),
+        healthy: () => this.markHealthy(),
+        unhealthy: (error) => this.markUnhealthy(error),
+        attempt: () => void this.#serial(() => this.#retry()),
+        closed: () => this.#closed,
+      },
+      {
+        down: (reason) => `${this.name}: database unreachable: ${reason}; buffering events`,
+        up: `${this.name}: database reachable again; buffered events written`,
+        unhealthy: (reason) => `database unreachable: ${reason}; ${this.#pending.items} event(s) buffered`,
+      },
+    );
     this.#pageSize = Math.max(1, Math.min(options.pageSize ?? 500, 10_000));
     this.#commitRows = Math.max(1, options.commitRows ?? 5000);
   }
@@ -195,7 +208,7 @@ export class SqlBackend extends BaseBackend {
       await this.#ready();
     } catch (error) {
       if (isFatalOpenError(error)) throw error;
-      this.#failed(error);
+      this.#outage.failed(message(error));
       this.#warn(`${this.name}: database unreachable at startup (${message(error)}); will retry`);
     }
   }
@@ -321,35 +334,14 @@ export class SqlBackend extends BaseBackend {
     }
   }
 
-  #recovered(): void {
-    if (this.#outage) this.#warn(`${this.name}: database reachable again; buffered events written`);
-    this.#outage = false;
-    this.#retries.reset();
-    this.markHealthy();
-  }
-
-  #failed(error: unknown): void {
-    if (!this.#outage) this.#warn(`${this.name}: database unreachable: ${message(error)}; buffering events`);
-    this.#outage = true;
-    this.markUnhealthy(
-      new Error(`database unreachable: ${message(error)}; ${this.#pending.items} event(s) buffered`),
-    );
-    this.#scheduleRetry();
-  }
-
-  #scheduleRetry(): void {
-    if (this.#closed || this.#retries.scheduled) return;
-    this.#retries.schedule(() => void this.#serial(() => this.#retry()));
-  }
-
   async #retry(): Promise<void> {
     if (this.#closed) return;
     try {
       const c = await this.#ready();
       await this.#flushPending(c);
-      this.#recovered();
+      this.#outage.recovered();
     } catch (error) {
-      this.#failed(error);
+      this.#outage.failed(message(error));
     }
   }
 
@@ -407,7 +399,7 @@ export class SqlBackend extends BaseBackend {
     const each = (fn: (b: readonly StoredRecord[]) => unknown) => {
       for (const b of batches) b.reject(fn(b.rows));
     };
-    if (!this.#pending.empty && this.#retries.waiting) {
+    if (!this.#pending.empty && this.#outage.waiting) {
       each((b) => this.#bufferOrDrop(b, new Error("waiting to reconnect")));
       return;
     }
@@ -420,7 +412,7 @@ export class SqlBackend extends BaseBackend {
         each(() => error);
         return;
       }
-      this.#failed(error);
+      this.#outage.failed(message(error));
       each((b) => this.#bufferOrDrop(b, error));
       return;
     }
@@ -430,10 +422,10 @@ export class SqlBackend extends BaseBackend {
       failed = await this.#insert(c, rows);
     } catch (error) {
       each((b) => this.#bufferOrDrop(b, error));
-      this.#failed(error);
+      this.#outage.failed(message(error));
       return;
     }
-    this.#recovered();
+    this.#outage.recovered();
     const refused = new Map(failed.map((f) => [f.id, f.error]));
     for (const b of batches) {
       const mine = refused.size === 0 ? [] : b.rows.map(idOf).filter((id) => refused.has(id));
@@ -476,7 +468,7 @@ export class SqlBackend extends BaseBackend {
     }
     this.#pending.clear();
     for (const w of waiting.splice(0)) w.resolve();
-    this.#recovered();
+    this.#outage.recovered();
     return true;
   }
 
@@ -517,7 +509,7 @@ export class SqlBackend extends BaseBackend {
       if (this.#pending.empty) return;
       const c = await this.#ready();
       await this.#flushPending(c);
-      this.#recovered();
+      this.#outage.recovered();
     });
   }
 
@@ -803,17 +795,17 @@ export class SqlBackend extends BaseBackend {
     if (this.#closed) return Promise.reject(this.#closedError());
     if (rows.length === 0) return Promise.resolve();
     return this.#serial(async () => {
-      if (!options.retryNow && !this.#pending.empty && this.#retries.waiting)
+      if (!options.retryNow && !this.#pending.empty && this.#outage.waiting)
         throw new StorageError(this.name, "database unreachable: signed records not written yet");
       let c: Connected;
       try {
         c = await this.#ready();
         await this.#flushPending(c);
       } catch (error) {
-        this.#failed(error);
+        this.#outage.failed(message(error));
         throw new StorageError(this.name, `database unreachable: ${message(error)}`, { cause: error });
       }
-      this.#recovered();
+      this.#outage.recovered();
       const insert = (r: (typeof rows)[number]) =>
         render(
           sql`INSERT INTO ${raw(c.dialect.records)} (type, chain, seq, record) VALUES (${r.type}, ${r.chain}, ${r.seq}, ${r.text})`,
@@ -953,7 +945,7 @@ export class SqlBackend extends BaseBackend {
    */
   override async close(): Promise<void> {
     if (this.#closed) return;
-    this.#retries.reset();
+    this.#outage.stop();
     const lastError = await this.#serial(async () => {
       this.#closed = true;
       if (this.#pending.empty || this.#connected === undefined) return undefined;
