@@ -168,9 +168,10 @@ describe("a PostgreSQL table partitioned by day", () => {
       expect(await statusIndexes()).toEqual(expected);
       const versions = await pgQuery(`SELECT version FROM "${table}_migrations" ORDER BY version`);
       expect(versions.map((v) => v.version)).toEqual([1, 2, 3, 4, 5, 6]);
-      const after = await pgQuery(`SELECT id, ts, line FROM "${table}" WHERE id = ANY($1::uuid[]) ORDER BY id`, [
-        written.map((e) => e.id),
-      ]);
+      const after = await pgQuery(
+        `SELECT id, ts, line FROM "${table}" WHERE id = ANY($1::uuid[]) ORDER BY id`,
+        [written.map((e) => e.id)],
+      );
       expect(after).toEqual(before);
     } finally {
       await reopened.close();
