@@ -3,9 +3,10 @@
  * spread over 60 days in a table partitioned by day, compared in the same run with the same
  * rows in an unpartitioned table (the reference). Rows are generated inside PostgreSQL
  * (`INSERT … SELECT generate_series`, events of the seed's shape) so the bench measures
- * reading, not vigil's insert rate. For each query: the median server time of vigil's first
- * page (`engine.searchPage`, 100 events, 7 runs) on both tables, and for the time-range query
- * the plan — how many partitions it touches.
+ * reading, not vigil's insert rate. For each query: the median (and range) of vigil's first
+ * page (`engine.searchPage`, 100 events, 7 runs) on both tables, the process's CPU time per
+ * page beside it, and the plan of the very statement vigil sent (`EXPLAIN ANALYZE`: which
+ * index, how many rows read, how many partitions touched).
  *
  *   node --import tsx bench/partitions.bench.mjs [rows]
  *
@@ -14,8 +15,20 @@
 
 import { loadavg } from "node:os";
 import { performance } from "node:perf_hooks";
+import pg from "pg";
 import { AuditEngine } from "../src/engine.ts";
 import { dropTable, POSTGRES, pgQuery } from "../test/conformance/sql-servers.ts";
+import { median } from "./stats.mjs";
+
+/** The last page statement vigil sent (text and values), to explain it as it was. */
+let lastPage;
+const query = pg.Client.prototype.query;
+pg.Client.prototype.query = function (text, values, ...rest) {
+  if (typeof text === "string" && text.startsWith("SELECT") && / ORDER BY ts (DESC|ASC), id /.test(text)) {
+    lastPage = { text, values };
+  }
+  return query.call(this, text, values, ...rest);
+};
 
 const ROWS = Number(process.argv[2] ?? 5_000_000);
 const DAYS = 60;
@@ -71,20 +84,33 @@ const QUERIES = [
   { name: "everything, last 24 hours", query: undefined, days: 1 },
 ];
 
-async function firstPageMs(engine, q) {
+/** vigil's first page of `q`: median, fastest and slowest of 7 runs, CPU ms per page, and its plan. */
+async function firstPage(engine, q) {
   const to = new Date(END);
   const from = new Date(END - q.days * 86_400_000);
   const times = [];
   let n = 0;
+  const cpu0 = process.cpuUsage();
   for (let i = 0; i < 7; i++) {
     const t0 = performance.now();
     const page = await engine.searchPage({ query: q.query, from, to, limit: 100 });
     times.push(performance.now() - t0);
     n = page.events.length;
   }
-  times.sort((a, b) => a - b);
-  return { ms: times[3], n };
+  const cpu = process.cpuUsage(cpu0);
+  const rows = await pgQuery(`EXPLAIN (ANALYZE, COSTS OFF) ${lastPage.text}`, lastPage.values);
+  return {
+    ms: median(times),
+    min: Math.min(...times),
+    max: Math.max(...times),
+    cpu: (cpu.user + cpu.system) / 1000 / 7,
+    n,
+    plan: rows.map((r) => r["QUERY PLAN"]).join("\n"),
+  };
 }
+
+const range = (r) =>
+  `${r.ms.toFixed(1)} ms (${r.min.toFixed(1)}–${r.max.toFixed(1)}; CPU ${r.cpu.toFixed(1)})`;
 
 const partitionsTouched = async (days) => {
   const rows = await pgQuery(
@@ -123,15 +149,18 @@ try {
   await pgQuery(`ANALYZE "${plain}"`);
   console.log(`generated both tables in ${((performance.now() - t0) / 1000).toFixed(0)} s`);
 
-  console.log("\n| query | partitioned: first page | unpartitioned (reference) | ratio | events |");
+  const plans = [];
+  console.log(
+    "\n| query | partitioned: first page, median (range; client CPU) | unpartitioned (reference) | ratio | events |",
+  );
   console.log("|---|---|---|---|---|");
   for (const q of QUERIES) {
-    const p = await firstPageMs(a, q);
-    const r = await firstPageMs(b, q);
-    console.log(
-      `| ${q.name} | ${p.ms.toFixed(1)} ms | ${r.ms.toFixed(1)} ms | ${(r.ms / p.ms).toFixed(2)}x | ${p.n} |`,
-    );
+    const p = await firstPage(a, q);
+    const r = await firstPage(b, q);
+    console.log(`| ${q.name} | ${range(p)} | ${range(r)} | ${(r.ms / p.ms).toFixed(2)}x | ${p.n} |`);
+    plans.push(`-- ${q.name}, partitioned:\n${p.plan}\n-- ${q.name}, unpartitioned:\n${r.plan}`);
   }
+  console.log(`\nPlans of the statements vigil sent (EXPLAIN ANALYZE, last run):\n\n${plans.join("\n\n")}`);
   const { plan, touched } = await partitionsTouched(1);
   console.log(`\nA one-day range touches ${touched} of ${DAYS + 1}+ partitions:\n${plan}`);
 } finally {

@@ -18,8 +18,12 @@
  *   does not parse or whose signature fails) is published to `<prefix>.dead` with the reason,
  *   acknowledged, counted, and reported as an `INGEST_MESSAGE_REJECTED` event: it never
  *   blocks the stream.
+ * - **A NATS server away at start** (down, not started yet): the worker starts all the same,
+ *   reports itself unhealthy (`source_up` 0, one warning) and tries again with back-off until
+ *   the server answers, then consumes. Later outages are the NATS client's to bridge (it
+ *   reconnects without end); pulls fail meanwhile and are retried with back-off.
  * - **`stop()`** (SIGTERM) ends the pull in progress, finishes and acknowledges the batch in
- *   hand, and closes.
+ *   hand, and closes; while still waiting for the server, it ends the wait.
  *
  * @module
  */
@@ -108,6 +112,8 @@ export interface IngestMetrics {
   readonly rate: number;
   /** Whether the last write to the central backends succeeded. */
   readonly backends_up: boolean;
+  /** Whether the worker is connected to the stream (false while it waits for the NATS server at start). */
+  readonly source_up: boolean;
 }
 
 /** A stored line, checked as an event of schema version 1, or why it is not one. */
@@ -135,6 +141,16 @@ function readEvent(text: string, decode: (line: string) => AuditEvent): AuditEve
 }
 
 const text = (error: unknown): string => (error instanceof Error ? error.message : String(error));
+
+/**
+ * What trying again cannot fix: a setting vigil refuses (a missing credentials file, a stream
+ * or consumer with other settings) or refused credentials. Anything else (a refused
+ * connection, a timeout, JetStream not ready yet) is waited out. The nats backend's rule.
+ */
+const isFatal = (error: unknown): boolean =>
+  error instanceof VigilError ||
+  (error as { name?: string })?.name === "AuthorizationError" ||
+  (error as { name?: string })?.name === "PermissionViolationError";
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const UTF8 = new TextDecoder();
 
@@ -165,6 +181,7 @@ export class Ingestor {
     batches: 0,
     lag: 0,
     backends_up: true,
+    source_up: false,
   };
 
   /**
@@ -225,11 +242,42 @@ export class Ingestor {
 
   /**
    * Connects, checks (or creates) the stream and the durable consumer, opens the central
-   * backends. Rejects for what retrying cannot fix (a stream with incompatible settings, a
-   * consumer of the same name reading other subjects, missing credentials).
+   * backends. While the NATS server cannot be reached it waits and tries again with back-off
+   * (`metrics().source_up` false, one warning, each failed attempt counted in `errors`); a
+   * {@link stop} meanwhile ends the wait, and {@link run} then ends without consuming.
+   * Rejects for what retrying cannot fix (a stream with incompatible settings, a consumer of
+   * the same name reading other subjects, missing or refused credentials).
    */
   async start(): Promise<void> {
     const modules = await loadNats();
+    const servers = this.#source.servers.join(", ");
+    for (let attempt = 0; this.#consumer === undefined && !this.#stopping; attempt++) {
+      try {
+        await this.#connect(modules);
+      } catch (error) {
+        if (isFatal(error)) throw error;
+        this.#m.errors++;
+        const delay = backoffDelay(attempt, {
+          initialMs: this.#options.retryInitialMs ?? 500,
+          maxMs: this.#options.retryMaxMs ?? 30_000,
+        });
+        if (attempt === 0)
+          this.#warn(
+            `vigil ingest: cannot reach the NATS server (${servers}): ${text(error)}; trying again with back-off until it answers`,
+          );
+        await this.#wait(delay);
+        continue;
+      }
+      if (attempt > 0)
+        this.#warn(`vigil ingest: connected to the NATS server (${servers}) after ${attempt + 1} attempts`);
+    }
+    if (this.#consumer === undefined) return; // stopped while waiting
+    this.#m.source_up = true;
+    for (const b of this.#backends) await b.open();
+  }
+
+  /** One attempt: connection, stream, consumer. The connection is closed again if any step fails. */
+  async #connect(modules: NatsModules): Promise<void> {
     const source = this.#source;
     const nc = await connectNats(modules, source, "vigil.ingest.source", {
       name: `vigil ingest ${source.durable} pid ${process.pid}`,
@@ -239,13 +287,13 @@ export class Ingestor {
       await ensureStream(modules, jsm, source, (m) => this.#warn(m));
       await this.#ensureConsumer(modules, jsm);
       const js = modules.js.jetstream(nc);
+      const consumer = await js.consumers.get(source.stream, source.durable);
       this.#nats = { nc, js, jsm, modules };
-      this.#consumer = await js.consumers.get(source.stream, source.durable);
+      this.#consumer = consumer;
     } catch (error) {
       await nc.close().catch(() => undefined);
       throw error;
     }
-    for (const b of this.#backends) await b.open();
   }
 
   async #ensureConsumer(modules: NatsModules, jsm: JetStreamManager): Promise<void> {
@@ -281,8 +329,16 @@ export class Ingestor {
 
   /** Pulls and stores until {@link stop}; resolves once the last batch is acknowledged and everything is closed. */
   async run(): Promise<void> {
-    if (!this.#consumer) await this.start();
-    const consumer = this.#consumer!;
+    if (!this.#consumer) {
+      try {
+        await this.start();
+      } catch (error) {
+        await this.#close();
+        throw error;
+      }
+    }
+    const consumer = this.#consumer;
+    if (consumer === undefined) return this.#close(); // stopped before the server answered
     const size = Math.max(1, this.#options.batchSize ?? 2000);
     const expires = Math.max(1000, this.#options.fetchExpiresMs ?? 2000);
     // The next pull runs while the batch before it is committed and acknowledged: batches
@@ -299,6 +355,7 @@ export class Ingestor {
           // event loop, a reconnection): those are ours, unacknowledged — store them now
           // rather than leave them to be delivered again after ack_wait.
           if (batch.length === 0) {
+            this.#m.source_up = false;
             this.#error(
               new VigilError(ErrorCodes.STORAGE, `vigil ingest: pull failed: ${text(error)}`, {
                 cause: error,
@@ -311,6 +368,7 @@ export class Ingestor {
         } finally {
           this.#fetching = undefined;
         }
+        this.#m.source_up = true;
         this.#m.received += batch.length;
         await writing;
         if (batch.length > 0) writing = this.#process(batch);
@@ -329,11 +387,17 @@ export class Ingestor {
   }
 
   async #pause(): Promise<void> {
-    const delay = backoffDelay(this.#attempt++, {
-      initialMs: this.#options.retryInitialMs ?? 500,
-      maxMs: this.#options.retryMaxMs ?? 30_000,
-    });
-    const until = Date.now() + delay;
+    await this.#wait(
+      backoffDelay(this.#attempt++, {
+        initialMs: this.#options.retryInitialMs ?? 500,
+        maxMs: this.#options.retryMaxMs ?? 30_000,
+      }),
+    );
+  }
+
+  /** Sleeps `ms`, or less when {@link stop} comes first. */
+  async #wait(ms: number): Promise<void> {
+    const until = Date.now() + ms;
     while (!this.#stopping && Date.now() < until) await sleep(Math.min(100, until - Date.now()));
   }
 

@@ -9,7 +9,7 @@ import type { IngestMetrics } from "./ingest.js";
 /**
  * The families (prefix `vigil_ingest`): `messages_received_total`, `events_written_total`,
  * `records_written_total`, `dead_lettered_total`, `errors_total`, `batches_total` (counters),
- * `lag_messages`, `events_per_second`, `backends_up` (gauges). Each sample carries the
+ * `lag_messages`, `events_per_second`, `backends_up`, `source_up` (gauges). Each sample carries the
  * `durable` label (the consumer's name).
  *
  * @example formatIngestMetrics(ingestor.metrics(), "vigil-ingest")
@@ -35,6 +35,12 @@ export function formatIngestMetrics(m: IngestMetrics, durable: string): string {
       "gauge",
       "Whether the last write to the central backends succeeded (1) or not (0).",
       m.backends_up ? 1 : 0,
+    ],
+    [
+      "source_up",
+      "gauge",
+      "Whether the worker is connected to the stream (0 while it waits for the NATS server, or a pull fails).",
+      m.source_up ? 1 : 0,
     ],
   ];
   let out = "";

@@ -70,6 +70,7 @@ export function createBackends(config: ResolvedConfig, options: BackendFactoryOp
       backends.push(
         new OtlpBackend(b, {
           onWarning: options.onWarning,
+          ...(options.bufferLimit !== undefined ? { bufferLimit: options.bufferLimit } : {}),
           // with encryption, attributes come from what may stay readable; the body is the envelope
           ...(columnsFrom ? { view: columnsFrom } : {}),
         }),

@@ -12,7 +12,7 @@ import { afterAll, describe, expect, it } from "vitest";
 import { AuditEngine } from "../../src/engine.js";
 import { dropTable, POSTGRES, pgQuery, uniqueTable } from "../conformance/sql-servers.js";
 import { HMAC_SECRET } from "../integrity/store.js";
-import { deleteStream, SHARED_NATS, uniqueStream } from "../nats/nats-helpers.js";
+import { deleteStream, PrivateNats, SHARED_NATS, uniqueStream } from "../nats/nats-helpers.js";
 import { run, start } from "./helpers.js";
 
 const dir = mkdtempSync(join(tmpdir(), "vigil-cli-ingest-"));
@@ -26,6 +26,61 @@ afterAll(async () => {
 
 const signing = { enabled: true, algorithm: "hmac-sha256", secret_key: HMAC_SECRET } as const;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** A central configuration: PostgreSQL `table`, reading `stream` from `server`. */
+function centralYaml(
+  table: string,
+  server: string,
+  stream: { stream: string; subject_prefix: string },
+): string {
+  return `vigil:
+  storage:
+    backends:
+      - type: database
+        connection: { dialect: postgresql, host: ${POSTGRES.host}, port: ${POSTGRES.port}, database: ${POSTGRES.database}, username: ${POSTGRES.username} }
+        table_name: ${table}
+  ingest:
+    source: { servers: ["${server}"], stream: ${stream.stream}, subject_prefix: ${stream.subject_prefix}, durable: cli-${stream.subject_prefix} }
+  security:
+    signing: { enabled: true, algorithm: hmac-sha256, secret_key: "${HMAC_SECRET}" }
+`;
+}
+
+/** `vigil ingest --config FILE --metrics-port 0` as a child, with what it printed so far. */
+function spawnWorker(file: string) {
+  const child = start(["ingest", "--config", file, "--metrics-port", "0"], { cwd: dir });
+  let stderr = "";
+  child.stderr!.setEncoding("utf8").on("data", (s: string) => (stderr += s));
+  let code: number | null | undefined;
+  const exit = new Promise<number | null>((resolve) =>
+    child.on("exit", (c) => {
+      code = c;
+      resolve(c);
+    }),
+  );
+  /** Polls `done` every 100 ms for up to 30 s. */
+  const until = async (done: () => boolean | Promise<boolean>): Promise<void> => {
+    for (let i = 0; i < 300; i++) {
+      if (await done()) return;
+      if (code !== undefined) throw new Error(`vigil ingest exited (${code}):\n${stderr}`);
+      await sleep(100);
+    }
+    throw new Error(`vigil ingest: not reached in 30 s:\n${stderr}`);
+  };
+  return {
+    stderr: () => stderr,
+    exited: () => code !== undefined,
+    until,
+    async metricsUrl(): Promise<string> {
+      await until(() => /metrics on (http:\/\/\S+)/.test(stderr));
+      return /metrics on (http:\/\/\S+)/.exec(stderr)![1]!;
+    },
+    async stop(): Promise<number | null> {
+      child.kill("SIGTERM");
+      return exit;
+    },
+  };
+}
 
 describe("vigil ingest", () => {
   it("serves metrics, records a dead-lettered message as an event, and exits 0 on SIGTERM", async () => {
@@ -92,6 +147,67 @@ describe("vigil ingest", () => {
     expect(verify.code, verify.stdout + verify.stderr).toBe(0);
     // the 20 producer events and the worker's own report, each in its chain
     expect(verify.stdout).toMatch(/^OK: 21 events in 2 chains/m);
+  }, 60_000);
+
+  it("starts without its NATS server, shows itself unhealthy, consumes once the server comes, exits 0 on SIGTERM", async () => {
+    const nats = await PrivateNats.reserve(); // a free port, no server on it yet
+    const late = uniqueStream();
+    const lateTable = uniqueTable("nats_cli_late");
+    try {
+      writeFileSync(join(dir, "late.yaml"), centralYaml(lateTable, nats.url, late));
+      const worker = spawnWorker("late.yaml");
+      const url = await worker.metricsUrl();
+      // waiting, unhealthy: said once, and in the metrics
+      await worker.until(() => /cannot reach the NATS server/.test(worker.stderr()));
+      let metrics = await (await fetch(url)).text();
+      expect(metrics).toMatch(/vigil_ingest_source_up\{[^}]*\} 0\n/);
+      await worker.until(async () =>
+        /vigil_ingest_errors_total\{[^}]*\} (?:[2-9]|\d\d+)\n/.test(await (await fetch(url)).text()),
+      );
+      expect(worker.stderr().match(/cannot reach the NATS server/g)).toHaveLength(1);
+      expect(worker.exited()).toBe(false);
+
+      await nats.start();
+      const producer = new AuditEngine({
+        config: {
+          storage: { backends: [{ type: "nats", servers: [nats.url], ...late }] },
+          security: { signing },
+        },
+      });
+      for (let i = 0; i < 10; i++) producer.log({ action: "LOGIN", category: "AUTH" });
+      await producer.close();
+      await worker.until(async () => {
+        metrics = await (await fetch(url)).text();
+        return /vigil_ingest_events_written_total\{[^}]*\} 10\n/.test(metrics);
+      });
+      expect(metrics).toMatch(/vigil_ingest_source_up\{[^}]*\} 1\n/);
+      expect(worker.stderr()).toMatch(
+        /connected to the NATS server \(nats:\/\/127\.0\.0\.1:\d+\) after \d+ attempts/,
+      );
+      expect(await worker.stop()).toBe(0);
+      const rows = await pgQuery(`SELECT COUNT(*)::int AS n FROM "${lateTable}" WHERE type = 'LOGIN'`);
+      expect(rows[0]?.n).toBe(10);
+    } finally {
+      await nats.destroy();
+      await dropTable("postgresql", lateTable);
+    }
+  }, 90_000);
+
+  it("exits 0 on SIGTERM while it still waits for its NATS server", async () => {
+    const nats = await PrivateNats.reserve();
+    const waitTable = uniqueTable("nats_cli_wait");
+    try {
+      writeFileSync(join(dir, "wait.yaml"), centralYaml(waitTable, nats.url, uniqueStream()));
+      const worker = spawnWorker("wait.yaml");
+      await worker.metricsUrl();
+      await worker.until(() => /cannot reach the NATS server/.test(worker.stderr()));
+      expect(await worker.stop()).toBe(0);
+      expect(worker.stderr()).toContain("stopped: 0 event(s)");
+      expect(worker.stderr()).not.toContain("ingesting stream");
+    } finally {
+      await nats.destroy();
+      await dropTable("postgresql", waitTable);
+    }
   }, 60_000);
 
   it("refuses a configuration without vigil.ingest.source: status 2, one line", async () => {

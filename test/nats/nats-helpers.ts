@@ -86,9 +86,14 @@ export class PrivateNats {
   }
 
   static async start(): Promise<PrivateNats> {
-    const n = new PrivateNats(await freePort());
+    const n = await PrivateNats.reserve();
     await n.start();
     return n;
+  }
+
+  /** A server on a free port, not started yet (for what must run before the server does). */
+  static async reserve(): Promise<PrivateNats> {
+    return new PrivateNats(await freePort());
   }
 
   get url(): string {

@@ -64,6 +64,8 @@ async function oldStore(prefix: string): Promise<string> {
   expect(await tsType(table)).toBe("datetime(3)");
   const keys = ["ts_idx", "category_ts_idx", "type_ts_idx", "actor_ts_idx", "tenant_ts_idx"];
   const lead = ["", "category, ", "type, ", "actor_username, ", "tenant, "];
+  // version 4 had no status index (version 6)
+  await conn.query(`ALTER TABLE \`${table}\` DROP KEY \`${derivedName(table, "status_ts_idx")}\``);
   await conn.query(
     `ALTER TABLE \`${table}\` ADD COLUMN ts_text VARCHAR(64) CHARACTER SET utf8mb4 COLLATE utf8mb4_nopad_bin NULL`,
   );
@@ -75,7 +77,7 @@ async function oldStore(prefix: string): Promise<string> {
      CHANGE COLUMN ts_text ts VARCHAR(64) CHARACTER SET utf8mb4 COLLATE utf8mb4_nopad_bin NOT NULL AFTER id,
      ${keys.map((k, i) => `ADD KEY \`${derivedName(table, k)}\` (${lead[i]}ts, id)`).join(", ")}`,
   );
-  await conn.query(`DELETE FROM \`${derivedName(table, "migrations")}\` WHERE version = 5`);
+  await conn.query(`DELETE FROM \`${derivedName(table, "migrations")}\` WHERE version >= 5`);
   expect(await tsType(table)).toBe("varchar(64)");
   return table;
 }
@@ -114,8 +116,9 @@ async function expectConvertedAndVerified(table: string): Promise<void> {
   const byName = new Map(keys.map((r) => [String(r.k), String(r.c)]));
   expect(byName.get(derivedName(table, "ts_idx"))).toBe("ts,id");
   expect(byName.get(derivedName(table, "tenant_ts_idx"))).toBe("tenant,ts,id");
+  expect(byName.get(derivedName(table, "status_ts_idx"))).toBe("status,ts,id");
   const versions = await rows(`SELECT MAX(version) AS v FROM \`${derivedName(table, "migrations")}\``);
-  expect(Number(versions[0]?.v)).toBe(5);
+  expect(Number(versions[0]?.v)).toBe(6);
 }
 
 describe("MariaDB ts DATETIME(3) (schema version 5)", () => {
@@ -143,7 +146,7 @@ describe("MariaDB ts DATETIME(3) (schema version 5)", () => {
       }
     };
     const applied = await Promise.all([start(), start()]);
-    expect(applied.map((a) => a.join(",")).sort()).toEqual(["", "5"]);
+    expect(applied.map((a) => a.join(",")).sort()).toEqual(["", "5,6"]);
     await expectConvertedAndVerified(table);
   }, 120_000);
 

@@ -44,6 +44,8 @@ export interface Receiver {
   readonly requests: Received[];
   /** Queue answers for the next requests; once the queue is empty, requests get 200 `{}`. */
   script(...replies: Reply[]): void;
+  /** Answer every request after the scripted ones with `reply` (an outage) until called with `undefined`. */
+  answerAll(reply: Reply | undefined): void;
   /** The log records of the requests answered 2xx, in order. */
   accepted(): OtlpLogRecord[];
   close(): Promise<void>;
@@ -52,6 +54,7 @@ export interface Receiver {
 /** Starts a receiver on a free loopback port. */
 export async function startReceiver(): Promise<Receiver> {
   const queue: Reply[] = [];
+  let fallback: Reply | undefined;
   const requests: Received[] = [];
   const slow = new Set<NodeJS.Timeout>();
   const server: Server = createServer((req, res) => {
@@ -61,7 +64,7 @@ export async function startReceiver(): Promise<Receiver> {
       const raw = Buffer.concat(chunks);
       const text =
         req.headers["content-encoding"] === "gzip" ? gunzipSync(raw).toString("utf8") : raw.toString("utf8");
-      const reply = queue.shift() ?? { status: 200, body: "{}" };
+      const reply = queue.shift() ?? fallback ?? { status: 200, body: "{}" };
       const record = (r: Received["reply"]) =>
         requests.push({
           headers: req.headers,
@@ -95,6 +98,9 @@ export async function startReceiver(): Promise<Receiver> {
     url: `http://127.0.0.1:${port}/v1/logs`,
     requests,
     script: (...replies) => queue.push(...replies),
+    answerAll: (reply) => {
+      fallback = reply;
+    },
     accepted: () =>
       requests
         .filter((r) => typeof r.reply === "number" && r.reply >= 200 && r.reply < 300)

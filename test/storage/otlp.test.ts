@@ -478,6 +478,73 @@ describe("otlp backend in the engine", () => {
     }
   });
 
+  it("counts what it holds while the receiver is away against queue_size: the rest is dropped, counted and recorded as EVENTS_DROPPED, and all of it goes out once the receiver is back", async () => {
+    const { dir, cleanup } = tempDir();
+    const queueSize = 1000;
+    const engine = new AuditEngine({
+      config: {
+        storage: {
+          backends: [
+            { type: "otlp", endpoint: receiver.url },
+            { type: "file", directory: dir },
+          ],
+        },
+        performance: { async: { enabled: true, queue_size: queueSize }, batching: { batch_size: 100 } },
+      },
+      env: {},
+    });
+    const warnings: string[] = [];
+    engine.on("error", () => undefined);
+    engine.on("warning", (w) => warnings.push(w));
+    try {
+      await engine.logDurable({ action: "READY" });
+      receiver.answerAll({ status: 503, headers: { "retry-after": "1" } });
+      const accepted: string[] = [];
+      let dropped = 0;
+      let mostHeld = 0;
+      for (let i = 0; i < 5000; i++) {
+        const e = engine.log({ action: "OUTAGE", metadata: { i } });
+        if (e) accepted.push(e.id);
+        else dropped++;
+        if (i % 200 === 199) {
+          await new Promise((r) => setTimeout(r, 1));
+          mostHeld = Math.max(mostHeld, engine.metrics().backends.otlp!.buffered);
+        }
+      }
+      await engine.flush();
+      mostHeld = Math.max(mostHeld, engine.metrics().backends.otlp!.buffered);
+      // bounded by the queue (and the batches it may have in flight), not by buffer_size (10,000)
+      expect(mostHeld).toBeGreaterThan(0);
+      expect(mostHeld).toBeLessThanOrEqual(queueSize + 4 * 101);
+      expect(accepted.length).toBeLessThanOrEqual(queueSize + 4 * 101);
+      expect(dropped).toBe(5000 - accepted.length);
+      expect(engine.metrics().dropped).toBe(dropped);
+      expect(warnings.some((w) => /dropped and counted/.test(w))).toBe(true);
+
+      receiver.answerAll(undefined);
+      await vi.waitFor(
+        async () => {
+          await engine.flush();
+          expect(engine.metrics().queue_depth).toBe(0);
+        },
+        { timeout: 30_000, interval: 200 },
+      );
+      // the store beside it holds the same record
+      const stored = await engine.search({ query: "action.type:EVENTS_DROPPED" });
+      expect(stored.reduce((n, e) => n + Number(e.result.count), 0)).toBe(dropped);
+      await engine.close();
+      const records = receiver.accepted();
+      const outage = records.filter((r) => r.eventName === "OUTAGE");
+      expect(uids(outage)).toEqual(accepted);
+      const notices = records.filter((r) => r.eventName === "EVENTS_DROPPED");
+      const counted = notices.reduce((n, r) => n + Number(attribute(r.attributes, "vigil.result.count")), 0);
+      expect(counted).toBe(dropped);
+    } finally {
+      await engine.close();
+      cleanup();
+    }
+  }, 60_000);
+
   it("logDurable rejects with VIGIL_ERR_NOT_DURABLE when otlp is the only backend and the receiver refuses", async () => {
     const engine = new AuditEngine({
       config: { storage: { backends: [{ type: "otlp", endpoint: receiver.url }] } },

@@ -2,7 +2,8 @@
  * `vigil ingest --config CENTRAL [--batch-size N] [--ack-wait S] [--metrics-port P]`: read the
  * NATS JetStream stream named by `vigil.ingest.source` into the backends of the central
  * configuration (SPEC §10, docs/scale-out.md). Runs until SIGTERM or SIGINT, which finish and
- * acknowledge the batch in hand: exit status 0.
+ * acknowledge the batch in hand: exit status 0. A NATS server away at start is waited for
+ * (metrics served meanwhile, `vigil_ingest_source_up` 0); a signal ends the wait, status 0.
  *
  * @module
  */
@@ -96,17 +97,7 @@ chain. Messages that are not vigil events go to <subject_prefix>.dead.`,
     process.on("SIGINT", stop);
     let server: Server | undefined;
     try {
-      await ingestor.start();
-      try {
-        // records what this worker rejects, in the central store, as its own chain
-        reporter = new AuditEngine({ configFile: file, env });
-        reporter.on("error", (err) => notice(ctx, err.message));
-      } catch (error) {
-        notice(
-          ctx,
-          `warning: rejected messages are reported here only, not recorded as events: ${(error as Error).message}`,
-        );
-      }
+      // metrics first: a worker waiting for its NATS server shows itself unhealthy (source_up 0)
       if (flags.metricsPort !== undefined) {
         server = await serveMetrics(flags.metricsHost, flags.metricsPort, () =>
           formatIngestMetrics(ingestor.metrics(), config.ingest!.source.durable),
@@ -115,11 +106,24 @@ chain. Messages that are not vigil events go to <subject_prefix>.dead.`,
         const port = typeof address === "object" && address ? address.port : flags.metricsPort;
         notice(ctx, `metrics on http://${flags.metricsHost}:${port}/metrics`);
       }
-      notice(
-        ctx,
-        `ingesting stream ${config.ingest!.source.stream} as consumer ${config.ingest!.source.durable} (pid ${process.pid})`,
-      );
-      await ingestor.run();
+      await ingestor.start();
+      if (ingestor.metrics().source_up) {
+        try {
+          // records what this worker rejects, in the central store, as its own chain
+          reporter = new AuditEngine({ configFile: file, env });
+          reporter.on("error", (err) => notice(ctx, err.message));
+        } catch (error) {
+          notice(
+            ctx,
+            `warning: rejected messages are reported here only, not recorded as events: ${(error as Error).message}`,
+          );
+        }
+        notice(
+          ctx,
+          `ingesting stream ${config.ingest!.source.stream} as consumer ${config.ingest!.source.durable} (pid ${process.pid})`,
+        );
+      }
+      await ingestor.run(); // ends at once when stopped before the server answered
     } finally {
       process.off("SIGTERM", stop);
       process.off("SIGINT", stop);

@@ -7,8 +7,12 @@
  * receiver answered 2xx for every record of the batch. Otherwise it rejects with a
  * {@link BufferedWriteError}:
  * - `buffered: true` — the receiver is unreachable or asked to retry (429, 502, 503, 504,
- *   a network error or timeout): the batch is held in memory (up to `buffer_size` events)
- *   and sent, in order, when the next attempt succeeds. Not delivered yet.
+ *   a network error or timeout): the batch is held in memory (up to `buffer_size` events,
+ *   and within an engine no more than its queue holds: {@link OtlpBackendOptions.bufferLimit})
+ *   and sent, in order, when the next attempt succeeds. Not delivered yet. What it holds
+ *   counts against the engine's `queue_size` ({@link OtlpBackend.pendingEvents}), as a
+ *   database's buffer does: a receiver away for long makes the engine drop (count and record)
+ *   further events rather than hold them without bound.
  * - `buffered: false` — not kept: the buffer is full (the drop is counted and an
  *   `EVENTS_DROPPED` record goes out ahead of the next delivery), or the receiver refused
  *   the request for good (400, 413, any other status). Those events are lost for this backend.
@@ -70,6 +74,12 @@ export interface OtlpBackendOptions {
   readonly retryMaxMs?: number;
   /** Told of every retry scheduled: why, and after how long. */
   readonly onRetry?: (retry: { readonly reason: string; readonly delayMs: number }) => void;
+  /**
+   * The most events held for a later attempt, over `buffer_size` when smaller. The engine
+   * passes what its queue and batches in flight can hold, as it does to the SQL and NATS
+   * backends. Default: `buffer_size` alone.
+   */
+  readonly bufferLimit?: number;
 }
 
 /** Counters of what the backend sent and what became of it. */
@@ -148,7 +158,7 @@ export class OtlpBackend extends BaseBackend {
     super(config.name);
     this.#config = config;
     this.#options = options;
-    this.#pending = new BatchBuffer(config.buffer_size);
+    this.#pending = new BatchBuffer(Math.min(config.buffer_size, options.bufferLimit ?? config.buffer_size));
     this.#outage = new Outage(
       { initialMs: options.retryInitialMs ?? 1000, maxMs: options.retryMaxMs ?? 30_000 },
       {
@@ -173,6 +183,11 @@ export class OtlpBackend extends BaseBackend {
       "user-agent": `vigil-audit/${packageJson.version}`,
       ...(config.compression === "gzip" ? { "content-encoding": "gzip" } : {}),
     };
+  }
+
+  /** Events held in memory for a later attempt: counted against the engine's `queue_size`. */
+  pendingEvents(): number {
+    return this.#pending.items;
   }
 
   /** What was sent and what became of it. */
@@ -209,7 +224,7 @@ export class OtlpBackend extends BaseBackend {
         severity: "WARNING",
         result: { count },
         metadata: {
-          reason: `otlp backend ${this.name}: buffer full (buffer_size ${this.#config.buffer_size})`,
+          reason: `otlp backend ${this.name}: buffer full (${this.#pending.limit} events)`,
           backend: this.name,
         },
       },

@@ -520,6 +520,13 @@ END`,
       description: mariadb ? "native type: ts DATETIME(3)" : "native type: ts DATETIME(3) (MariaDB only)",
       statements: mariadb ? nativeTsStatements(table, base, schemaName) : [],
     },
+    {
+      version: 6,
+      description: "result.status index",
+      statements: [
+        `ALTER TABLE ${table} ADD KEY ${ifNotExists}${q(derivedName(base, "status_ts_idx"))} (status, ts, id)`,
+      ],
+    },
   ];
 }
 

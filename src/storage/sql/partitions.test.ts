@@ -99,7 +99,7 @@ describe("a PostgreSQL table partitioned by day", () => {
     const indexes = await pgQuery("SELECT indexdef FROM pg_indexes WHERE tablename = $1", [table]);
     expect(indexes.some((i) => /USING brin \(ts\)/.test(String(i.indexdef)))).toBe(true);
     const versions = await pgQuery(`SELECT version FROM "${table}_migrations" ORDER BY version`);
-    expect(versions.map((v) => v.version)).toEqual([1, 2, 3, 4, 5]);
+    expect(versions.map((v) => v.version)).toEqual([1, 2, 3, 4, 5, 6]);
   });
 
   it("creates the partition a backdated event needs, answers across partitions in order, and ignores a retried batch", async () => {
@@ -136,6 +136,45 @@ describe("a PostgreSQL table partitioned by day", () => {
       expect(inRange).toBe(2);
     } finally {
       await backend.close();
+    }
+  });
+
+  it("brings a version-5 table to version 6: the status index on the parent, on every partition and on those made after", async () => {
+    const table = newTable("part_v6");
+    const first = createSqlBackend(backendConfig(table, "daily"));
+    await first.open();
+    const written = [event("2019-05-04T10:00:00.000Z", 1), event("2019-05-05T10:00:00.000Z", 2)];
+    await first.write(written.map(record), { sync: true });
+    await first.close();
+    // take it back to version 5, as the vigil before this one left it
+    await pgQuery(`DROP INDEX "${table}_status_ts_idx"`);
+    await pgQuery(`DELETE FROM "${table}_migrations" WHERE version = 6`);
+    const statusIndexes = async () =>
+      (
+        await pgQuery(
+          `SELECT tablename AS t FROM pg_indexes WHERE tablename LIKE $1 AND indexdef LIKE '%(lower((status COLLATE "C")), ts, id)' ORDER BY 1`,
+          [`${table}%`],
+        )
+      ).map((r) => String(r.t).slice(table.length));
+    expect(await statusIndexes()).toEqual([]);
+    const before = await pgQuery(`SELECT id, ts, line FROM "${table}" ORDER BY id`);
+
+    const reopened = createSqlBackend(backendConfig(table, "daily"));
+    await reopened.open();
+    try {
+      await reopened.write([record(event("2019-05-06T10:00:00.000Z", 3))], { sync: true }); // a new partition
+      const expected = ["", ...Object.keys(await partitions(table)).map((p) => `_${p}`)].sort();
+      expect(expected).toContain("_p20190506");
+      expect(await statusIndexes()).toEqual(expected);
+      const versions = await pgQuery(`SELECT version FROM "${table}_migrations" ORDER BY version`);
+      expect(versions.map((v) => v.version)).toEqual([1, 2, 3, 4, 5, 6]);
+      const after = await pgQuery(
+        `SELECT id, ts, line FROM "${table}" WHERE id = ANY($1::uuid[]) ORDER BY id`,
+        [written.map((e) => e.id)],
+      );
+      expect(after).toEqual(before);
+    } finally {
+      await reopened.close();
     }
   });
 

@@ -44,9 +44,10 @@ async function ids(backend: Awaited<ReturnType<typeof openTable>>): Promise<stri
   return out;
 }
 
-/** Takes a table back to the text columns of schema versions 1 to 4. */
+/** Takes a table back to the text columns of schema versions 1 to 4 (and without version 6's index). */
 async function revertToText(table: string): Promise<void> {
-  await pgQuery(`DELETE FROM "${table}_migrations" WHERE version = 5`);
+  await pgQuery(`DROP INDEX "${table}_status_ts_idx"`);
+  await pgQuery(`DELETE FROM "${table}_migrations" WHERE version >= 5`);
   await pgQuery(
     `ALTER TABLE "${table}" ALTER COLUMN id TYPE text COLLATE "C", ALTER COLUMN ts TYPE text COLLATE "C" USING to_char(ts AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`,
   );

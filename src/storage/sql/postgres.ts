@@ -529,6 +529,13 @@ $vigil$`,
             `ALTER TABLE ${table} ALTER COLUMN id TYPE uuid USING id::uuid, ALTER COLUMN ts TYPE timestamptz USING ts::timestamptz`,
           ],
     },
+    {
+      version: 6,
+      description: "result.status index",
+      // `status:FAILURE` (failed logins) walked every row of its type and range without it.
+      // On a partitioned table the index is created on every partition, and on those to come.
+      statements: [idx("status_ts_idx", `${fold("status")}, ts, id`)],
+    },
   ];
 }
 

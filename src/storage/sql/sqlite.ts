@@ -347,6 +347,17 @@ WHEN NOT EXISTS (SELECT 1 FROM ${q(derivedName(names.raw, "guard"))} WHERE allow
 BEGIN SELECT RAISE(ABORT, 'vigil: audit rows are append-only and cannot be updated'); END`,
       ],
     },
+    {
+      // the version numbers stay those of every dialect: SQLite has no native time type
+      version: 5,
+      description: "native types (PostgreSQL and MariaDB only)",
+      statements: [],
+    },
+    {
+      version: 6,
+      description: "result.status index",
+      statements: [idx("status_ts_idx", "status, ts, id")],
+    },
   ];
 }
 
