@@ -6,6 +6,11 @@
 //      ingest rate from the first row to the last (their start-up excluded);
 //   3. the reference: the same rows (the central table's columns, exported with COPY TO)
 //      loaded with raw `COPY … FROM` (psql \copy) into an identical empty table.
+//   4. where the gap lies: the same rows in batches of BATCH, one commit each, through
+//      (a) vigil's `unnest` insert (the statement every ingest batch runs) and (b) the
+//      candidate bulk path, `COPY` into an unindexed temporary staging table then
+//      `INSERT … SELECT … ON CONFLICT (id) DO NOTHING`, each into a fresh identical table,
+//      alternated over ROUNDS rounds (BENCH_ROUNDS, default 2).
 // Reports the ingest rate as a ratio of the raw COPY rate (issue 14 target: ≥ 0.7x).
 //
 // Run: node --import tsx bench/nats-ingest.bench.mjs   (BENCH_EVENTS, default 40,000;
@@ -20,9 +25,12 @@ import { jetstreamManager } from "@nats-io/jetstream";
 import { connect } from "@nats-io/transport-node";
 import pg from "pg";
 import { AuditEngine } from "../src/engine.ts";
+import { connectPostgres } from "../src/storage/sql/postgres.ts";
+import { median } from "./stats.mjs";
 
 const N = Number(process.env.BENCH_EVENTS ?? 40_000);
 const BATCH = Number(process.env.BENCH_BATCH ?? 2000);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 2);
 const PRODUCERS = 4;
 const WORKERS = 2;
 const NATS = "nats://127.0.0.1:4222";
@@ -163,6 +171,95 @@ try {
   const copyRate = N / ((performance.now() - c0) / 1000);
   const copied = await count(copyTable);
 
+  // 4. the insert statements alone, same rows, batches of BATCH, one commit each
+  const lines = (await db.query(`SELECT line FROM "${table}" ORDER BY row_id`)).rows.map((r) => r.line);
+  const records = lines.map((line) => ({ event: JSON.parse(line), line }));
+  const chunkFiles = [];
+  for (let i = 0; i * BATCH < lines.length; i++) {
+    const f = join(dir, `chunk${i}.copy`);
+    psql(
+      `\\copy (SELECT ${cols.join(", ")} FROM "${table}" ORDER BY row_id LIMIT ${BATCH} OFFSET ${i * BATCH}) TO '${f}'`,
+    );
+    chunkFiles.push(f);
+  }
+  const extra = [];
+  const fresh = async (name) => {
+    await db.query(`CREATE TABLE "${name}" (LIKE "${table}" INCLUDING ALL)`);
+    extra.push(name);
+    return name;
+  };
+  const viaUnnest = async (name) => {
+    const { client, dialect } = await connectPostgres(
+      { dialect: "postgresql", host: PG.host, port: PG.port, database: PG.database, username: PG.user },
+      name,
+      {},
+      () => undefined,
+    );
+    try {
+      const t = performance.now();
+      for (let i = 0; i < records.length; i += BATCH) {
+        const r = dialect.insert(records.slice(i, i + BATCH));
+        await client.transaction((s) => s.run(r));
+      }
+      return performance.now() - t;
+    } finally {
+      await client.close();
+    }
+  };
+  const viaStaging = (name) => {
+    const script = join(dir, `${name}.sql`);
+    // no key, no index, no constraint: COPY only appends
+    const steps = [
+      `CREATE TEMP TABLE vigil_staging AS SELECT ${cols.join(", ")} FROM "${table}" WITH NO DATA;`,
+    ];
+    for (const f of chunkFiles) {
+      steps.push(`\\copy vigil_staging (${cols.join(", ")}) FROM '${f}'`);
+      steps.push(
+        `INSERT INTO "${name}" (${cols.join(", ")}) SELECT ${cols.join(", ")} FROM vigil_staging ON CONFLICT (id) DO NOTHING;`,
+        "TRUNCATE vigil_staging;",
+      );
+    }
+    writeFileSync(script, `${steps.join("\n")}\n`);
+    const t = performance.now();
+    const r = spawnSync(
+      "psql",
+      [
+        "-h",
+        PG.host,
+        "-p",
+        String(PG.port),
+        "-U",
+        PG.user,
+        "-d",
+        PG.database,
+        "-qAt",
+        "-v",
+        "ON_ERROR_STOP=1",
+        "-f",
+        script,
+      ],
+      { encoding: "utf8" },
+    );
+    if (r.status !== 0) throw new Error(r.stderr);
+    return performance.now() - t;
+  };
+  const unnestMs = [];
+  const stagingMs = [];
+  for (let round = 0; round < ROUNDS; round++) {
+    const a = await fresh(`${table}_u${round}`);
+    const b = await fresh(`${table}_s${round}`);
+    if (round % 2 === 0) {
+      unnestMs.push(await viaUnnest(a));
+      stagingMs.push(viaStaging(b));
+    } else {
+      stagingMs.push(viaStaging(b));
+      unnestMs.push(await viaUnnest(a));
+    }
+    if ((await count(a)) !== lines.length || (await count(b)) !== lines.length)
+      throw new Error("a path did not store every row");
+  }
+  for (const t of extra) await db.query(`DROP TABLE IF EXISTS "${t}"`);
+
   const load = (await import("node:os")).loadavg()[0].toFixed(1);
   console.log(
     `${N} events, ${PRODUCERS} producers → NATS → ${WORKERS} vigil ingest (batch ${BATCH}) → PostgreSQL (load ${load})`,
@@ -173,6 +270,13 @@ try {
   );
   console.log(`  raw COPY of the same ${copied} rows     ${copyRate.toFixed(0)} ev/s`);
   console.log(`  ingest / COPY: ${(ingestRate / copyRate).toFixed(2)}x (target ≥ 0.7x)`);
+  const rate = (ms) => (lines.length / (median(ms) / 1000)).toFixed(0);
+  const spread = (ms) => ms.map((m) => (lines.length / (m / 1000)).toFixed(0)).join(", ");
+  console.log(
+    `  insert statements alone, batches of ${BATCH}, one commit each (median of ${ROUNDS}; each run):`,
+  );
+  console.log(`    vigil unnest insert                 ${rate(unnestMs)} ev/s (${spread(unnestMs)})`);
+  console.log(`    COPY to staging + INSERT … SELECT   ${rate(stagingMs)} ev/s (${spread(stagingMs)})`);
 } finally {
   for (const w of workers) if (w.child.exitCode === null) w.child.kill("SIGTERM");
   await Promise.all(
