@@ -188,6 +188,8 @@ interface Counter {
   add(event: AuditEvent): void;
   /** Count an event known only by its timestamp (only without `groupBy`). */
   addTime(timestamp: string): void;
+  /** Count an event known by its timestamp and its `groupBy` field's string (null: absent). */
+  addValue(timestamp: string, value: string | null): void;
   result(): AggregateResult;
 }
 
@@ -249,6 +251,21 @@ function createCounter(options: AggregateOptions): Counter {
       if (countTime(timestamp) === undefined) return;
       counted();
     },
+    addValue(timestamp, value) {
+      const timeKey = countTime(timestamp);
+      if (timeKey === undefined) return;
+      let counts = byValue;
+      if (size !== undefined) {
+        let inner = byTimeValue.get(timeKey);
+        if (!inner) {
+          inner = new Map();
+          byTimeValue.set(timeKey, inner);
+        }
+        counts = inner;
+      }
+      counts.set(value, (counts.get(value) ?? 0) + 1);
+      counted();
+    },
     result() {
       if (size === undefined) {
         const { buckets, other } = ranked(byValue, top);
@@ -300,7 +317,13 @@ export type MatchScanner = (
   search: SearchOptions,
   sink:
     | { readonly events: (batch: readonly AuditEvent[]) => void }
-    | { readonly times: (batch: readonly string[]) => void },
+    | { readonly times: (batch: readonly string[]) => void }
+    | {
+        /** The field counted (a resolved path): a backend may hand its values instead of events. */
+        readonly field: string;
+        readonly values: (times: readonly string[], values: readonly (string | null)[]) => void;
+        readonly events: (batch: readonly AuditEvent[]) => void;
+      },
 ) => Promise<void>;
 
 /** What can be searched: an `AuditEngine`, or anything with its `stream`. */
@@ -354,6 +377,11 @@ export async function aggregateSearch(
     });
   else
     await scan(search, {
+      // a backend may read the field from its store without building events (the file store does)
+      field: resolveField(groupBy),
+      values: (times, values) => {
+        for (let i = 0; i < times.length; i++) counter.addValue(times[i]!, values[i]!);
+      },
       events: (batch) => {
         for (const e of batch) counter.add(e);
       },

@@ -42,10 +42,20 @@ export interface QuerySpec {
   readonly signal?: AbortSignal;
 }
 
-/** Where {@link StorageBackend.scan} hands its matches: whole events, or only their timestamps. */
+/**
+ * Where {@link StorageBackend.scan} hands its matches: whole events, only their timestamps,
+ * or their timestamps and the value of one `field` (a resolved path) — which a backend may
+ * hand as events instead (`values(times, values)`: the i-th match's timestamp and the
+ * field's string, null when absent; a backend that cannot read the field calls `events`).
+ */
 export type ScanSink =
   | { readonly events: (batch: readonly AuditEvent[]) => void }
-  | { readonly times: (batch: readonly string[]) => void };
+  | { readonly times: (batch: readonly string[]) => void }
+  | {
+      readonly field: string;
+      readonly values: (times: readonly string[], values: readonly (string | null)[]) => void;
+      readonly events: (batch: readonly AuditEvent[]) => void;
+    };
 
 /** See {@link StorageBackend.follow}. */
 export interface StoreFollower {

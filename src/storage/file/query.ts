@@ -23,6 +23,7 @@ import type { AuditEvent } from "../../event/types.js";
 import { compileQuery } from "../../query/evaluate.js";
 import { bothNeeds, type LineNeed, lineNeed, tenantNeed } from "../../query/prefilter.js";
 import type { QuerySpec, ScanSink, StoreFollower } from "../backend.js";
+import { LineFields } from "./fields.js";
 import type { StoreFile } from "./file-backend.js";
 import { type Chunk, judgeChunk, LineJudge, readChunks, Verdict } from "./scan.js";
 
@@ -72,7 +73,11 @@ const ALL: LineNeed = { kind: "all" };
 interface Plan {
   /** The evaluator's full judgement of a decoded event (time range, cursor, query, tenant). */
   readonly accept: (e: AuditEvent) => boolean;
-  readonly judge: () => LineJudge;
+  readonly judge: (stampless?: boolean) => LineJudge;
+  /** Whether the query's texts and the time range are all there is to judge (no evaluator needed). */
+  readonly exact: boolean;
+  readonly fromIso: string | undefined;
+  readonly toIso: string | undefined;
   /** The files to read, grouped by day in the requested order. */
   readonly days: (files: StoreFile[]) => StoreFile[][];
 }
@@ -95,12 +100,14 @@ function plan(spec: QuerySpec, source: FileSource, useCursor: boolean): Plan {
   const need = source.plainLines
     ? bothNeeds(spec.where ? lineNeed(spec.where) : ALL, tenant !== undefined ? tenantNeed(tenant) : ALL)
     : ALL;
-  const judge = () =>
+  const exact = where === undefined && tenant === undefined && after === undefined;
+  const judge = (stampless = false) =>
     new LineJudge({
       need,
-      exact: where === undefined && tenant === undefined && after === undefined,
+      exact,
       opaque: !source.plainLines,
       sealed: source.sealedSubjects,
+      stampless,
       fromIso,
       toIso,
       ...(after !== undefined
@@ -133,7 +140,7 @@ function plan(spec: QuerySpec, source: FileSource, useCursor: boolean): Plan {
       .sort((a, b) => (spec.order === "asc" ? a - b : b - a))
       .map((d) => groups.get(d)!);
   };
-  return { accept, judge, days };
+  return { accept, judge, days, exact, fromIso, toIso };
 }
 
 /** Decode a line: undefined for a corrupt one (`verify` names it; a search cannot return it). */
@@ -290,10 +297,15 @@ export async function* queryFiles(source: FileSource, spec: QuerySpec): AsyncGen
  * never decoded.
  */
 export async function scanFiles(source: FileSource, spec: QuerySpec, sink: ScanSink): Promise<void> {
-  const { accept, judge: newJudge, days } = plan({ ...spec, after: undefined }, source, false);
-  const judge = newJudge();
+  const planned = plan({ ...spec, after: undefined }, source, false);
+  const { accept, judge: newJudge, days } = planned;
   const decode = source.decode;
   const files = days(await source.listFiles()).flat();
+  if ("values" in sink && planned.exact && source.plainLines) {
+    await scanValues(planned, decode, files, spec.signal, sink);
+    return;
+  }
+  const judge = newJudge();
   if ("times" in sink) {
     let batch: string[] = [];
     for await (const chunk of chunksOf(files, spec.signal)) {
@@ -320,6 +332,51 @@ export async function scanFiles(source: FileSource, spec: QuerySpec, sink: ScanS
     if (batch.length > 0) {
       sink.events(batch);
       batch = [];
+    }
+  }
+}
+
+/**
+ * {@link scanFiles} for a sink that takes one field's values, when nothing but the time range
+ * is asked: a plain line's timestamp and field are read from its bytes ({@link LineFields}),
+ * exactly as decoding would read them; a line whose bytes leave any doubt is decoded.
+ */
+async function scanValues(
+  planned: Plan,
+  decode: (line: string) => AuditEvent,
+  files: readonly StoreFile[],
+  signal: AbortSignal | undefined,
+  sink: Extract<ScanSink, { readonly field: string }>,
+): Promise<void> {
+  const { accept, fromIso, toIso } = planned;
+  const judge = planned.judge(true);
+  const fields = new LineFields(["timestamp", sink.field]);
+  let times: string[] = [];
+  let values: (string | null)[] = [];
+  let events: AuditEvent[] = [];
+  for await (const chunk of chunksOf(files, signal)) {
+    const buf = chunk.buf;
+    judgeChunk(chunk, judge, (start, end, verdict) => {
+      if (verdict === Verdict.Plain && fields.read(buf, start, end)) {
+        const ts = fields.value(0);
+        // a line without a string timestamp is no event a search returns
+        if (ts === null || (fromIso !== undefined && ts < fromIso) || (toIso !== undefined && ts >= toIso))
+          return;
+        times.push(ts);
+        values.push(fields.value(1));
+        return;
+      }
+      const e = decodeLine(decode, buf, start, end);
+      if (e !== undefined && accept(e)) events.push(e);
+    });
+    if (times.length > 0) {
+      sink.values(times, values);
+      times = [];
+      values = [];
+    }
+    if (events.length > 0) {
+      sink.events(events);
+      events = [];
     }
   }
 }

@@ -121,6 +121,12 @@ export const Verdict = {
   Decode: 1,
   /** The line matches (nothing beyond the time range was asked, and its time is in range). */
   Match: 2,
+  /**
+   * With {@link JudgeOptions.stampless}: the line's bytes are its JSON (no envelope, no
+   * escape that hides text, no sealed subject) and hold every text the query requires; its
+   * timestamp was not read, so neither the time range nor anything else was judged.
+   */
+  Plain: 3,
 } as const;
 /** One of {@link Verdict}'s values. */
 export type Verdict = (typeof Verdict)[keyof typeof Verdict];
@@ -139,6 +145,11 @@ export interface JudgeOptions {
   readonly fromIso?: string | undefined;
   /** Exclusive upper bound on the timestamp text. */
   readonly toIso?: string | undefined;
+  /**
+   * The caller reads each line's timestamp itself: a plain line that holds the query's texts
+   * is {@link Verdict.Plain}, its time not judged. Default false.
+   */
+  readonly stampless?: boolean;
   /** Inclusive bounds from a cursor: lines strictly outside are skipped. */
   readonly minTs?: string | undefined;
   readonly maxTs?: string | undefined;
@@ -156,7 +167,7 @@ export class LineJudge {
    */
   readonly #sealed: Cursor | undefined;
   /** Found in every line: a RegExp over the Latin-1 text (a native Buffer search pays a setup per call). */
-  readonly #stamp: Cursor;
+  readonly #stamp: Cursor | undefined;
   readonly #options: JudgeOptions;
   readonly #timed: boolean;
   #buf: Buffer = Buffer.alloc(0);
@@ -166,7 +177,7 @@ export class LineJudge {
   constructor(options: JudgeOptions) {
     this.#options = options;
     this.#test = this.#compile(options.need);
-    this.#stamp = this.#cursor(/"timestamp"/g, 11);
+    this.#stamp = options.stampless ? undefined : this.#cursor(/"timestamp"/g, 11);
     this.#sealed = options.sealed ? this.#cursor(/"subject"/g, 9) : undefined;
 
     this.#timed =
@@ -217,6 +228,7 @@ export class LineJudge {
   /** Start on a window of whole lines of the chunk: `[start, end)`. */
   window(start: number, end: number): void {
     // texts are searched in the Latin-1 text (one character per byte, so offsets agree)
+    if (this.#cursors.length === 0) return; // nothing to search for
     const text = this.#buf.toString("latin1", start, end);
     for (const c of this.#cursors) c.reset(text, start);
   }
@@ -234,6 +246,7 @@ export class LineJudge {
     )
       return Verdict.Decode;
     if (this.#test !== undefined && !this.#test(start, end)) return Verdict.Skip;
+    if (this.#options.stampless) return Verdict.Plain;
     const ts = this.#readTimestamp(start, end);
     if (ts === undefined) return Verdict.Decode;
     this.timestamp = ts;
@@ -254,8 +267,9 @@ export class LineJudge {
    * search returns it: skipping it is right too.)
    */
   #readTimestamp(start: number, end: number): string | undefined {
-    const p = this.#stamp.next(start);
-    if (p >= end || this.#stamp.next(p + 1) < end) return undefined;
+    const stamp = this.#stamp!;
+    const p = stamp.next(start);
+    if (p >= end || stamp.next(p + 1) < end) return undefined;
     const buf = this.#buf;
     if (buf[p + 11] !== 0x3a || buf[p + 12] !== 0x22) return undefined;
     const from = p + 13;
