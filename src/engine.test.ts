@@ -90,6 +90,26 @@ describe("AuditEngine.log", () => {
     expect(stored[0]!.severity).toBe("INFO");
   });
 
+  it("copies the caller's result and merged metadata without changing them; a __proto__ key stays an own key", async () => {
+    const engine = track(fileEngine(dir));
+    const result = JSON.parse('{"count": 2, "__proto__": {"polluted": true}}') as Record<string, unknown>;
+    const scoped = { route: "/orders" };
+    const own = { request: 7 };
+    const event = await withAuditScope({ metadata: scoped }, async () =>
+      engine.log({ action: "A", status: "FAILURE", result, metadata: own }),
+    );
+    expect(Object.keys(result)).toEqual(["count", "__proto__"]);
+    expect(scoped).toEqual({ route: "/orders" });
+    expect(own).toEqual({ request: 7 });
+    expect(Object.getPrototypeOf(event!.result)).toBe(Object.prototype);
+    expect((event!.result as { polluted?: unknown }).polluted).toBeUndefined();
+    expect(Object.keys(event!.result)).toEqual(["count", "__proto__", "status"]);
+    expect(event!.metadata).toEqual({ route: "/orders", request: 7 });
+    const [stored] = eventsOnDisk(dir);
+    expect(stored!.result).toMatchObject({ count: 2, status: "FAILURE" });
+    expect(stored!.metadata).toEqual({ route: "/orders", request: 7 });
+  });
+
   it("carries the ambient scope's actor and correlation unless the event names its own", async () => {
     const engine = track(fileEngine(dir));
     await withAuditScope(
