@@ -9,15 +9,24 @@
 //   (d) as (b) with the store signed (hash chain, HMAC checkpoints).
 // Peak RSS is sampled during (b). Rounds alternate so machine noise hits all alike.
 //
+// CPU time (user + system of the process, per event) is printed beside each rate: on a
+// loaded machine wall time lies more than CPU time does.
+//
 // Run: npm run bench:engine   (or: npm run build && node bench/engine.bench.mjs)
+//      BENCH_LIB=<path of another build's index.js> measures that build instead (old and
+//      new builds alternated in separate runs); BENCH_EVENTS, BENCH_ROUNDS.
 import { closeSync, mkdtempSync, openSync, rmSync, writeSync } from "node:fs";
 import { loadavg, tmpdir } from "node:os";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import { setImmediate as tick } from "node:timers/promises";
+import { pathToFileURL } from "node:url";
 import pino from "pino";
-import { AuditEngine } from "../dist/index.js";
 import { makeEvent, makeLogInput } from "./event.mjs";
 import { median } from "./stats.mjs";
+
+const { AuditEngine } = await import(
+  process.env.BENCH_LIB ? pathToFileURL(resolve(process.env.BENCH_LIB)).href : "../dist/index.js"
+);
 
 const N = Number(process.env.BENCH_EVENTS ?? 200_000);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
@@ -75,7 +84,9 @@ async function callerTime(logOne) {
   return Number(inside) / N; // ns per call
 }
 
+/** Events per second, and CPU time per event in ns (the whole process: both threads' share). */
 async function throughput(logOne, finish) {
+  const c0 = process.cpuUsage();
   const t0 = process.hrtime.bigint();
   for (let i = 0; i < N; i += BURST) {
     for (let j = i; j < i + BURST && j < N; j++) logOne(j);
@@ -83,11 +94,13 @@ async function throughput(logOne, finish) {
   }
   await finish();
   const s = Number(process.hrtime.bigint() - t0) / 1e9;
-  return N / s;
+  const cpu = process.cpuUsage(c0);
+  return { rate: N / s, cpu: ((cpu.user + cpu.system) * 1000) / N };
 }
 
 function rawLimit(dir) {
   const fd = openSync(join(dir, "raw.log"), "a");
+  const c0 = process.cpuUsage();
   const t0 = process.hrtime.bigint();
   let chunk = "";
   for (let i = 0; i < N; i++) {
@@ -99,7 +112,11 @@ function rawLimit(dir) {
   }
   if (chunk) writeSync(fd, chunk);
   closeSync(fd);
-  return N / (Number(process.hrtime.bigint() - t0) / 1e9);
+  const cpu = process.cpuUsage(c0);
+  return {
+    rate: N / (Number(process.hrtime.bigint() - t0) / 1e9),
+    cpu: ((cpu.user + cpu.system) * 1000) / N,
+  };
 }
 
 const results = {
@@ -109,6 +126,10 @@ const results = {
   signedTput: [],
   pinoTput: [],
   raw: [],
+  vigilCpu: [],
+  signedCpu: [],
+  pinoCpu: [],
+  rawCpu: [],
   vigilPeak: [],
   pinoPeak: [],
 };
@@ -137,7 +158,8 @@ for (let round = 0; round < ROUNDS; round++) {
         () => engine.flush(),
       ),
     );
-    results.vigilTput.push(tput);
+    results.vigilTput.push(tput.rate);
+    results.vigilCpu.push(tput.cpu);
     results.vigilPeak.push(peak);
     await engine.close();
     rmSync(dir, { recursive: true, force: true });
@@ -151,7 +173,8 @@ for (let round = 0; round < ROUNDS; round++) {
         () => flushPino(dest),
       ),
     );
-    results.pinoTput.push(tput);
+    results.pinoTput.push(tput.rate);
+    results.pinoCpu.push(tput.cpu);
     results.pinoPeak.push(peak);
     dest.end();
     rmSync(dir, { recursive: true, force: true });
@@ -159,18 +182,20 @@ for (let round = 0; round < ROUNDS; round++) {
   {
     const dir = mkdtempSync(join(tmpdir(), "vigil-bench-"));
     const engine = vigilEngine(dir, true);
-    results.signedTput.push(
-      await throughput(
-        (i) => engine.log(inputs[i]),
-        () => engine.flush(),
-      ),
+    const signed = await throughput(
+      (i) => engine.log(inputs[i]),
+      () => engine.flush(),
     );
+    results.signedTput.push(signed.rate);
+    results.signedCpu.push(signed.cpu);
     await engine.close();
     rmSync(dir, { recursive: true, force: true });
   }
   {
     const dir = mkdtempSync(join(tmpdir(), "vigil-bench-"));
-    results.raw.push(rawLimit(dir));
+    const raw = rawLimit(dir);
+    results.raw.push(raw.rate);
+    results.rawCpu.push(raw.cpu);
     rmSync(dir, { recursive: true, force: true });
   }
 }
@@ -183,11 +208,13 @@ const st = median(results.signedTput);
 const pt = median(results.pinoTput);
 const raw = median(results.raw);
 const fmt = (n) => Math.round(n).toLocaleString("en-US");
+const us = (xs) => `${(median(xs) / 1000).toFixed(2)} µs`;
 console.log(
   `engine benchmark: ${fmt(N)} reference events x ${ROUNDS} rounds (medians, range), node ${process.version}, load average ${loadavg()
     .map((x) => x.toFixed(1))
     .join(" ")}`,
 );
+console.log(`    build ${process.env.BENCH_LIB ?? "dist/index.js"}`);
 console.log(
   `(a) caller time per event   vigil ${vc.toFixed(0)} ns   pino ${pc.toFixed(0)} ns   ratio ${(vc / pc).toFixed(2)}x (target <= 0.25x)`,
 );
@@ -199,6 +226,9 @@ console.log(
 );
 console.log(
   `(d) signed, sustained       vigil ${fmt(st)} (${spread(results.signedTput)})   vs pino ${(st / pt).toFixed(2)}x (target >= 1.2x)   vs unsigned ${(st / vt).toFixed(2)}x`,
+);
+console.log(
+  `    CPU per event           vigil ${us(results.vigilCpu)}   signed ${us(results.signedCpu)}   pino ${us(results.pinoCpu)}   raw ${us(results.rawCpu)}   vigil/raw ${(median(results.rawCpu) / median(results.vigilCpu)).toFixed(2)}x   signed vs pino ${(median(results.pinoCpu) / median(results.signedCpu)).toFixed(2)}x (as throughput)`,
 );
 console.log(
   `    peak RSS during (b)     vigil ${median(results.vigilPeak).toFixed(0)} MiB   pino ${median(results.pinoPeak).toFixed(0)} MiB (includes the ${fmt(N)} prepared inputs)`,

@@ -8,9 +8,11 @@
 //
 //   sustained: an engine (sanitization on, durability batch, batch_size BENCH_BATCH) logs
 //     BENCH_EVENTS events in bursts of 1,000, pausing while its queue holds more than 5,000
-//     (deep but never full: nothing dropped), and flushes; batches that queue behind a
-//     commit go in the next one, so a commit carries more than a batch. The raw driver
-//     then inserts as many rows in commits of the mean size vigil's commits had.
+//     (deep but never full: nothing dropped), and flushes; the engine hands a deep queue
+//     over as one batch of several batch_sizes (up to a quarter of queue_size) and batches
+//     that queue behind a commit go in the next one, so a commit carries more than a batch.
+//     The raw driver then inserts as many rows in commits of the mean size vigil's commits
+//     had. Client CPU time per event is printed for both (the server's is in neither).
 //   direct: `backend.write` of one batch after another (BENCH_BATCH rows, then 1,000),
 //     each awaited, vs the raw driver at the same batch size.
 //   postgresql forms (PostgreSQL only, raw driver): multi-row `VALUES` vs `unnest`, at
@@ -22,7 +24,8 @@
 // Run: node --import tsx bench/sql-insert.bench.mjs
 //      (BENCH_EVENTS events per round, default 20,000; BENCH_BATCH rows per batch,
 //      default 100 = the engine's batch_size; BENCH_ROUNDS, default 3;
-//      BENCH_DIALECTS=sqlite,postgresql,mysql.)
+//      BENCH_DIALECTS=sqlite,postgresql,mysql; BENCH_DIRECT=0 runs the sustained
+//      comparison alone.)
 import { mkdtempSync, rmSync } from "node:fs";
 import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
@@ -40,6 +43,8 @@ const N = Number(process.env.BENCH_EVENTS ?? 20_000);
 const BATCH = Number(process.env.BENCH_BATCH ?? 100);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const DIALECTS = (process.env.BENCH_DIALECTS ?? "sqlite,postgresql,mysql").split(",");
+/** BENCH_DIRECT=0: the sustained comparison only (no direct writes, no PostgreSQL forms). */
+const DIRECT = process.env.BENCH_DIRECT !== "0";
 
 const PG = { host: "127.0.0.1", port: 5432, database: "test", user: "postgres" };
 const MY = { host: "127.0.0.1", port: 3306, database: "test", user: "root", password: "" };
@@ -198,6 +203,15 @@ function rawRows(dialect, list) {
   return list.map((r) => (dialect === "mysql" ? [...baseRow(r), r.line, null] : [...baseRow(r), r.line]));
 }
 
+/** This process's CPU time (user + system) since `c0`, in µs per event. */
+function cpuPerEvent(c0, events) {
+  const cpu = process.cpuUsage(c0);
+  return (cpu.user + cpu.system) / events;
+}
+
+/** The raw side's CPU per event in its last measurement (the server's own CPU is not in it). */
+let lastRawCpu = 0;
+
 /** An engine logging N events through the backend: sanitization on, durability batch. */
 async function measureEngine(dialect, table, round) {
   const b = backend(dialect, table);
@@ -217,6 +231,7 @@ async function measureEngine(dialect, table, round) {
   });
   await b.open();
   const inputs = Array.from({ length: N }, (_, i) => makeLogInput(round * N + i));
+  const c0 = process.cpuUsage();
   const start = process.hrtime.bigint();
   for (let i = 0; i < N; i += 1000) {
     for (let j = i; j < i + 1000 && j < N; j++) engine.log(inputs[j]);
@@ -226,10 +241,11 @@ async function measureEngine(dialect, table, round) {
   }
   await engine.flush();
   const seconds = Number(process.hrtime.bigint() - start) / 1e9;
+  const cpu = cpuPerEvent(c0, N);
   const { commits, events } = b.commitStats();
   await engine.close();
   if (events !== N) throw new Error(`${dialect}: ${events} of ${N} events committed`);
-  return { rate: N / seconds, perCommit: events / commits };
+  return { rate: N / seconds, perCommit: events / commits, cpu };
 }
 
 async function measureVigil(dialect, table, list, size) {
@@ -249,9 +265,11 @@ async function measureRaw(dialect, table, list, size, form) {
   await b.close();
   const rows = inBatches(rawRows(dialect, list), size);
   const writer = await rawWriter(dialect, table, form);
+  const c0 = process.cpuUsage();
   const start = process.hrtime.bigint();
   for (const part of rows) await writer.write(part);
   const seconds = Number(process.hrtime.bigint() - start) / 1e9;
+  lastRawCpu = cpuPerEvent(c0, list.length);
   await writer.close();
   return list.length / seconds;
 }
@@ -297,27 +315,34 @@ try {
   for (const dialect of DIALECTS) {
     // sustained: the engine first, then the raw driver at the commit size it reached
     const engine = [];
+    const cpu = { vigil: [], raw: [] };
     const sustained = await alternate(dialect, {
       vigil: async (table, round) => {
         const r = await measureEngine(dialect, table, round);
         engine.push(r.perCommit);
+        cpu.vigil.push(r.cpu);
         return r.rate;
       },
       raw: async (table, round) => {
         const size = Math.max(1, Math.round(engine.length > 0 ? median(engine) : BATCH));
-        return measureRaw(dialect, table, records(round), size);
+        const rate = await measureRaw(dialect, table, records(round), size);
+        cpu.raw.push(lastRawCpu);
+        return rate;
       },
     });
     const commit = Math.round(median(engine));
     if (!line(dialect, `sustained (~${commit}/commit)`, sustained.vigil, sustained.raw)) failed = true;
-    for (const size of [BATCH, 1000]) {
+    console.log(
+      `${"".padEnd(10)} client CPU per event: vigil ${median(cpu.vigil).toFixed(1)} µs (engine: build, sanitize, serialize, insert)   raw ${median(cpu.raw).toFixed(1)} µs (insert only)`,
+    );
+    for (const size of DIRECT ? [BATCH, 1000] : []) {
       const direct = await alternate(dialect, {
         vigil: (table, round) => measureVigil(dialect, table, records(round), size),
         raw: (table, round) => measureRaw(dialect, table, records(round), size),
       });
       if (!line(dialect, `direct, batches of ${size}`, direct.vigil, direct.raw)) failed = true;
     }
-    if (dialect === "postgresql") {
+    if (DIRECT && dialect === "postgresql") {
       const forms = await alternate(dialect, {
         unnest: (table, round) => measureRaw(dialect, table, records(round), commit, "unnest"),
         values: (table, round) => measureRaw(dialect, table, records(round), commit, "values"),

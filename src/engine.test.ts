@@ -90,6 +90,26 @@ describe("AuditEngine.log", () => {
     expect(stored[0]!.severity).toBe("INFO");
   });
 
+  it("copies the caller's result and merged metadata without changing them; a __proto__ key stays an own key", async () => {
+    const engine = track(fileEngine(dir));
+    const result = JSON.parse('{"count": 2, "__proto__": {"polluted": true}}') as Record<string, unknown>;
+    const scoped = { route: "/orders" };
+    const own = { request: 7 };
+    const event = await withAuditScope({ metadata: scoped }, async () =>
+      engine.log({ action: "A", status: "FAILURE", result, metadata: own }),
+    );
+    expect(Object.keys(result)).toEqual(["count", "__proto__"]);
+    expect(scoped).toEqual({ route: "/orders" });
+    expect(own).toEqual({ request: 7 });
+    expect(Object.getPrototypeOf(event!.result)).toBe(Object.prototype);
+    expect((event!.result as { polluted?: unknown }).polluted).toBeUndefined();
+    expect(Object.keys(event!.result)).toEqual(["count", "__proto__", "status"]);
+    expect(event!.metadata).toEqual({ route: "/orders", request: 7 });
+    const [stored] = eventsOnDisk(dir);
+    expect(stored!.result).toMatchObject({ count: 2, status: "FAILURE" });
+    expect(stored!.metadata).toEqual({ route: "/orders", request: 7 });
+  });
+
   it("carries the ambient scope's actor and correlation unless the event names its own", async () => {
     const engine = track(fileEngine(dir));
     await withAuditScope(
@@ -236,6 +256,85 @@ describe("async pipeline", () => {
     await engine.flush();
     expect(eventsOnDisk(dir).map((e) => e.metadata!.i)).toEqual([...Array(12).keys()]);
     expect(engine.metrics().dropped).toBe(0);
+  });
+
+  describe("batches that grow with the queue", () => {
+    /** Takes batches, in order, and commits none of them until `release()`. */
+    class GatedBackend extends BaseBackend {
+      readonly type = "gated";
+      readonly batches: number[][] = [];
+      #open!: () => void;
+      readonly #gate = new Promise<void>((resolve) => {
+        this.#open = resolve;
+      });
+      release(): void {
+        this.#open();
+      }
+      async write(batch: readonly StoredRecord[]): Promise<void> {
+        this.batches.push(batch.map((r) => (r.event.metadata as { i: number }).i));
+        await this.#gate;
+      }
+      async *query(): AsyncIterable<AuditEvent> {}
+    }
+    const gated: GatedBackend[] = [];
+    afterEach(() => {
+      for (const g of gated.splice(0)) g.release();
+    });
+    function gatedEngine(performance: Record<string, unknown>) {
+      const backend = new GatedBackend("gated");
+      gated.push(backend);
+      const committed: number[] = [];
+      const engine = track(
+        new AuditEngine({
+          // the configured store stays off: the gated backend alone takes the batches
+          config: { storage: { backends: [{ type: "file", directory: dir, enabled: false }] }, performance },
+          env: {},
+          backends: [backend],
+          stages: [{ name: "probe", afterBatch: (records) => committed.push(records.length) }],
+        }),
+      );
+      return { backend, engine, committed };
+    }
+
+    it("writes a deep queue in one batch of whole batch_sizes (up to a quarter of queue_size), in order; afterBatch hears each batch once committed", async () => {
+      const { backend, engine, committed } = gatedEngine({
+        async: { enabled: true, queue_size: 400 },
+        batching: { batch_size: 10, batch_timeout_seconds: 60 },
+      });
+      for (let i = 0; i < 235; i++) engine.log({ action: "E", metadata: { i } });
+      await new Promise((r) => setImmediate(r));
+      // 100 (a quarter of queue_size) each, until half the queue is in flight; nothing committed
+      expect(backend.batches.map((b) => b.length)).toEqual([100, 100]);
+      expect(committed).toEqual([]);
+      backend.release();
+      await engine.flush();
+      const sizes = backend.batches.map((b) => b.length);
+      expect(sizes.slice(0, -1).every((n) => n % 10 === 0 && n <= 100)).toBe(true);
+      expect(backend.batches.flat()).toEqual([...Array(235).keys()]);
+      expect(committed).toEqual(sizes);
+      expect(engine.metrics()).toMatchObject({ logged: 235, written: 235, queue_depth: 0 });
+    });
+
+    it("counts what grown batches hold in flight past four batch_sizes against queue_size", async () => {
+      const { backend, engine } = gatedEngine({
+        async: { enabled: true, queue_size: 400, on_full: "drop" },
+        batching: { batch_size: 10, batch_timeout_seconds: 60 },
+      });
+      const accepted: number[] = [];
+      for (let round = 0; round < 3; round++) {
+        for (let i = round * 1000; i < round * 1000 + 1000; i++)
+          if (engine.log({ action: "E", metadata: { i } })) accepted.push(i);
+        await new Promise((r) => setImmediate(r));
+        // in memory, not yet stored: the queue plus at most four batches of batch_size
+        expect(accepted.length).toBeLessThanOrEqual(400 + 4 * 10);
+        expect(engine.metrics().queue_depth).toBeLessThanOrEqual(400);
+      }
+      backend.release();
+      await engine.flush();
+      const stored = backend.batches.flat().filter((i) => i !== undefined);
+      expect(stored).toEqual(accepted);
+      expect(engine.metrics().dropped).toBe(3000 - accepted.length);
+    });
   });
 
   describe("a backend slower than the application (a database over the network)", () => {

@@ -38,6 +38,32 @@ function describe(value: unknown): string {
   return typeof value;
 }
 
+/**
+ * Copies `source`'s own enumerable string-keyed properties onto `target`, as an object
+ * spread would (`__proto__` becomes an own key, never the prototype). Spread is avoided on
+ * this path: Node 20's V8 takes a slow path of 2–3 µs when a property is added to an object
+ * made by spread (`{ ...a }` then `x.status = …`, `{ ...a, k: v }`, `{ ...a, ...b }`), against
+ * ~0.1 µs for this loop — most of what `log()` cost its caller.
+ */
+function copyOnto<T extends object>(target: T, source: unknown): T {
+  if (source === null || source === undefined) return target;
+  const from = source as Record<string, unknown>;
+  const to = target as Record<string, unknown>;
+  const keys = Object.keys(from);
+  for (let i = 0; i < keys.length; i++) {
+    const key = keys[i]!;
+    if (key === "__proto__")
+      Object.defineProperty(to, key, {
+        value: from[key],
+        enumerable: true,
+        writable: true,
+        configurable: true,
+      });
+    else to[key] = from[key];
+  }
+  return target;
+}
+
 /** Upper-cased names seen so far: categories and types repeat, so most calls are one lookup. */
 const upperNames = new Map<string, string>();
 
@@ -137,7 +163,7 @@ export function buildEvent(
     problem(report, `input.status must be SUCCESS or FAILURE, found ${describe(status)}`);
     status = undefined;
   }
-  const result = { ...input.result } as Mutable<Result>;
+  const result = copyOnto({}, input.result) as Mutable<Result>;
   if (input.error !== undefined) {
     result.error = describeError(input.error);
     status ??= "FAILURE";
@@ -158,10 +184,11 @@ export function buildEvent(
 
   const actor = input.actor ?? scope?.actor;
   let correlation = input.correlation ?? scope?.correlation;
-  if (typeof internal._parentId === "string") correlation = { ...correlation, parent_id: internal._parentId };
+  if (typeof internal._parentId === "string")
+    correlation = Object.assign(copyOnto({}, correlation), { parent_id: internal._parentId });
   const metadata =
     scope?.metadata && input.metadata
-      ? { ...scope.metadata, ...input.metadata }
+      ? copyOnto(copyOnto({}, scope.metadata), input.metadata)
       : (input.metadata ?? scope?.metadata);
   // Keys in the documented order, so stored lines read the same way every time
   // (assigned one by one: no temporary objects on the caller's path).
