@@ -323,6 +323,38 @@ function severityFor(httpStatus: number, aborted: boolean): Severity {
   return "INFO";
 }
 
+/**
+ * The scope of one request: its actor (and tenant) read again for each event recorded
+ * inside it. Classes, not object literals with getters: on Node 20 such a literal took
+ * microseconds to create, every request.
+ */
+class RequestScope implements AuditScope {
+  readonly correlation: Correlation;
+  readonly #actor: () => Actor | undefined;
+
+  constructor(actor: () => Actor | undefined, correlation: Correlation) {
+    this.#actor = actor;
+    this.correlation = correlation;
+  }
+
+  get actor(): Actor | undefined {
+    return this.#actor();
+  }
+}
+
+class TenantRequestScope extends RequestScope {
+  readonly #tenant: () => string | undefined;
+
+  constructor(actor: () => Actor | undefined, correlation: Correlation, tenant: () => string | undefined) {
+    super(actor, correlation);
+    this.#tenant = tenant;
+  }
+
+  get tenant(): string | undefined {
+    return this.#tenant();
+  }
+}
+
 /** A compiled HTTP auditor: `begin` opens the audit of one request. */
 export interface HttpAuditor<Req> {
   /**
@@ -451,21 +483,8 @@ export function createHttpAuditor<Req>(
       };
       const scope: AuditScope =
         getTenant === undefined
-          ? {
-              get actor() {
-                return currentActor();
-              },
-              correlation,
-            }
-          : {
-              get actor() {
-                return currentActor();
-              },
-              correlation,
-              get tenant() {
-                return tenantOf(req);
-              },
-            };
+          ? new RequestScope(currentActor, correlation)
+          : new TenantRequestScope(currentActor, correlation, () => tenantOf(req));
 
       const tap = captureBody ? new BodyTap(raw, maxBody) : undefined;
       let done = false;
