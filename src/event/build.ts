@@ -75,7 +75,10 @@ function isoOf(ms: number): string {
     if (second !== lastSecond) {
       const iso = new Date(ms).toISOString();
       // a four-digit year (every clock this century): the prefix is the first 20 characters
-      if (iso.length !== 24) return (lastIso = iso);
+      if (iso.length !== 24) {
+        lastIso = iso;
+        return iso;
+      }
       lastSecond = second;
       secondPrefix = iso.slice(0, 20);
     }
