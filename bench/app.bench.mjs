@@ -29,7 +29,11 @@
 // Run: npm run bench -- app (builds first: the example imports vigil-audit from dist/)
 //   BENCH_RUNS=5 BENCH_DURATION=10 BENCH_WARMUP=3 BENCH_CONNECTIONS=50 by default;
 //   BENCH_ROUTES=roads,health and BENCH_CONFIGS=off,vigil pick some;
-//   BENCH_CPU_PROF=<dir> runs the servers under `node --cpu-prof`, into <dir>/<configuration>.
+//   BENCH_CPU_PROF=<dir> runs the servers under `node --cpu-prof`, into <dir>/<configuration>;
+//   BENCH_BASELINE=<dir> adds a fourth configuration, `baseline`: the `vigil` server of another
+//   checkout of this repository (built, with node_modules), alternated with the others in the
+//   same run — before/after figures of a change on a shared machine.
+
 import { fork } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -154,7 +158,12 @@ async function main() {
   const warmup = Number(process.env.BENCH_WARMUP ?? 3);
   const connections = Number(process.env.BENCH_CONNECTIONS ?? 50);
   const routes = pick(process.env.BENCH_ROUTES, Object.keys(ROUTES), "route");
-  const configs = pick(process.env.BENCH_CONFIGS, CONFIGS, "configuration");
+  const baseline = process.env.BENCH_BASELINE ? resolve(process.env.BENCH_BASELINE) : undefined;
+  const configs = pick(
+    process.env.BENCH_CONFIGS,
+    baseline ? [...CONFIGS, "baseline"] : CONFIGS,
+    "configuration",
+  );
   const profileDir = process.env.BENCH_CPU_PROF;
   const results = {};
   for (const c of configs) results[c] = Object.fromEntries(routes.map((r) => [r, []]));
@@ -172,7 +181,15 @@ async function main() {
       const dir = mkdtempSync(join(tmpdir(), `vigil-bench-app-${config}-`));
       const execArgv = ["--import", "tsx"];
       if (profileDir) execArgv.push("--cpu-prof", `--cpu-prof-dir=${join(profileDir, config)}`);
-      const child = fork(self, ["--server", config, dir], { execArgv, stdio: "inherit" });
+      // the baseline checkout serves its own example and dist/ through its own copy of this file
+      const child =
+        config === "baseline"
+          ? fork(join(baseline, "bench/app.bench.mjs"), ["--server", "vigil", dir], {
+              execArgv,
+              stdio: "inherit",
+              cwd: baseline,
+            })
+          : fork(self, ["--server", config, dir], { execArgv, stdio: "inherit" });
       const { url } = await childMessage(child, (m) => m.url !== undefined);
       const line = [];
       for (const route of routes) {
@@ -206,7 +223,7 @@ async function main() {
       rmSync(dir, { recursive: true, force: true });
       loads.push(loadavg()[0]);
       const events =
-        config === "vigil"
+        config === "vigil" || config === "baseline"
           ? stopped
             ? `  events ${stopped.written}/${stopped.logged} written`
             : "  (did not stop: killed)"
@@ -243,10 +260,17 @@ async function main() {
       const drop = 1 - med.vigil.rps / off.rps;
       const p99 = med.vigil.p99 / off.p99 - 1;
       const vsPino = med["pino-http"] ? med.vigil.rps / med["pino-http"].rps - 1 : undefined;
+      // the integration's own CPU per request (vigil − off), beside the baseline's
+      const extra = med.vigil.cpuUs - off.cpuUs;
+      const extraBase = med.baseline ? med.baseline.cpuUs - off.cpuUs : undefined;
       verdicts.push(
         `${route.padEnd(8)} throughput ${pct(-drop)} (≤ −3%: ${drop <= 0.03 ? "met" : "MISSED"}), ` +
           `p99 ${pct(p99)} (≤ +5%: ${p99 <= 0.05 ? "met" : "MISSED"})` +
-          (vsPino !== undefined ? `, vs pino-http ${pct(vsPino)} (${vsPino >= 0 ? "ahead" : "BEHIND"})` : ""),
+          (vsPino !== undefined
+            ? `, vs pino-http ${pct(vsPino)} (${vsPino >= 0 ? "ahead" : "BEHIND"})`
+            : "") +
+          `, CPU/req +${fmt(extra)} µs` +
+          (extraBase !== undefined ? ` (baseline +${fmt(extraBase)} µs)` : ""),
       );
     }
   }

@@ -9,7 +9,7 @@
 import { AsyncLocalStorage } from "node:async_hooks";
 import { getDefaultEngine } from "../default-engine.js";
 import type { AuditEngine } from "../engine.js";
-import type { Actor, LogInput, Resource, ResultStatus, Severity } from "../event/types.js";
+import type { Actor, LogInput, Mutable, Resource, Result, ResultStatus, Severity } from "../event/types.js";
 import { uuidv7 } from "../event/uuid.js";
 
 export interface AuditContextOptions {
@@ -124,24 +124,26 @@ export class AuditContext {
       const actor = p.actor ?? o.actor;
       const params = p.params ?? o.params;
       const severity = p.severity ?? o.severity;
-      const input: LogInput & { readonly _id: string; readonly _parentId?: string } = {
+      // field by field: conditional spreads cost about 1 µs per object on Node 20
+      const result: { -readonly [K in keyof Result]?: Result[K] } = {
+        duration_ms: Math.round((performance.now() - started) * 1000) / 1000,
+      };
+      if (p.count !== undefined) result.count = p.count;
+      const input: Mutable<LogInput> & { _id?: string; _parentId?: string } = {
         action: o.action,
         category: o.category ?? "GENERAL",
-        ...(resource !== undefined ? { resource } : {}),
-        ...(actor !== undefined ? { actor } : {}),
-        ...(metadata !== undefined ? { metadata } : {}),
-        ...(params !== undefined ? { params } : {}),
-        ...(severity !== undefined ? { severity } : {}),
-        ...(o.securityEvent ? { securityEvent: true } : {}),
-        status: p.status ?? (failed ? "FAILURE" : "SUCCESS"),
-        result: {
-          duration_ms: Math.round((performance.now() - started) * 1000) / 1000,
-          ...(p.count !== undefined ? { count: p.count } : {}),
-        },
-        ...(failed ? { error } : {}),
-        _id: this.id,
-        ...(parent ? { _parentId: parent.id } : {}),
       };
+      if (resource !== undefined) input.resource = resource;
+      if (actor !== undefined) input.actor = actor;
+      if (metadata !== undefined) input.metadata = metadata;
+      if (params !== undefined) input.params = params;
+      if (severity !== undefined) input.severity = severity;
+      if (o.securityEvent) input.securityEvent = true;
+      input.status = p.status ?? (failed ? "FAILURE" : "SUCCESS");
+      input.result = result;
+      if (failed) input.error = error;
+      input._id = this.id;
+      if (parent) input._parentId = parent.id;
       engine._logCaptured(input, failed);
     } catch {
       // recording never changes the application's behaviour

@@ -13,6 +13,7 @@ import type {
   Action,
   Application,
   AuditEvent,
+  Correlation,
   LogInput,
   Mutable,
   Resource,
@@ -85,12 +86,30 @@ function toUpperName(value: unknown, what: string, fallback: string, report: Inp
 
 let lastMs = Number.NaN;
 let lastIso = "";
+let lastSecond = Number.NaN;
+/** `YYYY-MM-DDTHH:MM:SS.` of `lastSecond`. */
+let secondPrefix = "";
 
-/** `new Date(ms).toISOString()`, remembered for the last millisecond: bursts share it. */
+/**
+ * `new Date(ms).toISOString()` for the clock's current time, remembered for the last
+ * millisecond (bursts share it); within a second only the milliseconds are written anew.
+ */
 function isoOf(ms: number): string {
   if (ms !== lastMs) {
     lastMs = ms;
-    lastIso = new Date(ms).toISOString();
+    const second = Math.floor(ms / 1000) * 1000;
+    if (second !== lastSecond) {
+      const iso = new Date(ms).toISOString();
+      // a four-digit year (every clock this century): the prefix is the first 20 characters
+      if (iso.length !== 24) {
+        lastIso = iso;
+        return iso;
+      }
+      lastSecond = second;
+      secondPrefix = iso.slice(0, 20);
+    }
+    const milli = ms - second;
+    lastIso = `${secondPrefix}${milli < 10 ? "00" : milli < 100 ? "0" : ""}${milli}Z`;
   }
   return lastIso;
 }
@@ -105,6 +124,16 @@ function timestampOf(value: LogInput["timestamp"], nowMs: number, report: InputP
     `input.timestamp must be a Date, an ISO 8601 string or epoch milliseconds, found ${describe(value)}; used the current time`,
   );
   return new Date(nowMs).toISOString();
+}
+
+/**
+ * A plain object with `value`'s own enumerable string-keyed members, in their order (what
+ * `{ ...value }` gives, less symbol keys, which no stored event has). Not a spread: on
+ * Node 20 an object made by spread is slow to extend — each member added to it afterwards
+ * (`status`, `error`, `parent_id`) cost 1–3 µs, against tens of ns for this copy.
+ */
+export function copyMembers(value: unknown): Record<string, unknown> {
+  return copyOnto({}, value);
 }
 
 /** The parts of the error object vigil records: its type (class name or code) and message. */
@@ -184,8 +213,11 @@ export function buildEvent(
 
   const actor = input.actor ?? scope?.actor;
   let correlation = input.correlation ?? scope?.correlation;
-  if (typeof internal._parentId === "string")
-    correlation = Object.assign(copyOnto({}, correlation), { parent_id: internal._parentId });
+  if (typeof internal._parentId === "string") {
+    const withParent = copyOnto<Record<string, unknown>>({}, correlation);
+    withParent.parent_id = internal._parentId;
+    correlation = withParent as Correlation;
+  }
   const metadata =
     scope?.metadata && input.metadata
       ? copyOnto(copyOnto({}, scope.metadata), input.metadata)

@@ -14,7 +14,7 @@ import { type AuditScope, currentScope } from "../capture/scope.js";
 import { getDefaultEngine } from "../default-engine.js";
 import type { AuditEngine } from "../engine.js";
 import { ErrorCodes, VigilError } from "../errors.js";
-import type { LogInput } from "../event/types.js";
+import type { LogInput, Mutable, Result } from "../event/types.js";
 import { isSensitiveKeyName } from "../pipeline/sanitize/keys.js";
 
 /** Options shared by `auditPg`, `auditMysql2` and `auditSqlite`. */
@@ -308,21 +308,23 @@ export function finishQuery(call: QueryCall, outcome: QueryOutcome): void {
     const database = ctx.database();
     const verb = verbOf(call.sql);
     const failed = outcome.error !== undefined;
-    const input: LogInput = {
-      action: "QUERY_EXECUTION",
-      category: "DATABASE",
-      ...(verb !== undefined ? { method: verb } : {}),
-      resource: database !== undefined ? { type: "database", name: database } : { type: "database" },
-      params,
-      metadata: ctx.orm !== undefined ? { driver: ctx.driver, orm: ctx.orm } : { driver: ctx.driver },
-      result: {
-        duration_ms: Math.round((performance.now() - call.started) * 1000) / 1000,
-        ...(!failed && outcome.count !== undefined && Number.isFinite(outcome.count)
-          ? { count: outcome.count }
-          : {}),
-      },
-      ...(failed ? { error: outcome.error, status: "FAILURE" as const } : { status: "SUCCESS" as const }),
+    // Built field by field: a conditional spread in an object literal (`...(c ? { k } : {})`)
+    // cost about 1 µs per object on Node 20, ten times the rest of the literal.
+    const result: { -readonly [K in keyof Result]?: Result[K] } = {
+      duration_ms: Math.round((performance.now() - call.started) * 1000) / 1000,
     };
+    if (!failed && outcome.count !== undefined && Number.isFinite(outcome.count))
+      result.count = outcome.count;
+    const input: Mutable<LogInput> = { action: "QUERY_EXECUTION", category: "DATABASE" };
+    if (verb !== undefined) input.method = verb;
+    input.resource = database !== undefined ? { type: "database", name: database } : { type: "database" };
+    input.params = params;
+    input.metadata = ctx.orm !== undefined ? { driver: ctx.driver, orm: ctx.orm } : { driver: ctx.driver };
+    input.result = result;
+    if (failed) {
+      input.error = outcome.error;
+      input.status = "FAILURE";
+    } else input.status = "SUCCESS";
     // Record in the issuing context, so the event carries that scope's actor and correlation.
     if (call.run !== undefined && currentScope() !== call.scope) call.run(() => engine.log(input));
     else engine.log(input);

@@ -95,6 +95,47 @@ describe("expressAuditMiddleware", () => {
     }
   });
 
+  it("records req.ip as the client: the socket's address with trust proxy off, X-Forwarded-For's when trusted, also in a mounted app", async () => {
+    const forwarded = { "x-forwarded-for": "203.0.113.7" };
+    const ipOf = async (configure: (app: ReturnType<typeof express>) => ReturnType<typeof express>) => {
+      const app = express();
+      app.use(expressAuditMiddleware({ engine: t.engine }));
+      const served = configure(app);
+      served.get("/ip", (req, res) => {
+        res.json({ ip: req.ip });
+      });
+      const server = createServer(app);
+      const url = await listen(server);
+      try {
+        const seen = (await (await fetch(`${url}/ip`, { headers: forwarded })).json()) as { ip: string };
+        const events = await eventually(
+          () => (requests().length === 1 ? requests() : undefined),
+          "1 request event",
+        );
+        return { seen: seen.ip, recorded: events[0]!.actor?.ip };
+      } finally {
+        await closeServer(server);
+      }
+    };
+    const plain = await ipOf((app) => app);
+    expect(plain.recorded).toBe("127.0.0.1");
+    expect(plain.seen).toMatch(/^(::ffff:)?127\.0\.0\.1$/);
+    await t.dispose();
+    t = testEngine();
+    const trusted = await ipOf((app) => app.set("trust proxy", true));
+    expect(trusted).toEqual({ seen: "203.0.113.7", recorded: "203.0.113.7" });
+    await t.dispose();
+    t = testEngine();
+    // a mounted app inherits its parent's setting, as req.ip does
+    const mounted = await ipOf((app) => {
+      app.set("trust proxy", "loopback");
+      const sub = express();
+      app.use("/", sub);
+      return sub;
+    });
+    expect(mounted).toEqual({ seen: "203.0.113.7", recorded: "203.0.113.7" });
+  });
+
   it("passes errors to Express's error handlers unchanged and records the status they send", async () => {
     const app = express();
     app.use(expressAuditMiddleware({ engine: t.engine }));

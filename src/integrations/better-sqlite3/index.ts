@@ -22,7 +22,7 @@
  */
 import { randomUUID } from "node:crypto";
 import { withAuditScope } from "../../capture/scope.js";
-import type { LogInput } from "../../event/types.js";
+import type { LogInput, Mutable } from "../../event/types.js";
 import {
   beginQuery,
   createDbContext,
@@ -188,26 +188,31 @@ function auditedTransaction(
     const outer = open[0];
     const id = outer?.id ?? randomUUID();
     const depth = nested ? Math.max(open.length, 1) : 0;
-    const metadata = depth > 0 ? { transaction_id: id, savepoint: depth } : { transaction_id: id };
+    const metadata: { readonly transaction_id: string; readonly savepoint?: number } =
+      depth > 0 ? { transaction_id: id, savepoint: depth } : { transaction_id: id };
     const started = performance.now();
     const record = (error: unknown): void => {
       try {
         const database = ctx.database();
         const failed = error !== undefined;
-        const input: LogInput = {
+        // field by field: conditional spreads cost about 1 µs per object on Node 20
+        const meta: Record<string, unknown> = { driver: ctx.driver };
+        if (ctx.orm !== undefined) meta.orm = ctx.orm;
+        meta.transaction_id = metadata.transaction_id;
+        if (metadata.savepoint !== undefined) meta.savepoint = metadata.savepoint;
+        meta.mode = mode;
+        const input: Mutable<LogInput> = {
           action: "TRANSACTION",
           category: "DATABASE",
           method: nested ? (failed ? "ROLLBACK TO" : "RELEASE") : failed ? "ROLLBACK" : "COMMIT",
           resource: database !== undefined ? { type: "database", name: database } : { type: "database" },
-          metadata: {
-            driver: ctx.driver,
-            ...(ctx.orm !== undefined ? { orm: ctx.orm } : {}),
-            ...metadata,
-            mode,
-          },
+          metadata: meta,
           result: { duration_ms: Math.round((performance.now() - started) * 1000) / 1000 },
-          ...(failed ? { error, status: "FAILURE" as const } : { status: "SUCCESS" as const }),
         };
+        if (failed) {
+          input.error = error;
+          input.status = "FAILURE";
+        } else input.status = "SUCCESS";
         engine.log(input);
       } catch {
         // recording never changes the application's behaviour

@@ -33,6 +33,8 @@ export interface ExpressLikeRequest extends IncomingMessage {
   readonly user?: unknown;
   /** Set by body parsers. */
   readonly body?: unknown;
+  /** The application handling the request (Express sets it); its `trust proxy` setting is read. */
+  readonly app?: { readonly settings?: Readonly<Record<string, unknown>> } | undefined;
 }
 
 /** What `expressAuditMiddleware` returns: ordinary Express middleware. */
@@ -57,7 +59,19 @@ export const expressAdapter: HttpAdapter<ExpressLikeRequest> = {
   url: (req) => req.originalUrl ?? req.url,
   route: routePattern,
   body: (req) => req.body,
+  clientIp,
 };
+
+/**
+ * `req.ip`, without its cost in Express's default configuration: with `trust proxy` off
+ * (`false`, the default) `req.ip` is the socket's address, which its getter finds only
+ * after parsing `X-Forwarded-For` and checking every hop against the trust function.
+ * Any other setting (inherited by a mounted app through its settings' prototype) asks `req.ip`.
+ */
+function clientIp(req: ExpressLikeRequest): string | undefined {
+  if (req.app?.settings?.["trust proxy"] === false) return req.socket?.remoteAddress;
+  return typeof req.ip === "string" ? req.ip : req.socket?.remoteAddress;
+}
 
 /**
  * Express middleware recording one `API` / `HTTP_REQUEST` event per request when the
