@@ -155,12 +155,15 @@ async function rawWriter(dialect, table, form = "unnest") {
   const conn = await mysql.createConnection({ ...MY, charset: "utf8mb4" });
   const cols = [...BASE_COLUMNS, "event", "line"];
   const tuple = `(${cols.map(() => "?").join(", ")})`;
+  // ts is DATETIME(3) on MariaDB (schema version 5): its text form, as vigil binds it
+  const tsAt = cols.indexOf("ts");
+  const bind = (row) => row.map((v, c) => (c === tsAt ? v.slice(0, 23).replace("T", " ") : v));
   return {
     write: async (rows) => {
       const insert = (part) =>
         conn.execute(
           `INSERT INTO \`${table}\` (${cols.join(", ")}) VALUES ${part.map(() => tuple).join(", ")} ON DUPLICATE KEY UPDATE id = id`,
-          part.flat(),
+          part.flatMap(bind),
         );
       if (rows.length <= 1000)
         await insert(rows); // one statement commits alone, as vigil's
