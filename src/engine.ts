@@ -567,11 +567,11 @@ export class AuditEngine extends EventEmitter<EngineEvents> implements Flushable
       for (const b of this.#holders) if (b.pendingEvents!() > 0) writers.add(b.name);
       this.#warn(
         `${this.#backlog()} events are still being written to ${[...writers].join(", ")} (queue_size ${this.#queueSize}): ` +
-          "the database is slower than the application, or unreachable; further events are dropped and counted (EVENTS_DROPPED) " +
-          "until it catches up — use logDurable() where a caller must wait for the database",
+          "the server behind them (database, NATS, OTLP collector) is slower than the application, or unreachable; further events " +
+          "are dropped and counted (EVENTS_DROPPED) until it catches up — use logDurable() where a caller must wait for it",
       );
     }
-    return this.#drop("a database is slower than the application (queue_size reached by uncommitted events)");
+    return this.#drop("a server is slower than the application (queue_size reached by uncommitted events)");
   }
 
   #filtered(category: string, verdict: string): void {

@@ -225,6 +225,16 @@ function createCounter(options: AggregateOptions): Counter {
     if (byTime.size > max) throw tooMany(byTime.size, options.interval!, max);
     return timeKey;
   };
+  /** The counts by value of one time bucket (all of them without interval). */
+  const countsAt = (timeKey: number): Map<string | null, number> => {
+    if (size === undefined) return byValue;
+    let inner = byTimeValue.get(timeKey);
+    if (!inner) {
+      inner = new Map();
+      byTimeValue.set(timeKey, inner);
+    }
+    return inner;
+  };
   const counted = () => {
     if ((++total & 1023) === 0) options.onProgress?.(total);
   };
@@ -234,15 +244,7 @@ function createCounter(options: AggregateOptions): Counter {
       const timeKey = countTime(event.timestamp);
       if (timeKey === undefined) return;
       if (read !== undefined) {
-        let counts = byValue;
-        if (size !== undefined) {
-          let inner = byTimeValue.get(timeKey);
-          if (!inner) {
-            inner = new Map();
-            byTimeValue.set(timeKey, inner);
-          }
-          counts = inner;
-        }
+        const counts = countsAt(timeKey);
         keysOf(read(event), (key) => counts.set(key, (counts.get(key) ?? 0) + 1));
       }
       counted();
@@ -254,15 +256,7 @@ function createCounter(options: AggregateOptions): Counter {
     addValue(timestamp, value) {
       const timeKey = countTime(timestamp);
       if (timeKey === undefined) return;
-      let counts = byValue;
-      if (size !== undefined) {
-        let inner = byTimeValue.get(timeKey);
-        if (!inner) {
-          inner = new Map();
-          byTimeValue.set(timeKey, inner);
-        }
-        counts = inner;
-      }
+      const counts = countsAt(timeKey);
       counts.set(value, (counts.get(value) ?? 0) + 1);
       counted();
     },

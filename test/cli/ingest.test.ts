@@ -84,20 +84,7 @@ function spawnWorker(file: string) {
 
 describe("vigil ingest", () => {
   it("serves metrics, records a dead-lettered message as an event, and exits 0 on SIGTERM", async () => {
-    writeFileSync(
-      join(dir, "central.yaml"),
-      `vigil:
-  storage:
-    backends:
-      - type: database
-        connection: { dialect: postgresql, host: ${POSTGRES.host}, port: ${POSTGRES.port}, database: ${POSTGRES.database}, username: ${POSTGRES.username} }
-        table_name: ${table}
-  ingest:
-    source: { servers: ["${SHARED_NATS}"], stream: ${u.stream}, subject_prefix: ${u.subject_prefix}, durable: cli-${u.subject_prefix} }
-  security:
-    signing: { enabled: true, algorithm: hmac-sha256, secret_key: "${HMAC_SECRET}" }
-`,
-    );
+    writeFileSync(join(dir, "central.yaml"), centralYaml(table, SHARED_NATS, u));
     const producer = new AuditEngine({
       config: {
         storage: { backends: [{ type: "nats", servers: [SHARED_NATS], ...u }] },
