@@ -140,13 +140,6 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 /** Batches written but not yet acknowledged (fsync, commit) at once; more waits. */
 const MAX_BATCHES_IN_FLIGHT = 4;
 
-/**
- * The most events one batch carries when more than `batch_size` wait: one fsync or one
- * commit then carries everything queued (the SQL backend's `commitRows`). Also at most a
- * quarter of `queue_size`, so two such batches in flight leave half the queue free.
- */
-const MAX_BATCH_EVENTS = 5000;
-
 interface Entry {
   readonly event: Mutable<AuditEvent>;
   readonly waiter?: { resolve(e: AuditEvent): void; reject(e: unknown): void };
@@ -242,17 +235,6 @@ export class AuditEngine extends EventEmitter<EngineEvents> implements Flushable
   readonly #serializer: BatchStage | undefined;
   readonly #async: boolean;
   readonly #batchSize: number;
-  /** The largest batch a deep queue is written in (see {@link MAX_BATCH_EVENTS}). */
-  readonly #maxBatch: number;
-  /**
-   * Events in asynchronous batches that do not count against `queue_size`: what
-   * `MAX_BATCHES_IN_FLIGHT` batches of `batch_size` carry. Beyond it, events in flight
-   * count like queued ones, so grown batches add nothing to what memory (or a `kill -9`)
-   * can hold: the queue plus four batches of `batch_size`.
-   */
-  readonly #inFlightFree: number;
-  /** Events in flight past which no new batch is started until one settles. */
-  readonly #inFlightCap: number;
   readonly #batchTimeoutMs: number;
   readonly #queueSize: number;
   readonly #dropWhenFull: boolean;
@@ -266,8 +248,6 @@ export class AuditEngine extends EventEmitter<EngineEvents> implements Flushable
   /** Queued entries whose caller awaits durability: they are written without waiting for a full batch. */
   #waiters = 0;
   #inFlight = new Set<Promise<unknown>>();
-  /** Events of the batches handed to the backends asynchronously and not yet settled. */
-  #inFlightEvents = 0;
   /**
    * Events handed to a backend that is still writing them asynchronously (a database
    * round trip): like the queue, they live only in this process's memory until committed.
@@ -347,11 +327,6 @@ export class AuditEngine extends EventEmitter<EngineEvents> implements Flushable
       ? performance.batching.batch_timeout_seconds * 1000
       : 0;
     this.#queueSize = performance.async.queue_size;
-    this.#maxBatch = performance.batching.enabled
-      ? Math.max(this.#batchSize, Math.min(MAX_BATCH_EVENTS, Math.floor(this.#queueSize / 4)))
-      : 1;
-    this.#inFlightFree = MAX_BATCHES_IN_FLIGHT * this.#batchSize;
-    this.#inFlightCap = Math.max(this.#inFlightFree, Math.floor(this.#queueSize / 2));
     this.#dropWhenFull = performance.async.on_full === "drop";
     this.#durability = performance.durability;
     this.#subjects = this.#enabled || options.readOnly === true ? subjectKeyStoreFor(this.config) : undefined;
@@ -534,13 +509,12 @@ export class AuditEngine extends EventEmitter<EngineEvents> implements Flushable
 
   /**
    * Events out of the queue but not yet stored: handed over and still being written
-   * (unsettled, and those of grown batches in flight past four of `batch_size`), or held
-   * by a backend for a later attempt (the most any one holds).
+   * (unsettled), or held by a backend for a later attempt (the most any one holds).
    */
   #backlog(): number {
     let held = 0;
     for (const b of this.#holders) held = Math.max(held, b.pendingEvents!());
-    return this.#unsettled + Math.max(0, this.#inFlightEvents - this.#inFlightFree) + held;
+    return this.#unsettled + held;
   }
 
   #drop(reason: string): undefined {
@@ -605,9 +579,7 @@ export class AuditEngine extends EventEmitter<EngineEvents> implements Flushable
 
   /**
    * Drain the queue: full batches only, leaving a partial batch to its timeout —
-   * or everything (`all`: the timeout fired, a durable write waits, or a flush). A queue
-   * holding several batches goes in one, up to `#maxBatch` events: one fsync or commit
-   * for all that waits, so the cost per batch shrinks as the load grows.
+   * or everything (`all`: the timeout fired, a durable write waits, or a flush).
    */
   #startDrain(all: boolean): Promise<void> {
     if (all) this.#drainAll = true;
@@ -619,14 +591,8 @@ export class AuditEngine extends EventEmitter<EngineEvents> implements Flushable
         // Batches reach the backends in order (everything up to `write` is synchronous);
         // a few may await their fsync or commit at once, so the disk's latency does not
         // throttle the queue.
-        // a deep queue goes in one batch of whole `batch_size`s (the rest waits for more or
-        // for its timeout, as a partial batch always did), within what may be in flight
-        const room = this.#inFlightCap - this.#inFlightEvents;
-        let size = Math.min(this.#pending.length, Math.max(this.#batchSize, Math.min(this.#maxBatch, room)));
-        if (!this.#drainAll && this.#waiters === 0) size -= size % this.#batchSize;
-        void this.#writeBatch(this.#takeBatch(size), false);
-        while (this.#inFlight.size >= MAX_BATCHES_IN_FLIGHT || this.#inFlightEvents >= this.#inFlightCap)
-          await Promise.race(this.#inFlight);
+        void this.#writeBatch(this.#takeBatch(), false);
+        if (this.#inFlight.size >= MAX_BATCHES_IN_FLIGHT) await Promise.race(this.#inFlight);
       }
     })();
     // Assigned before `finally` can run, even when the loop ends without awaiting.
@@ -638,13 +604,12 @@ export class AuditEngine extends EventEmitter<EngineEvents> implements Flushable
     return this.#draining;
   }
 
-  /** The oldest `size` queued entries (all of them when fewer wait). */
-  #takeBatch(size: number): Entry[] {
+  #takeBatch(): Entry[] {
     let batch: Entry[];
-    if (this.#pending.length <= size) {
+    if (this.#pending.length <= this.#batchSize) {
       batch = this.#pending;
       this.#pending = [];
-    } else batch = this.#pending.splice(0, size);
+    } else batch = this.#pending.splice(0, this.#batchSize);
     if (this.#waiters > 0) for (const e of batch) if (e.waiter) this.#waiters--;
     return batch;
   }
@@ -655,7 +620,7 @@ export class AuditEngine extends EventEmitter<EngineEvents> implements Flushable
    */
   #drainNow(synchronous: boolean): void {
     if (this.#held.length > 0) this.#retryIfDue(synchronous);
-    while (this.#pending.length > 0) void this.#writeBatch(this.#takeBatch(this.#maxBatch), synchronous);
+    while (this.#pending.length > 0) void this.#writeBatch(this.#takeBatch(), synchronous);
   }
 
   #droppedEvent(): Mutable<AuditEvent> {
@@ -772,8 +737,6 @@ export class AuditEngine extends EventEmitter<EngineEvents> implements Flushable
       return undefined;
     }
     if (unsettled && synchronous) this.#unsettled += records.length;
-    const inFlight = synchronous ? 0 : records.length;
-    this.#inFlightEvents += inFlight;
     const afterBatch = () => {
       for (const stage of this.#stages) {
         try {
@@ -796,7 +759,6 @@ export class AuditEngine extends EventEmitter<EngineEvents> implements Flushable
       this.#afterBatches = committed;
     }
     const written = settled.then((results) => {
-      this.#inFlightEvents -= inFlight;
       if (unsettled && synchronous) this.#unsettled -= records.length;
       let anyOk = false;
       results.forEach((r, i) => {
